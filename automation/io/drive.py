@@ -1,0 +1,99 @@
+"""The shared drive's layout: where the inbox, tracking table, item folders … are.
+
+Folder names come from ``drive.yaml``. The drive's own rules folder (made by ``xietong init``)
+overrides the package defaults file by file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from automation.errors import XietongError
+from automation.rules import Rules, load_rules
+
+
+@dataclass(frozen=True)
+class DrivePaths:
+    root: Path
+    inbox: Path
+    tracking: Path
+    items: Path
+    weekly: Path
+    summary: Path
+    archive: Path
+    feedback: Path
+    outbox: Path
+    log: Path
+    templates: Path
+    rules: Path
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items() if k != "root"}
+
+    @property
+    def summary_file(self) -> Path:
+        return self.summary / _default_drive_rules().drive.summary_file
+
+    def folders(self) -> list[Path]:
+        return [
+            self.templates,
+            self.inbox,
+            self.items,
+            self.weekly,
+            self.summary,
+            self.archive,
+            self.feedback,
+            self.outbox,
+            self.log,
+            self.rules,
+        ]
+
+
+_DEFAULTS: Rules | None = None
+
+
+def _default_drive_rules() -> Rules:
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        _DEFAULTS = load_rules()
+    return _DEFAULTS
+
+
+def drive_paths(root: str | Path, rules: Rules | None = None) -> DrivePaths:
+    """Where each part of the drive lives (whether or not it exists yet)."""
+    root = Path(root).absolute()
+    drive = (rules or _default_drive_rules()).drive
+    f = drive.folders
+    return DrivePaths(
+        root=root,
+        inbox=root / f.inbox,
+        tracking=root / drive.tracking_file,
+        items=root / f.items,
+        weekly=root / f.weekly,
+        summary=root / f.summary,
+        archive=root / f.archive,
+        feedback=root / f.feedback,
+        outbox=root / f.outbox,
+        log=root / f.log,
+        templates=root / f.templates,
+        rules=root / f.rules,
+    )
+
+
+def drive_rules(root: str | Path) -> Rules:
+    """The rules in force on a drive: package defaults overridden by the drive's rules folder."""
+    rules_dir = drive_paths(root).rules
+    return load_rules(rules_dir if rules_dir.is_dir() else None)
+
+
+def require_drive(root: str | Path) -> DrivePaths:
+    """Paths of an initialised drive, or a clear error when the folder is not one."""
+    paths = drive_paths(root)
+    if not paths.root.is_dir():
+        raise XietongError(f"共享盘目录不存在：{paths.root}", code="E_NO_DRIVE", exit_code=2)
+    if not paths.inbox.is_dir() or not paths.tracking.is_file():
+        raise XietongError(
+            f"{paths.root} 不是已初始化的协同共享盘，请先运行 xietong init", code="E_NO_DRIVE", exit_code=2
+        )
+    return drive_paths(root, drive_rules(root))

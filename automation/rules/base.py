@@ -1,0 +1,73 @@
+"""Reading one YAML rules file into a pydantic model, with errors that name file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from automation.errors import RulesError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of every rules model: unknown keys are mistakes, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _problem(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def read_yaml(path: Path, display: str) -> Any:
+    """Parse a YAML file; a syntax error becomes a RulesError naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError(display, "", "file is missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(display, "", f"cannot be read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise RulesError(display, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def parse_model(model: type[M], data: Any, display: str) -> M:
+    """Validate parsed YAML against a model; the first problem is reported by file and key."""
+    if data is None:
+        raise RulesError(display, "", "file is empty")
+    if not isinstance(data, dict):
+        raise RulesError(display, "", "top level must be a mapping of keys")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first.get("loc", ()) if p not in ("function-after", "function-before"))
+        raise RulesError(display, _key_path(loc), _problem(first)) from None
+
+
+def load_model(model: type[M], path: Path, display: str) -> M:
+    return parse_model(model, read_yaml(path, display), display)

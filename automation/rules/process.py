@@ -1,0 +1,104 @@
+"""drive.yaml, routing.yaml, escalation.yaml and notify.yaml: the drive layout and process routing."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from automation.rules.base import Strict
+
+FOLDER_KEYS = (
+    "inbox",
+    "items",
+    "weekly",
+    "summary",
+    "archive",
+    "feedback",
+    "outbox",
+    "log",
+    "templates",
+    "rules",
+)
+
+
+class Folders(Strict):
+    inbox: str
+    items: str
+    weekly: str
+    summary: str
+    archive: str
+    feedback: str
+    outbox: str
+    log: str
+    templates: str
+    rules: str
+
+    @field_validator("*")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or any(c in value for c in '/\\:*?"<>|') or value in (".", ".."):
+            raise ValueError(f"'{value}' is not a plain folder name")
+        return value
+
+
+class ItemIds(Strict):
+    prefix: str = Field(default="XT", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
+    digits: int = Field(default=4, ge=3, le=8)
+
+    def format(self, year: int, seq: int) -> str:
+        return f"{self.prefix}-{year}-{seq:0{self.digits}d}"
+
+
+class DriveRules(Strict):
+    folders: Folders
+    tracking_file: str
+    summary_file: str
+    user_guide_file: str = "使用说明.md"
+    item_ids: ItemIds = ItemIds()
+    backups_kept: int = Field(default=10, ge=1, le=1000)
+
+
+class Route(Strict):
+    key: str
+    label: str
+    when_filled: list[str] = []  # any of these request fields filled
+    when_equals: dict[str, str] = {}  # field: value
+    approvers: list[Literal["finance", "leader", "gm_meeting"]] = Field(min_length=1)
+
+
+class RoutingRules(Strict):
+    routes: list[Route] = Field(min_length=1)
+    default_approvers: list[Literal["finance", "leader", "gm_meeting"]] = ["leader"]
+
+
+class EscalationStep(Strict):
+    level: int = Field(ge=1)
+    to: Literal["lead_dept", "office", "leader", "gm_meeting"]
+    after_workdays: int = Field(ge=0)
+    label: str = ""
+
+
+class EscalationRules(Strict):
+    ladder: list[EscalationStep] = Field(min_length=1)
+
+
+class Smtp(Strict):
+    host: str = ""
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str = ""
+    password_env: str = "XIETONG_SMTP_PASSWORD"
+    sender: str = "xietong@example.com"
+
+
+class NotifyEvent(Strict):
+    subject: str
+    template: str
+    to: list[str] = Field(min_length=1)
+
+
+class NotifyRules(Strict):
+    mode: Literal["outbox", "smtp"] = "outbox"
+    smtp: Smtp = Smtp()
+    events: dict[str, NotifyEvent] = {}
