@@ -43,3 +43,51 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[
             }
         )
     return out
+
+
+def generate_templates(
+    out_dir: str | Path | None = None, *, rules_dir: str | Path | None = None
+) -> list[Path]:
+    """Write the blank workbooks from the rules (default: the repository's ``workbooks/``)."""
+    from automation.io import templates
+    from automation.rules import default_workbooks_dir
+
+    return templates.generate_templates(_rules(rules_dir), out_dir or default_workbooks_dir())
+
+
+def stale_templates(out_dir: str | Path | None = None) -> list[str]:
+    """Names of committed workbooks that differ from what the rules generate now."""
+    import tempfile
+
+    from automation.rules import default_workbooks_dir
+
+    current = Path(out_dir or default_workbooks_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate_templates(tmp)
+        return [
+            p.name
+            for p in fresh
+            if not (current / p.name).is_file() or (current / p.name).read_bytes() != p.read_bytes()
+        ]
+
+
+def init_drive(root: str | Path) -> dict[str, Any]:
+    """Lay out a shared drive; idempotent, never overwrites. Returns what was created."""
+    from automation.io.drive_init import init_drive as _init
+
+    report = _init(root)
+    return {
+        "root": str(report.root),
+        "created": [str(p) for p in report.created],
+        "kept": [str(p) for p in report.kept],
+    }
+
+
+def drive_paths(root: str | Path) -> dict[str, str]:
+    """Where each part of a drive is (inbox, tracking, items, …), for scripts and buttons."""
+    from automation.io.drive import drive_paths as _paths
+    from automation.io.drive import drive_rules
+
+    root = Path(root)
+    rules = drive_rules(root) if root.is_dir() else None
+    return _paths(root, rules).as_dict()

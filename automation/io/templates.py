@@ -215,8 +215,7 @@ class _Builder:
                 ws.write_string(r, 0, f.label + (" *" if f.required else ""), self.fmt.label)
                 fmt = self.fmt.value(f, border=True)
                 ws.merge_range(r, 1, r, last_col, "", fmt)
-                if f.type == "long_text":
-                    ws.set_row(r, 48)
+                ws.set_row(r, 48 if f.type == "long_text" else 20)
                 self.wb.define_name(f"xt_{f.key}", _abs(self.form.sheet, cell))
                 self.validation(f, r, 1, r)
 
@@ -283,7 +282,8 @@ class _Builder:
         ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
         ws.set_header(f"&C&12{form.title}")
         ws.set_footer("&L" + form.template + f" 版本 {form.version}" + "&R第 &P 页，共 &N 页")
-        ws.print_area(0, 0, self.lay.last_row - 1, last_col)
+        if form.layout == "form":  # tables print their used rows, not the empty pre-sized ones
+            ws.print_area(0, 0, self.lay.last_row - 1, last_col)
         ws.protect("", {"autofilter": True, "sort": True, "format_columns": True,
                         "format_rows": True, "select_locked_cells": True,
                         "select_unlocked_cells": True})
