@@ -248,7 +248,10 @@ class _Builder:
                     "format": self.fmt.value(c, border=False),
                 }
             )
-            ws.set_column(i, i, c.width or 12, self.fmt.value(c, border=False))
+            cell_format = self.fmt.value(c, border=False)
+            ws.set_column(i, i, c.width or 12, cell_format)
+            for r in range(first, last + 1):  # explicit cells: every reader sees the lock state
+                ws.write_blank(r, i, None, cell_format)
             if c.computed:
                 ws.write_comment(header, i, "系统自动填写，请勿修改", {"author": "xietong"})
             self.validation(c, first, i, last)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from automation.errors import RulesError
 
 M = TypeVar("M", bound=BaseModel)
+_NAMED = re.compile(r"^(?P<key>[A-Za-z_][\w.\[\]]*): (?P<problem>.+)$", re.S)
 
 
 class Strict(BaseModel):
@@ -66,7 +68,13 @@ def parse_model(model: type[M], data: Any, display: str) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(p for p in first.get("loc", ()) if p not in ("function-after", "function-before"))
-        raise RulesError(display, _key_path(loc), _problem(first)) from None
+        key, problem = _key_path(loc), _problem(first)
+        # model-level checks name their key at the start of the message ("roles.office: …")
+        named = _NAMED.match(problem)
+        if named:
+            key = f"{key}.{named['key']}" if key else named["key"]
+            problem = named["problem"]
+        raise RulesError(display, key, problem) from None
 
 
 def load_model(model: type[M], path: Path, display: str) -> M:

@@ -37,11 +37,12 @@ class DepartmentsRules(Strict):
     @model_validator(mode="after")
     def _names_unique(self) -> DepartmentsRules:
         seen: dict[str, str] = {}
-        for dept in self.departments:
+        for i, dept in enumerate(self.departments):
             for name in [dept.name, *dept.aliases]:
                 if name in seen:
                     raise ValueError(
-                        f"name or alias '{name}' is used twice ({seen[name]} and {dept.name})"
+                        f"departments[{i}]: name or alias '{name}' is used twice"
+                        f" ({seen[name]} and {dept.name})"
                     )
                 seen[name] = dept.name
         known = {d.name for d in self.departments}
@@ -49,10 +50,10 @@ class DepartmentsRules(Strict):
             value = getattr(self.roles, role)
             if value not in known:
                 raise ValueError(f"roles.{role}: '{value}' is not a listed department")
-        for leader in self.roles.leaders:
+        for i, leader in enumerate(self.roles.leaders):
             for d in leader.departments:
                 if d not in known:
-                    raise ValueError(f"roles.leaders: '{d}' of {leader.name} is not a listed department")
+                    raise ValueError(f"roles.leaders[{i}].departments: '{d}' is not a listed department")
         return self
 
     @property
