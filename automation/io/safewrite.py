@@ -1,0 +1,299 @@
+"""The one way xietong writes a file on the share (安全写入).
+
+Every write is atomic and careful about people:
+
+1. nobody may have the file open (:func:`automation.io.locks.lock_holder`), and it must not have
+   changed since the caller read it (``expected`` snapshot: size, then SHA-256), else
+   :class:`WriteDeferred` and nothing is touched;
+2. the new bytes go to a temporary file in the same folder (``.xt-tmp-<random>.<name>``, a name
+   :func:`automation.io.locks.is_temporary` skips), flushed and fsynced;
+3. the previous version is copied to ``backup_dir`` (timestamped, newest ``keep`` kept);
+4. ``os.replace`` swaps the temporary file in (retried briefly on Windows sharing violations;
+   still failing means someone opened the file: deferred), then the folder is fsynced.
+
+A process killed at any point leaves either the old file or the new one, never a mix; its
+leftover temporary file is removed by :func:`cleanup_temp`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from automation.errors import XietongError
+from automation.io.locks import OWN_TEMP_PREFIX, lock_holder
+
+E_DEFERRED_LOCKED = "E_DEFERRED_LOCKED"
+E_DEFERRED_CHANGED = "E_DEFERRED_CHANGED"
+E_WRITE_FAILED = "E_WRITE_FAILED"
+
+REPLACE_ATTEMPTS = 5
+REPLACE_PAUSE_S = 0.2
+TEMP_MIN_AGE_S = 5.0
+
+# Test hook: called with (temp file, target) just before the replace. Tests set it to simulate
+# a process killed between writing the temporary file and replacing the target.
+_before_replace: Callable[[Path, Path], None] | None = None
+
+
+@dataclass(frozen=True)
+class FileSnapshot:
+    """What a file looked like when it was read; ``size == -1`` means it did not exist."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @property
+    def exists(self) -> bool:
+        return self.size >= 0
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    path: Path
+    snapshot: FileSnapshot  # of the file as written: pass it as ``expected`` to the next write
+    backup: Path | None  # where the previous version was copied, if there was one
+    attempts: int  # os.replace attempts needed (1 unless Windows got in the way)
+
+
+class WriteDeferred(XietongError):
+    """A write that must wait: the file is open or was changed by someone (写入已推迟).
+
+    ``reason_code`` is ``E_DEFERRED_LOCKED`` or ``E_DEFERRED_CHANGED`` (also the error code);
+    ``holder`` names who has the file open, when known.
+    """
+
+    exit_code = 3
+
+    def __init__(self, reason_code: str, message_zh: str, holder: str | None = None):
+        super().__init__(message_zh, code=reason_code)
+        self.reason_code = reason_code
+        self.message_zh = message_zh
+        self.holder = holder
+
+
+def snapshot(path: str | os.PathLike[str]) -> FileSnapshot:
+    """Size, mtime and SHA-256 of ``path``; a missing file gives ``size == -1``."""
+    return read_with_snapshot(path)[1]
+
+
+def read_with_snapshot(path: str | os.PathLike[str]) -> tuple[bytes, FileSnapshot]:
+    """The file's bytes and the snapshot of exactly those bytes (``b""`` if missing)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except FileNotFoundError:
+        return b"", FileSnapshot(path, -1, 0, "")
+    return data, FileSnapshot(path, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def safe_write(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    expected: FileSnapshot | None,
+    backup_dir: str | os.PathLike[str] | None = None,
+    keep: int = 10,
+) -> WriteResult:
+    """Atomically replace ``path`` with ``data`` (see the module docstring for the steps).
+
+    ``expected`` is the snapshot taken when the caller read the file (a snapshot of a missing
+    file means "create; must still not exist"); ``None`` skips the change check, for files the
+    automation alone writes. Raises :class:`WriteDeferred` when the write must wait.
+    """
+    path = Path(path)
+    _refuse_if_locked(path)
+    previous, current = read_with_snapshot(path)
+    if expected is not None and not _same_content(expected, current):
+        raise WriteDeferred(
+            E_DEFERRED_CHANGED,
+            f"{path.name} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
+        )
+    tmp = _write_temp(path, data)
+    try:
+        backup = None
+        if current.exists and backup_dir is not None:
+            backup = _backup(path, previous, Path(backup_dir), keep)
+        _refuse_if_locked(path)
+        if current.exists and not _unchanged_since(path, current):
+            raise WriteDeferred(
+                E_DEFERRED_CHANGED,
+                f"{path.name} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
+            )
+        if _before_replace is not None:
+            _before_replace(tmp, path)
+        attempts = _replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    st = path.stat()
+    written = FileSnapshot(path, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    return WriteResult(path, written, backup, attempts)
+
+
+def safe_write_text(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    expected: FileSnapshot | None,
+    encoding: str = "utf-8",
+    backup_dir: str | os.PathLike[str] | None = None,
+    keep: int = 10,
+) -> WriteResult:
+    """:func:`safe_write` for text (UTF-8 by default, newlines written as given)."""
+    return safe_write(
+        path, text.encode(encoding), expected=expected, backup_dir=backup_dir, keep=keep
+    )
+
+
+def cleanup_temp(
+    folder: str | os.PathLike[str], *, older_than_s: float = TEMP_MIN_AGE_S
+) -> list[Path]:
+    """Remove xietong's own leftover temporary files in ``folder`` older than ``older_than_s``.
+
+    Only names made by :func:`safe_write` (``.xt-tmp-*``) are touched; a younger one may belong
+    to a write still in progress. Returns the files removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(Path(folder).iterdir())
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not _OWN_TEMP.match(entry.name) or not entry.is_file():
+            continue
+        try:
+            if now - entry.stat().st_mtime < older_than_s:
+                continue
+            entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed
+
+
+_OWN_TEMP = re.compile(re.escape(OWN_TEMP_PREFIX) + r"[0-9a-f]{12}\.")
+
+
+def _refuse_if_locked(path: Path) -> None:
+    holder = lock_holder(path)
+    if holder is not None:
+        raise WriteDeferred(
+            E_DEFERRED_LOCKED,
+            f"{path.name} 正被 {holder} 打开，本次写入已推迟，关闭文件后将自动重试。",
+            holder,
+        )
+
+
+def _same_content(expected: FileSnapshot, current: FileSnapshot) -> bool:
+    if expected.exists != current.exists:
+        return False
+    if not expected.exists:
+        return True
+    # Content decides: coarse mtimes on SMB/FAT miss same-second edits, and a touch is no edit.
+    return expected.size == current.size and expected.sha256 == current.sha256
+
+
+def _unchanged_since(path: Path, seen: FileSnapshot) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    return st.st_size == seen.size and st.st_mtime_ns == seen.mtime_ns
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{path.name}")
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as exc:
+        raise XietongError(
+            f"无法在 {path.parent} 中创建临时文件：{exc.strerror or exc}", code=E_WRITE_FAILED
+        ) from exc
+    try:
+        with open(fd, "wb", closefd=True) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def _backup(path: Path, previous: bytes, backup_dir: Path, keep: int) -> Path:
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    target = backup_dir / f"{path.stem}.{stamp}{path.suffix}"
+    n = 1
+    while target.exists():
+        target = backup_dir / f"{path.stem}.{stamp}-{n}{path.suffix}"
+        n += 1
+    tmp = _write_temp(target, previous)
+    os.replace(tmp, target)
+    _prune_backups(path, backup_dir, keep)
+    return target
+
+
+def _prune_backups(path: Path, backup_dir: Path, keep: int) -> None:
+    pattern = re.compile(
+        re.escape(path.stem) + r"\.\d{8}-\d{6}-\d{6}(?:-\d+)?" + re.escape(path.suffix) + "$"
+    )
+    backups = sorted(p for p in backup_dir.iterdir() if pattern.match(p.name))
+    for old in backups[: max(0, len(backups) - max(keep, 0))]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _replace(tmp: Path, path: Path) -> int:
+    for attempt in range(1, REPLACE_ATTEMPTS + 1):
+        try:
+            os.replace(tmp, path)
+            return attempt
+        except PermissionError:
+            # Windows: the target was opened between our check and the replace.
+            if attempt == REPLACE_ATTEMPTS:
+                holder = lock_holder(path) or "其他用户或程序"
+                raise WriteDeferred(
+                    E_DEFERRED_LOCKED,
+                    f"{path.name} 正被 {holder} 占用，无法替换，本次写入已推迟。",
+                    holder,
+                ) from None
+            time.sleep(REPLACE_PAUSE_S * attempt)
+    raise AssertionError("unreachable")
+
+
+def _fsync_dir(folder: Path) -> None:
+    if sys.platform == "win32":
+        return  # directories cannot be opened for fsync on Windows; NTFS journals the rename
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
