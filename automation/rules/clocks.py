@@ -15,19 +15,27 @@ class ClockSpec(Strict):
     stage: str  # the process stage it belongs to (接收评估 …)
     start: str  # tracking field (or item-workbook field) whose date starts the clock
     end: str  # field whose date stops it
-    workdays: int = Field(ge=0)  # 0: due at close of business of the start day itself
+    workdays: int = Field(ge=0, le=366)  # 0: due at close of business of the start day itself
     when_field: str | None = None  # the clock applies only when this field …
-    when_equals: str | None = None  # … equals this value
+    when_equals: str | None = None  # … equals this value (or, without when_equals, is filled)
+    applies_while_blank: bool = True  # … or while that field is still blank (not decided yet)
     per: Literal["item", "department", "department_day", "department_week"] = "item"
+
+    @model_validator(mode="after")
+    def _condition(self) -> ClockSpec:
+        if self.when_equals is not None and self.when_field is None:
+            raise ValueError(f"clock '{self.key}': when_equals needs when_field")
+        return self
 
 
 class ClocksRules(Strict):
     at_risk: list[float] = [0.5, 0.75]
+    departments_field: str = "coop_depts"  # tracking field listing the departments of an item
     clocks: list[ClockSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> ClocksRules:
-        if any(not 0 < t < 1 for t in self.at_risk) or self.at_risk != sorted(self.at_risk):
+        if any(not 0 < t < 1 for t in self.at_risk) or self.at_risk != sorted(set(self.at_risk)):
             raise ValueError("at_risk: thresholds must be increasing shares between 0 and 1")
         keys = [c.key for c in self.clocks]
         dupes = {k for k in keys if keys.count(k) > 1}

@@ -1,0 +1,513 @@
+"""The clock (SLA, 时限) engine: for every item cycle and every clock of ``rules/clocks.yaml``,
+when it started, when it is due, and whether it is running, at risk, breached or met.
+
+Inputs are plain records built by ``automation.io.clock_inputs`` from the tracking table (one
+row = one cycle: a rejected request that is resubmitted comes back as a new row with the same
+item ID and the next revision) and the items' execution workbooks. Pure: "now" is ``as_of``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
+from automation.errors import XietongError
+from automation.rules.clocks import ClockSpec, ClocksRules
+
+Value = dt.date | str | None
+
+STATES = ("not_started", "running", "at_risk", "breached", "met", "met_late")
+# The Chinese names, as in the tracking table's 时限状态 column (rules/forms/tracking.yaml).
+STATE_ZH = {
+    "not_started": "未开始",
+    "running": "进行中",
+    "at_risk": "预警",
+    "breached": "已超期",
+    "met": "按时完成",
+    "met_late": "逾期完成",
+}
+OPEN_STATES = ("running", "at_risk", "breached")
+_WORST_FIRST = ("breached", "at_risk", "running")
+_WEEK_SEARCH = 26  # weeks looked ahead for the next weekly due date
+
+
+@dataclass(frozen=True)
+class DeptRecord:
+    """One department's part of an item: header fields of its execution workbook (模板四),
+    the dates of its daily rows and the ISO weeks (``2026-W41``) it sent a weekly report for."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    daily_dates: frozenset[dt.date] | set[dt.date] = frozenset()
+    weekly_weeks: frozenset[str] | set[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ItemCycle:
+    """One row of the tracking table: an item in one cycle (revision) of its life."""
+
+    item_id: str
+    cycle: int
+    fields: Mapping[str, Any]
+    departments: Mapping[str, DeptRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClockResult:
+    item: str
+    cycle: int
+    clock: str
+    label: str
+    stage: str
+    department: str | None
+    start: dt.date | None
+    due_at: dt.datetime | None
+    end: dt.date | None
+    state: str
+    used: float | None  # share of the allowed working time used (> 1 once late)
+    late_workdays: int
+    provisional: bool
+    derivation: dict[str, Any]
+    at_risk_level: int = 0  # how many at-risk thresholds are passed (0 = none)
+    missing: tuple[str, ...] = ()  # daily rows / weekly reports not there by their deadline
+
+    @property
+    def state_zh(self) -> str:
+        return STATE_ZH[self.state]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "cycle": self.cycle,
+            "clock": self.clock,
+            "label": self.label,
+            "stage": self.stage,
+            "department": self.department,
+            "start": _iso(self.start),
+            "due_at": _iso(self.due_at),
+            "end": _iso(self.end),
+            "state": self.state,
+            "state_zh": self.state_zh,
+            "used": None if self.used is None else round(self.used, 3),
+            "at_risk_level": self.at_risk_level,
+            "late_workdays": self.late_workdays,
+            "provisional": self.provisional,
+            "missing": list(self.missing),
+        }
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    """The computed columns of a tracking row: 当前阶段, 当前截止时间, 时限状态, 超期工作日."""
+
+    stage: str
+    deadline: dt.datetime | None
+    state: str
+    state_zh: str
+    late_workdays: int
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from a typed cell value; anything that is not a date is treated as blank."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def departments_of(cycle: ItemCycle, rules: ClocksRules) -> list[str]:
+    """The departments of an item: the tracking field (配合部门), else those with records."""
+    if rules.departments_field in cycle.fields:
+        raw = cycle.fields[rules.departments_field]
+        names = (
+            raw if isinstance(raw, list | tuple) else re.split(r"[、,，;；/\s]+", str(raw or ""))
+        )
+    else:
+        names = list(cycle.departments)
+    out: list[str] = []
+    for name in names:
+        name = str(name).strip()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _record(cycle: ItemCycle, dept: str) -> DeptRecord:
+    return cycle.departments.get(dept) or DeptRecord()
+
+
+def _field(cycle: ItemCycle, key: str, dept: str | None, depts: list[str]) -> tuple[Any, dict]:
+    """A field's value for a clock, and where it came from (for the explanation).
+
+    A department clock reads its department's record first, then the item. An item clock
+    reads the item; a key only the departments have is their latest date, once all have one.
+    """
+    if dept is not None:
+        rec = _record(cycle, dept)
+        if key in rec.fields:
+            return rec.fields[key], {"from": dept}
+        return cycle.fields.get(key), {}
+    if key in cycle.fields:
+        return cycle.fields[key], {}
+    per_dept = {d: as_date(_record(cycle, d).fields.get(key)) for d in depts}
+    source = {
+        "from": "latest_of_departments",
+        "departments": {d: _iso(v) for d, v in per_dept.items()},
+    }
+    if not per_dept or any(v is None for v in per_dept.values()):
+        return None, source
+    return max(v for v in per_dept.values() if v is not None), source
+
+
+def _applies(spec: ClockSpec, cycle: ItemCycle, depts: list[str]) -> bool:
+    if spec.when_field is None:
+        return True
+    value, _ = _field(cycle, spec.when_field, None, depts)
+    if _blank(value):
+        return spec.applies_while_blank
+    if spec.when_equals is None:
+        return True
+    return str(value).strip() == spec.when_equals
+
+
+def _level(used: float, thresholds: Sequence[float]) -> int:
+    return sum(1 for t in thresholds if used >= t)
+
+
+class _Ctx:
+    def __init__(
+        self, cycle: ItemCycle, rules: ClocksRules, cal: WorkCalendar, as_of: dt.datetime
+    ) -> None:
+        self.cycle = cycle
+        self.rules = rules
+        self.cal = cal
+        self.now = cal.local(as_of)
+        self.today = self.now.date()
+        self.depts = departments_of(cycle, rules)
+
+    def result(self, spec: ClockSpec, dept: str | None, **kw: Any) -> ClockResult:
+        base: dict[str, Any] = {
+            "item": self.cycle.item_id,
+            "cycle": self.cycle.cycle,
+            "clock": spec.key,
+            "label": spec.label,
+            "stage": spec.stage,
+            "department": dept,
+            "start": None,
+            "due_at": None,
+            "end": None,
+            "state": "not_started",
+            "used": None,
+            "late_workdays": 0,
+            "provisional": False,
+            "derivation": {},
+        }
+        base.update(kw)
+        return ClockResult(**base)
+
+
+def _explain_start(spec: ClockSpec, start: dt.date | None, end: dt.date | None, src: dict) -> dict:
+    out: dict[str, Any] = {
+        "start_field": spec.start,
+        "start": _iso(start),
+        "end_field": spec.end,
+        "end": _iso(end),
+        "workdays": spec.workdays,
+    }
+    if src:
+        out["start_source"] = src
+    return out
+
+
+def _deadline_clock(ctx: _Ctx, spec: ClockSpec, dept: str | None) -> ClockResult:
+    """A clock with one deadline: N working days after its start date."""
+    cal = ctx.cal
+    raw_start, src = _field(ctx.cycle, spec.start, dept, ctx.depts)
+    raw_end, _ = _field(ctx.cycle, spec.end, dept, ctx.depts)
+    start, end = as_date(raw_start), as_date(raw_end)
+    explain = _explain_start(spec, start, end, src)
+    if start is None:
+        # done although its start date was never entered: met, but nothing to measure
+        state = "not_started" if end is None else "met"
+        return ctx.result(spec, dept, end=end, state=state, derivation=explain)
+    der = cal.add_workdays_explained(start, spec.workdays)
+    due_at = cal.close_at(der.due)
+    explain.update(der.as_dict())
+    explain["due_at"] = due_at.isoformat()
+    window = len(der.counted)
+    if end is not None:
+        late = max(0, cal.workdays_between(der.due, end))
+        done = sum(1 for d in der.counted if d <= end) + late
+        provisional = der.provisional or (end > der.due and cal.span_provisional(der.due, end))
+        return ctx.result(
+            spec,
+            dept,
+            start=start,
+            due_at=due_at,
+            end=end,
+            state="met" if end <= der.due else "met_late",
+            used=done / window,
+            late_workdays=late,
+            provisional=provisional,
+            derivation=explain,
+        )
+    elapsed = sum(cal.day_share_used(d, ctx.now) for d in der.counted)
+    if ctx.now > due_at:
+        after = cal.workdays_in(der.due, ctx.today)
+        elapsed += sum(cal.day_share_used(d, ctx.now) for d in after)
+        late = max(0, cal.workdays_between(der.due, ctx.today))
+        return ctx.result(
+            spec,
+            dept,
+            start=start,
+            due_at=due_at,
+            state="breached",
+            used=elapsed / window,
+            late_workdays=late,
+            provisional=der.provisional or cal.span_provisional(der.due, ctx.today),
+            derivation=explain,
+        )
+    used = elapsed / window
+    level = _level(used, ctx.rules.at_risk)
+    return ctx.result(
+        spec,
+        dept,
+        start=start,
+        due_at=due_at,
+        state="at_risk" if level else "running",
+        used=used,
+        at_risk_level=level,
+        provisional=der.provisional,
+        derivation=explain,
+    )
+
+
+def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
+    """A daily progress row (模板四) for every working day of execution."""
+    cal = ctx.cal
+    start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
+    end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
+    explain = _explain_start(spec, start, end, {})
+    if start is None:
+        return ctx.result(spec, dept, end=end, derivation=explain)
+    first = cal.add_workdays_explained(start, spec.workdays)
+    last = min(end, ctx.today) if end is not None else ctx.today
+    required = [first.due, *cal.workdays_in(first.due, last)] if first.due <= last else []
+    rows = _record(ctx.cycle, dept).daily_dates
+    missing = [d for d in required if d not in rows and cal.close_at(d) <= ctx.now]
+    pending = [d for d in required if d not in rows and cal.close_at(d) > ctx.now]
+    provisional = first.provisional or (bool(required) and cal.span_provisional(start, last))
+    explain.update(
+        first_day=first.due.isoformat(),
+        first_day_derivation=first.as_dict(),
+        required_days=[d.isoformat() for d in required],
+        rows=sorted(d.isoformat() for d in rows if d in set(required)),
+        missing=[d.isoformat() for d in missing],
+    )
+    if pending:
+        due_at: dt.datetime | None = cal.close_at(pending[0])
+        used: float | None = cal.day_share_used(pending[0], ctx.now)
+    elif end is None:  # today's row is in (or today is off): the next working day's row
+        due_at = cal.close_at(first.due if first.due > last else cal.add_workdays(last, 1))
+        used = 0.0
+    else:
+        due_at, used = None, None
+    if missing:
+        state = "breached"
+    elif pending or end is None:
+        state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
+    else:
+        state = "met"
+    level = _level(used, ctx.rules.at_risk) if used and state == "at_risk" else 0
+    return ctx.result(
+        spec,
+        dept,
+        start=start,
+        due_at=due_at,
+        end=end,
+        state=state,
+        used=used,
+        at_risk_level=level,
+        late_workdays=len(missing),
+        provisional=provisional,
+        derivation=explain,
+        missing=tuple(d.isoformat() for d in missing),
+    )
+
+
+def _iso_weeks(first: dt.date, last: dt.date) -> list[tuple[int, int]]:
+    weeks: list[tuple[int, int]] = []
+    day = first - dt.timedelta(days=first.weekday())
+    while day <= last:
+        y, w, _ = day.isocalendar()
+        weeks.append((y, w))
+        day += dt.timedelta(days=7)
+    return weeks
+
+
+def _normal_week(text: str) -> str | None:
+    try:
+        return week_label(*parse_week(text))
+    except XietongError:  # a malformed week label in a report counts as no report
+        return None
+
+
+def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
+    """A weekly progress report (周进度报告) for every ISO week of execution."""
+    cal = ctx.cal
+    start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
+    end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
+    explain = _explain_start(spec, start, end, {})
+    if start is None:
+        return ctx.result(spec, dept, end=end, derivation=explain)
+    first = cal.add_workdays(start, spec.workdays)
+    last = end if end is not None else ctx.today
+    sent = {w for w in map(_normal_week, _record(ctx.cycle, dept).weekly_weeks) if w}
+    due_by_week: dict[str, dt.date] = {}
+    for y, w in _iso_weeks(first, max(first, last)):
+        due = cal.week_due_date(y, w)
+        if due is not None and due >= first:
+            due_by_week[week_label(y, w)] = due
+    missing = [
+        w for w, due in due_by_week.items() if w not in sent and cal.close_at(due) <= ctx.now
+    ]
+    pending = [w for w, due in due_by_week.items() if w not in sent and cal.close_at(due) > ctx.now]
+    provisional = cal.span_provisional(start, max(first, last))
+    due_at: dt.datetime | None = None
+    used: float | None = None
+    if pending:
+        due = due_by_week[pending[0]]
+        due_at = cal.close_at(due)
+        week_days = [d for d in cal.week_workdays(*parse_week(pending[0])) if first <= d <= due]
+        used = sum(cal.day_share_used(d, ctx.now) for d in week_days) / max(len(week_days), 1)
+    elif end is None:
+        due_at = _next_week_due(cal, max(last, first))
+        used = 0.0
+    late = max((cal.workdays_between(due_by_week[w], ctx.today) for w in missing), default=0)
+    if missing:
+        state = "breached"
+    elif pending or end is None:
+        state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
+    else:
+        state = "met"
+    explain.update(
+        first_day=first.isoformat(),
+        weeks={w: {"due": d.isoformat(), "sent": w in sent} for w, d in due_by_week.items()},
+        missing=missing,
+    )
+    return ctx.result(
+        spec,
+        dept,
+        start=start,
+        due_at=due_at,
+        end=end,
+        state=state,
+        used=used,
+        at_risk_level=_level(used, ctx.rules.at_risk) if used and state == "at_risk" else 0,
+        late_workdays=max(late, 0),
+        provisional=provisional,
+        derivation=explain,
+        missing=tuple(missing),
+    )
+
+
+def _next_week_due(cal: WorkCalendar, after: dt.date) -> dt.datetime | None:
+    """The first weekly due time strictly after the day ``after``."""
+    day = after
+    for _ in range(_WEEK_SEARCH):
+        y, w, _ = day.isocalendar()
+        due = cal.week_due_date(y, w)
+        if due is not None and due > after:
+            return cal.close_at(due)
+        day += dt.timedelta(days=7)
+    return None
+
+
+def compute_clocks(
+    cycles: Iterable[ItemCycle], rules: ClocksRules, calendar: WorkCalendar, as_of: dt.datetime
+) -> list[ClockResult]:
+    """Every applicable clock of every cycle, in the order of the cycles and of ``rules.clocks``."""
+    out: list[ClockResult] = []
+    for cycle in cycles:
+        ctx = _Ctx(cycle, rules, calendar, as_of)
+        for spec in rules.clocks:
+            if not _applies(spec, cycle, ctx.depts):
+                continue
+            if spec.per == "item":
+                out.append(_deadline_clock(ctx, spec, None))
+            for dept in ctx.depts if spec.per != "item" else ():
+                if spec.per == "department":
+                    out.append(_deadline_clock(ctx, spec, dept))
+                elif spec.per == "department_day":
+                    out.append(_daily_clock(ctx, spec, dept))
+                else:
+                    out.append(_weekly_clock(ctx, spec, dept))
+    return out
+
+
+def item_status(results: Sequence[ClockResult]) -> ItemStatus:
+    """The tracking row's computed columns from the clocks of one cycle.
+
+    The current stage is that of the first open clock (in the order of ``clocks.yaml``); the
+    deadline the most urgent open one; the state the worst open one. With nothing open: the
+    next clock waiting to start, else the last stage, met or met late.
+    """
+    open_ = [r for r in results if r.state in OPEN_STATES]
+    if open_:
+        state = next(s for s in _WORST_FIRST if any(r.state == s for r in open_))
+        deadlines = [r.due_at for r in open_ if r.due_at is not None]
+        return ItemStatus(
+            stage=open_[0].stage,
+            deadline=min(deadlines) if deadlines else None,
+            state=state,
+            state_zh=STATE_ZH[state],
+            late_workdays=max(r.late_workdays for r in open_),
+        )
+    late = max((r.late_workdays for r in results), default=0)
+    waiting = [r for r in results if r.state == "not_started"]
+    if waiting or not results:
+        stage = waiting[0].stage if waiting else ""
+        return ItemStatus(stage, None, "not_started", STATE_ZH["not_started"], late)
+    state = "met_late" if any(r.state == "met_late" for r in results) else "met"
+    return ItemStatus(results[-1].stage, None, state, STATE_ZH[state], late)
+
+
+def status_by_cycle(results: Iterable[ClockResult]) -> dict[tuple[str, int], ItemStatus]:
+    """``item_status`` of every (item, cycle) in the results."""
+    groups: dict[tuple[str, int], list[ClockResult]] = {}
+    for r in results:
+        groups.setdefault((r.item, r.cycle), []).append(r)
+    return {key: item_status(rs) for key, rs in groups.items()}
+
+
+__all__ = [
+    "STATES",
+    "STATE_ZH",
+    "ClockResult",
+    "DeptRecord",
+    "ItemCycle",
+    "ItemStatus",
+    "as_date",
+    "compute_clocks",
+    "departments_of",
+    "item_status",
+    "status_by_cycle",
+    "week_of",
+]
