@@ -104,6 +104,12 @@ def _cross_check(rules: Rules, dirs: list[Path]) -> None:
     execution = {f.key for f in rules.forms["execution"].all_fields}
     request = {f.key for f in rules.forms["request"].all_fields}
     _, clocks_file = _pick("clocks.yaml", dirs)
+    if rules.clocks.departments_field not in tracking:
+        raise RulesError(
+            clocks_file,
+            "departments_field",
+            f"'{rules.clocks.departments_field}' is not a field of the tracking table",
+        )
     for i, clock in enumerate(rules.clocks.clocks):
         # item clocks may start from a department date: the latest over the departments
         known = tracking | execution
@@ -113,6 +119,12 @@ def _cross_check(rules: Rules, dirs: list[Path]) -> None:
                 raise RulesError(
                     clocks_file, f"clocks[{i}].{attr}", f"unknown field '{ref}' ({clock.key})"
                 )
+        if clock.per == "item" and clock.when_field in execution - tracking:
+            raise RulesError(
+                clocks_file,
+                f"clocks[{i}].when_field",
+                f"'{clock.when_field}' is a department field; an item clock needs a tracking field",
+            )
     _, routing_file = _pick("routing.yaml", dirs)
     for i, route in enumerate(rules.routing.routes):
         for ref in [*route.when_filled, *route.when_equals]:
