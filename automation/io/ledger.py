@@ -375,6 +375,14 @@ class Ledger:
                 (filed_path, fingerprint),
             )
 
+    def mark_source_removed(self, fingerprint: str, filed_path: str) -> None:
+        """The inbox original is gone (filed, or replaced by the requester): stop tracking it."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE registrations SET source_path = NULL, filed_path = ? WHERE fingerprint = ?",
+                (filed_path or None, fingerprint),
+            )
+
     # -- pending writes -------------------------------------------------------------------
 
     def defer(

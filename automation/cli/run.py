@@ -1,0 +1,86 @@
+"""Commands ``xietong run`` (one full cycle) and ``xietong log`` (the audit trail)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from automation.cli.app import echo_json, xietong
+from automation.errors import XietongError
+
+
+def parse_as_of(text: str | None, tz: str) -> dt.datetime:
+    """``--as-of``: an ISO date or date-time (local time of the rules when no offset); a date
+    alone means that day at 12:00. Default: now."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    if not text:
+        return dt.datetime.now(zone).replace(microsecond=0)
+    try:
+        if len(text.strip()) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(12), zone)
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise XietongError(
+            f"--as-of 的时间格式不对：'{text}'，应为 2026-10-09 或 2026-10-09T17:00",
+            code="E_BAD_DATE",
+            exit_code=2,
+        ) from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+@xietong.command()
+@click.argument("drive", type=click.Path(file_okay=False))
+@click.option(
+    "--as-of", "as_of", help="Run as of this moment (ISO date or date-time); default now."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def run(drive: str, as_of: str | None, as_json: bool) -> None:
+    """One full cycle on DRIVE: intake → reactions → clocks → write-back (登记、建表、计时、回写)."""
+    from automation.cycle import run_cycle
+    from automation.io.drive import drive_rules, require_drive
+
+    require_drive(drive)
+    moment = parse_as_of(as_of, drive_rules(drive).calendar.timezone)
+    report = run_cycle(drive, as_of=moment)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    for line in report.summary_lines():
+        click.echo(line)
+
+
+@xietong.command()
+@click.argument("drive", type=click.Path(file_okay=False))
+@click.option("--item", "item", help="Only the entries of this item ID (e.g. XT-2026-0001).")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+def log(drive: str, item: str | None, as_json: bool) -> None:
+    """Show the audit trail of DRIVE: every write of the automation (操作日志)."""
+    from automation.io.drive import require_drive
+    from automation.io.journal import read_journal
+
+    paths = require_drive(drive)
+    entries = read_journal(paths.log, item=item)
+    if as_json:
+        echo_json(entries)
+        return
+    if not entries:
+        click.echo("没有记录" + (f"（事项 {item}）" if item else ""))
+        return
+    for e in entries:
+        where = e.get("file", "")
+        if e.get("sheet"):
+            where += f" [{e['sheet']}]"
+        head = f"{e.get('time', '')}  {e.get('item') or '-':<13} {e.get('action', '')}: {where}"
+        click.echo(head)
+        click.echo(f"    {e.get('reason', '')}")
+        for cell in e.get("cells", []):
+            before = e.get("before", {}).get(cell)
+            after = e.get("after", {}).get(cell)
+            click.echo(f"    {cell}: {_show(before)} → {_show(after)}")
+
+
+def _show(value: object) -> str:
+    return "（空）" if value in (None, "") else str(value)

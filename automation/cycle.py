@@ -1,0 +1,344 @@
+"""One full cycle of the automation (``xietong run``): intake → reactions → clocks → write-back.
+
+The cycle takes "now" as ``as_of`` (the CLI reads the wall clock). Order of work:
+
+1. leftovers of a killed run are cleaned up (our own temporary files), the local state is rebuilt
+   from the workbooks when it is new;
+2. intake: forms in the inbox are validated and registered in the local ledger (IDs allocated);
+   this part may run in two processes at once;
+3. under the drive's write lock: the tracking table's latest version is read (a person's newer
+   edits included — this is also the retry of writes deferred in earlier runs); new rows, the
+   approval routes of passed items and the computed columns are planned from it; the item
+   workbooks of passed items are created; the owned cells that changed are patched in and the
+   table is replaced safely — or, when someone has it open, the write is queued as pending and
+   reported with who has it open;
+4. registered forms whose row is written are filed into their item folders with a receipt.
+
+Nothing changes → nothing is written: a second run leaves every file's bytes as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from automation.core import intake as core
+from automation.errors import XietongError
+from automation.io.drive import DrivePaths, drive_rules, require_drive
+from automation.io.intake import (
+    IntakeOutcome,
+    file_registered,
+    intake_files,
+    rebuild_state,
+    relative,
+    scan_inbox,
+    settle_seconds,
+)
+from automation.io.ledger import Ledger, drive_lock, open_ledger
+from automation.io.reactions import (
+    CreatedWorkbook,
+    approval_route_changes,
+    create_item_workbooks,
+    passed_rows,
+)
+from automation.io.safewrite import WriteDeferred, cleanup_temp
+from automation.io.tracking import (
+    CellChange,
+    TrackingTable,
+    changes_as_edits,
+    read_tracking,
+    row_changes,
+    values_hash,
+    write_tracking,
+)
+from automation.rules import Rules
+
+COMPUTED_KEYS = ("current_stage", "current_deadline", "clock_state", "late_workdays")
+
+
+@dataclass
+class CycleReport:
+    """What one run did, for the summary line, ``--json`` and the watcher."""
+
+    drive: str
+    as_of: str
+    intake: list[IntakeOutcome] = field(default_factory=list)
+    filed: list[IntakeOutcome] = field(default_factory=list)
+    created: list[CreatedWorkbook] = field(default_factory=list)
+    rows_added: int = 0
+    cells_updated: int = 0
+    tracking_written: bool = False
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def _count(self, *results: str) -> int:
+        return sum(1 for o in self.intake if o.result in results)
+
+    @property
+    def registered(self) -> int:
+        return self._count("registered", "revision")
+
+    @property
+    def revisions(self) -> int:
+        return self._count("revision")
+
+    @property
+    def duplicates(self) -> int:
+        return self._count("duplicate")
+
+    @property
+    def invalid(self) -> int:
+        return self._count("invalid")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "drive": self.drive,
+            "as_of": self.as_of,
+            "registered": self.registered,
+            "revisions": self.revisions,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "rows_added": self.rows_added,
+            "cells_updated": self.cells_updated,
+            "tracking_written": self.tracking_written,
+            "items_created": [c.as_dict() for c in self.created],
+            "filed": [o.as_dict() for o in self.filed],
+            "intake": [o.as_dict() for o in self.intake],
+            "deferred": self.deferred,
+            "retried": self.retried,
+            "warnings": self.warnings,
+        }
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"登记 {self.registered}（其中新版次 {self.revisions}），重复 {self.duplicates}，"
+            f"未通过校验 {self.invalid}；新建事项工作簿 {len(self.created)}；"
+            f"跟踪表新增行 {self.rows_added}，更新单元格 {self.cells_updated}",
+        ]
+        for o in self.intake:
+            if o.result in ("registered", "revision"):
+                lines.append(f"  登记 {o.item_id} 第{o.revision}版 ← {o.file}")
+            elif o.result == "duplicate":
+                lines.append(f"  重复 {o.file}：{o.message}")
+            elif o.result == "invalid":
+                lines.append(f"  未登记 {o.file}：{o.message}")
+        for c in self.created:
+            lines.append(f"  新建 {c.file}")
+        for d in self.deferred:
+            who = f"（{d['holder']}）" if d.get("holder") else ""
+            lines.append(f"  推迟写入 {d['file']}{who}：{d['reason']}")
+        for w in self.warnings:
+            lines.append(f"  注意：{w}")
+        return lines
+
+
+def _as_of(as_of: dt.datetime, rules: Rules) -> dt.datetime:
+    tz = ZoneInfo(rules.calendar.timezone)
+    return as_of.replace(tzinfo=tz) if as_of.tzinfo is None else as_of.astimezone(tz)
+
+
+def _calendar(rules: Rules) -> Any:
+    from automation.core.calendar import WorkCalendar
+
+    return WorkCalendar.from_rules(rules.calendar)
+
+
+def run_cycle(
+    root: str | Path, *, as_of: dt.datetime, settle_s: float | None = None
+) -> CycleReport:
+    """One full cycle on the drive at ``root`` as of ``as_of`` (see the module docstring)."""
+    paths = require_drive(root)
+    rules = drive_rules(root)
+    as_of = _as_of(as_of, rules)
+    calendar = _calendar(rules)
+    report = CycleReport(drive=str(paths.root), as_of=as_of.isoformat())
+    with open_ledger(paths.root) as ledger:
+        if ledger.get_meta("rebuilt") is None:
+            rebuild_state(paths.root, ledger=ledger)
+        _cleanup(paths)
+        report.retried = [p.file for p in ledger.pending()]
+        table = read_tracking(paths, rules, calendar=calendar)
+        files = scan_inbox(paths, settle_s=settle_seconds() if settle_s is None else settle_s)
+        report.intake = intake_files(
+            paths, rules, ledger, table, files, as_of=as_of, calendar=calendar
+        )
+        with drive_lock(paths.root):
+            _write_back(paths, rules, ledger, report, as_of=as_of, calendar=calendar)
+            report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+    return report
+
+
+def _cleanup(paths: DrivePaths) -> None:
+    folders = [paths.root, paths.inbox, paths.feedback, paths.items]
+    if paths.items.is_dir():
+        folders += [p for p in paths.items.iterdir() if p.is_dir()]
+    for folder in folders:
+        cleanup_temp(folder)
+
+
+def _write_back(
+    paths: DrivePaths,
+    rules: Rules,
+    ledger: Ledger,
+    report: CycleReport,
+    *,
+    as_of: dt.datetime,
+    calendar: Any,
+) -> None:
+    table = read_tracking(paths, rules, calendar=calendar)  # the latest version, under the lock
+    new_changes, written_fps, added = _registration_changes(rules, ledger, table)
+    if written_fps and not new_changes:
+        ledger.mark_written(written_fps)  # rows already there (written by a parallel run)
+    rows = [*table.rows, *added]
+    created, deferred = create_item_workbooks(
+        paths, rules, ledger, table, as_of=as_of, calendar=calendar
+    )
+    report.created = created
+    report.warnings.extend(deferred)
+    changes = [
+        *new_changes,
+        *approval_route_changes(rules, ledger, table, passed_rows(table)),
+        *_computed_changes(
+            paths, rules, table, rows, as_of=as_of, calendar=calendar, warnings=report.warnings
+        ),
+    ]
+    rel = relative(paths, paths.tracking)
+    try:
+        result = write_tracking(paths, rules, table, changes, ledger=ledger, as_of=as_of)
+    except WriteDeferred as exc:
+        pending = ledger.defer(
+            rel,
+            changes_as_edits(changes),
+            reason=exc.message_zh,
+            code=exc.reason_code,
+            holder=exc.holder,
+        )
+        report.deferred.append(
+            {
+                "file": rel,
+                "reason": exc.message_zh,
+                "code": exc.reason_code,
+                "holder": exc.holder,
+                "first_seen": pending.first_seen,
+                "cells": len(changes),
+            }
+        )
+        return
+    ledger.clear_pending(rel)
+    ledger.mark_written(written_fps)
+    if result is not None:
+        report.tracking_written = True
+        report.rows_added = len(added)
+        report.cells_updated = len(changes)
+
+
+def _registration_changes(
+    rules: Rules, ledger: Ledger, table: TrackingTable
+) -> tuple[list[CellChange], list[str], list[dict[str, Any]]]:
+    """New rows for registrations not yet in the table; (changes, fingerprints, new rows)."""
+    form = rules.form("tracking")
+    owned = {f.key for f in form.columns if f.computed}
+    changes: list[CellChange] = []
+    fps: list[str] = []
+    added: list[dict[str, Any]] = []
+    for reg in ledger.registrations("pending"):
+        fps.append(reg.fingerprint)
+        if table.find(reg.item_id, reg.revision) is not None:
+            continue
+        values = core.from_json_values(reg.row_values, form)
+        values = {k: v for k, v in values.items() if k in owned and v not in (None, "")}
+        row_no = table.next_free_row(planned=len(added))
+        changes.extend(
+            row_changes(
+                table,
+                row_no,
+                values,
+                current=None,
+                item=reg.item_id,
+                action="register",
+                input_hash=reg.source_sha256,
+            )
+        )
+        added.append({**values, "_row": row_no})
+    return changes, fps, added
+
+
+def _computed_changes(
+    paths: DrivePaths,
+    rules: Rules,
+    table: TrackingTable,
+    rows: list[dict[str, Any]],
+    *,
+    as_of: dt.datetime,
+    calendar: Any,
+    warnings: list[str],
+) -> list[CellChange]:
+    """Current stage, deadline, clock state and working days late of every row that changed."""
+    from automation.core.clocks import ItemCycle, compute_clocks, status_by_cycle
+
+    cycles = []
+    keyed: dict[tuple[str, int], dict[str, Any]] = {}
+    departments = _department_records(paths, rules, rows, warnings)
+    for row in rows:
+        item_id = row.get("item_id")
+        if not item_id:
+            continue
+        cycle = int(row.get("revision") or 1)
+        keyed[(str(item_id), cycle)] = row
+        fields = {k: v for k, v in row.items() if k != "_row"}
+        cycles.append(
+            ItemCycle(str(item_id), cycle, fields, departments.get((str(item_id), cycle), {}))
+        )
+    statuses = status_by_cycle(compute_clocks(cycles, rules.clocks, calendar, as_of))
+    changes: list[CellChange] = []
+    for key, row in keyed.items():
+        status = statuses.get(key)
+        if status is None:
+            wanted: dict[str, Any] = dict.fromkeys(COMPUTED_KEYS, "")
+        else:
+            wanted = {
+                "current_stage": status.stage,
+                "current_deadline": core.format_deadline(status.deadline),
+                "clock_state": status.state_zh,
+                "late_workdays": int(status.late_workdays),
+            }
+        diff = core.changed_values(row, wanted)
+        if diff:
+            changes.extend(
+                row_changes(
+                    table,
+                    row["_row"],
+                    diff,
+                    current=row,
+                    item=key[0],
+                    action="computed",
+                    input_hash=values_hash([row, as_of.isoformat()]),
+                )
+            )
+    return changes
+
+
+def _department_records(
+    paths: DrivePaths, rules: Rules, rows: list[dict[str, Any]], warnings: list[str]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The execution-workbook records (DeptRecord by department) of every item, via the clock
+    engine's own reader of the drive."""
+    try:
+        from automation.io import clock_inputs
+    except ImportError:
+        return {}
+    reader = getattr(clock_inputs, "department_records", None)
+    if reader is None:
+        return {}
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in core.latest_revisions(rows).values():
+        item_id = str(row["item_id"])
+        try:
+            out[(item_id, int(row.get("revision") or 1))] = reader(paths, rules, item_id)
+        except XietongError as exc:
+            warnings.append(f"{item_id} 的执行跟踪表无法读取：{exc.message}")
+    return out

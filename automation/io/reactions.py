@@ -1,0 +1,220 @@
+"""Reacting to the tracking table: an item that passed evaluation gets its workbooks.
+
+When the office records evaluation 通过 with a lead department and cooperating departments,
+the item's folder receives, once:
+
+- the minutes (模板三 会议纪要) pre-filled with the item, the lead department, one attendee row
+  per department and the deadlines of the coordination stages as milestone rows;
+- one execution workbook (模板四 执行跟踪表) per cooperating department, pre-filled with the
+  item, the department and the lead department;
+
+and the approval route (审批路径, from ``rules/routing.yaml``) is written into the item's row.
+An existing workbook is never overwritten, and a workbook once created is not created again
+even if someone deletes it (the ledger remembers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from automation.core import intake as core
+from automation.io.drive import DrivePaths
+from automation.io.intake import item_folder, relative
+from automation.io.journal import append_entries, make_entry
+from automation.io.ledger import Ledger
+from automation.io.safewrite import WriteDeferred, safe_write, snapshot
+from automation.io.tracking import CellChange, TrackingTable, row_changes, values_hash
+from automation.rules import Rules
+
+
+@dataclass
+class CreatedWorkbook:
+    item_id: str
+    kind: str  # minutes | execution
+    department: str | None
+    file: str  # relative to the drive
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def passed_rows(table: TrackingTable) -> list[dict[str, Any]]:
+    """Latest revision rows that passed evaluation with a lead and cooperating departments."""
+    out = []
+    for row in core.latest_revisions(table.rows).values():
+        if row.get("evaluation_result") != core.PASSED:
+            continue
+        if not row.get("lead_dept") or not _depts(row.get("coop_depts")):
+            continue
+        out.append(dict(row))
+    return out
+
+
+def _depts(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if str(v).strip()]
+    if not value:
+        return []
+    text = str(value)
+    for sep in ("，", ",", "；", ";", "/", " "):
+        text = text.replace(sep, "、")
+    return [p.strip() for p in text.split("、") if p.strip()]
+
+
+def workbook_names(rules: Rules, item_id: str, departments: list[str]) -> dict[str, str]:
+    """File names of an item's workbooks: ``minutes`` and ``execution:<dept>``."""
+    minutes = Path(rules.form("minutes").file_name)
+    execution = Path(rules.form("execution").file_name)
+    names = {"minutes": f"{minutes.stem}_{item_id}{minutes.suffix}"}
+    for d in departments:
+        names[f"execution:{d}"] = f"{execution.stem}_{item_id}_{d}{execution.suffix}"
+    return names
+
+
+def deadline_milestones(rules: Rules, row: dict[str, Any], calendar: Any) -> list[dict[str, Any]]:
+    """Milestone rows for the minutes: each coordination/approval clock with its rule, and its
+    due date when the start date is already known (e.g. the meeting, from the evaluation)."""
+    tracking = rules.form("tracking")
+    labels = {f.key: f.label for f in tracking.all_fields}
+    labels.update({f.key: f.label for f in rules.form("execution").all_fields})
+    stages = {"沟通协商", "方案审批"}
+    out = []
+    for clock in rules.clocks.clocks:
+        if clock.stage not in stages or clock.per not in ("item", "department"):
+            continue
+        if clock.when_field and row.get(clock.when_field) != clock.when_equals:
+            continue
+        start = labels.get(clock.start, clock.start)
+        entry: dict[str, Any] = {
+            "ms_name": f"{clock.label}（{start}后 {clock.workdays} 个工作日内）",
+            "ms_dept": row.get("lead_dept") if clock.per == "item" else None,
+        }
+        begun = row.get(clock.start)
+        if isinstance(begun, dt.date) and calendar is not None:
+            entry["ms_date"] = calendar.add_workdays(begun, clock.workdays)
+        out.append({k: v for k, v in entry.items() if v is not None})
+    return out
+
+
+def _calendar(rules: Rules) -> Any:
+    try:
+        from automation.core.calendar import WorkCalendar
+    except ImportError:  # pragma: no cover - the calendar ships with the package
+        return None
+    return WorkCalendar.from_rules(rules.calendar)
+
+
+def create_item_workbooks(
+    paths: DrivePaths,
+    rules: Rules,
+    ledger: Ledger,
+    table: TrackingTable,
+    *,
+    as_of: dt.datetime,
+    calendar: Any = None,
+) -> tuple[list[CreatedWorkbook], list[str]]:
+    """Create the missing workbooks of every passed item; (created, deferred messages)."""
+    from automation.io.templates import write_workbook
+
+    calendar = calendar if calendar is not None else _calendar(rules)
+    created: list[CreatedWorkbook] = []
+    deferred: list[str] = []
+    for row in passed_rows(table):
+        item_id = str(row["item_id"])
+        lead = str(row["lead_dept"])
+        coop = _depts(row.get("coop_depts"))
+        folder = item_folder(paths, item_id, str(row.get("title") or ""))
+        for key, name in workbook_names(rules, item_id, coop).items():
+            target = folder / name
+            rel = relative(paths, target)
+            if target.exists() or ledger.was_created(rel):
+                continue
+            kind, _, dept = key.partition(":")
+            if kind == "minutes":
+                depts = [lead, *[d for d in coop if d != lead]]
+                content = {
+                    "values": {
+                        "item_id": item_id,
+                        "item_title": row.get("title"),
+                        "lead_dept": lead,
+                    },
+                    "tables": {
+                        "attendees": [{"att_dept": d} for d in depts],
+                        "milestones": deadline_milestones(rules, row, calendar),
+                    },
+                }
+            else:
+                content = {
+                    "values": {
+                        "item_id": item_id,
+                        "item_title": row.get("title"),
+                        "department": dept,
+                        "exec_lead_dept": lead,
+                    }
+                }
+            with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
+                made = write_workbook(kind, rules, Path(tmp) / name, **content)
+                data = made.read_bytes()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                safe_write(target, data, expected=snapshot(target))  # create; never overwrite
+            except WriteDeferred as exc:
+                deferred.append(f"{rel}：{exc.message_zh}")
+                continue
+            ledger.mark_created(rel, item_id, kind)
+            entry = make_entry(
+                action="create_workbook",
+                item=item_id,
+                file=rel,
+                reason=f"评估通过，创建{rules.form(kind).title}" + (f"（{dept}）" if dept else ""),
+                input_hash=values_hash({k: row.get(k) for k in ("lead_dept", "coop_depts")}),
+                as_of=as_of,
+                kind=kind,
+                department=dept or None,
+            )
+            append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
+            created.append(CreatedWorkbook(item_id, kind, dept or None, rel))
+    return created, deferred
+
+
+def approval_route_changes(
+    rules: Rules, ledger: Ledger, table: TrackingTable, rows: list[dict[str, Any]] | None = None
+) -> list[CellChange]:
+    """Approval routes to write for the passed items whose route cell differs."""
+    out: list[CellChange] = []
+    for row in rows if rows is not None else passed_rows(table):
+        item_id = str(row["item_id"])
+        revision = int(row.get("revision") or 1)
+        fields = _request_fields(ledger, item_id, revision, row)
+        route = core.approval_route(
+            fields, rules.routing, rules.departments, lead_dept=row.get("lead_dept")
+        )
+        if core.same_value(row.get("approval_route"), route):
+            continue
+        out.extend(
+            row_changes(
+                table,
+                row["_row"],
+                {"approval_route": route},
+                current=row,
+                item=item_id,
+                action="approval_route",
+                input_hash=values_hash(fields),
+            )
+        )
+    return out
+
+
+def _request_fields(
+    ledger: Ledger, item_id: str, revision: int, row: dict[str, Any]
+) -> dict[str, Any]:
+    """The request behind a tracking row (from the ledger; the row's copy when unknown)."""
+    regs = ledger.registrations_of(item_id)
+    match = [r for r in regs if r.revision == revision] or regs[-1:]
+    if match:
+        return dict(match[0].request_fields)
+    return {k: v for k, v in row.items() if k != "_row"}
