@@ -26,7 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from automation.core import intake as core
-from automation.errors import XietongError
 from automation.io.drive import DrivePaths, drive_rules, require_drive
 from automation.io.intake import (
     IntakeOutcome,
@@ -282,13 +281,14 @@ def _computed_changes(
 
     cycles = []
     keyed: dict[tuple[str, int], dict[str, Any]] = {}
-    departments = _department_records(paths, rules, rows, warnings)
+    departments = _department_records(paths, rules, rows, calendar, warnings)
     for row in rows:
         item_id = row.get("item_id")
         if not item_id:
             continue
+        item_id = str(item_id).strip()
         cycle = int(row.get("revision") or 1)
-        keyed[(str(item_id), cycle)] = row
+        keyed[(item_id, cycle)] = row
         fields = {k: v for k, v in row.items() if k != "_row"}
         cycles.append(
             ItemCycle(str(item_id), cycle, fields, departments.get((str(item_id), cycle), {}))
@@ -323,22 +323,21 @@ def _computed_changes(
 
 
 def _department_records(
-    paths: DrivePaths, rules: Rules, rows: list[dict[str, Any]], warnings: list[str]
+    paths: DrivePaths,
+    rules: Rules,
+    rows: list[dict[str, Any]],
+    calendar: Any,
+    warnings: list[str],
 ) -> dict[tuple[str, int], dict[str, Any]]:
-    """The execution-workbook records (DeptRecord by department) of every item, via the clock
-    engine's own reader of the drive."""
-    try:
-        from automation.io import clock_inputs
-    except ImportError:
-        return {}
-    reader = getattr(clock_inputs, "department_records", None)
-    if reader is None:
-        return {}
+    """The execution-workbook records (DeptRecord by department) of the latest cycle of every
+    item, read by the clock engine's own reader of the drive."""
+    from automation.io.clock_inputs import department_records, read_weekly_reports
+
+    weekly = read_weekly_reports(paths, rules, calendar, warnings)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for row in core.latest_revisions(rows).values():
-        item_id = str(row["item_id"])
-        try:
-            out[(item_id, int(row.get("revision") or 1))] = reader(paths, rules, item_id)
-        except XietongError as exc:
-            warnings.append(f"{item_id} 的执行跟踪表无法读取：{exc.message}")
+        item_id = str(row["item_id"]).strip()
+        out[(item_id, int(row.get("revision") or 1))] = department_records(
+            paths, rules, item_id, calendar=calendar, warnings=warnings, weekly_reports=weekly
+        )
     return out

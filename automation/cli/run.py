@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from automation.cli.app import echo_json, xietong
-from automation.errors import XietongError
-
-
-def parse_as_of(text: str | None, tz: str) -> dt.datetime:
-    """``--as-of``: an ISO date or date-time (local time of the rules when no offset); a date
-    alone means that day at 12:00. Default: now."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
-    if not text:
-        return dt.datetime.now(zone).replace(microsecond=0)
-    try:
-        if len(text.strip()) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(12), zone)
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise XietongError(
-            f"--as-of 的时间格式不对：'{text}'，应为 2026-10-09 或 2026-10-09T17:00",
-            code="E_BAD_DATE",
-            exit_code=2,
-        ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
 @xietong.command()
 @click.argument("drive", type=click.Path(file_okay=False))
 @click.option(
-    "--as-of", "as_of", help="Run as of this moment (ISO date or date-time); default now."
+    "--as-of",
+    "as_of",
+    help="Run as of this moment (ISO date-time, or a date = its close of business); default now.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def run(drive: str, as_of: str | None, as_json: bool) -> None:
     """One full cycle on DRIVE: intake → reactions → clocks → write-back (登记、建表、计时、回写)."""
     from automation.cycle import run_cycle
+    from automation.io.clock_inputs import parse_as_of
     from automation.io.drive import drive_rules, require_drive
 
     require_drive(drive)
-    moment = parse_as_of(as_of, drive_rules(drive).calendar.timezone)
+    moment = parse_as_of(as_of, drive_rules(drive))
     report = run_cycle(drive, as_of=moment)
     if as_json:
         echo_json(report.as_dict())
