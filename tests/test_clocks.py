@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from automation.core.calendar import WorkCalendar
 from automation.core.clocks import (
@@ -312,3 +314,27 @@ def test_a_malformed_week_label_counts_as_no_report(rules, cal):
     depts = {"财务部": DeptRecord(weekly_weeks={"第39周", "2026-W39", "2026W40"})}
     weekly = clocks(rules, cal, item(fields, depts), at(2026, 10, 12))["weekly_report@财务部"]
     assert weekly.missing == ("2026-W41",)
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_ORDER = {"running": 0, "at_risk": 1, "breached": 2}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    registered=st.dates(min_value=D(2025, 1, 1), max_value=D(2026, 12, 20)),
+    hours=st.lists(st.integers(min_value=0, max_value=24 * 30), min_size=2, max_size=6),
+)
+def test_an_open_clock_only_moves_forward_in_time(rules, cal, registered, hours):
+    cycle = item({"submitted_date": registered, "registered_date": registered})
+    start = dt.datetime.combine(registered, dt.time(0, 0), tzinfo=TZ)
+    seen = []
+    for h in sorted(hours):
+        res = clocks(rules, cal, cycle, start + dt.timedelta(hours=h))["evaluation_pass"]
+        seen.append((_ORDER[res.state], res.used, res.late_workdays))
+    assert seen == sorted(seen)
+    due = cal.due_at(registered, 2)
+    assert clocks(rules, cal, cycle, due)["evaluation_pass"].state != "breached"
+    after = clocks(rules, cal, cycle, due + dt.timedelta(minutes=1))["evaluation_pass"]
+    assert after.state == "breached"
