@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from automation.errors import XietongError
-from automation.io.zipparts import Package
+from automation.io.zipparts import Package, XlsxPatchError
 
 CellValue = str | int | float | bool | dt.date | dt.datetime | None
 
@@ -52,12 +51,6 @@ _R_NAMESPACES = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "http://purl.oclc.org/ooxml/officeDocument/relationships",
 )
-
-
-class XlsxPatchError(XietongError):
-    """A workbook that cannot be patched as asked (stable ``code``, Chinese message)."""
-
-    code = "E_PATCH"
 
 
 @dataclass(frozen=True)
@@ -441,9 +434,10 @@ def _value_xml(value: CellValue, ref: str, date1904: bool, p: bytes) -> tuple[st
         if len(value) > MAX_TEXT:
             raise XlsxPatchError(f"单元格 {ref} 的文本超过 {MAX_TEXT} 个字符。", code=E_PATCH_CELL)
         text = _ESCAPE_LIKE.sub(r"_x005F_\1", value)
-        text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text).replace("\r", "_x000D_")
+        text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
         try:
-            body = _esc(text).encode("utf-8")
+            # A raw CR would be normalised to LF by every XML parser; a character reference is not.
+            body = _esc(text).replace("\r", "&#13;").encode("utf-8")
         except UnicodeEncodeError as exc:
             raise XlsxPatchError(f"单元格 {ref} 的文本含无效字符。", code=E_PATCH_CELL) from exc
         return "inlineStr", b'<%sis><%st xml:space="preserve">%s</%st></%sis>' % (p, p, body, p, p)
@@ -486,6 +480,7 @@ def patch_workbook(
     sheet_xml = book.pkg.read(book.sheet_part)
     model = _scan_sheet(sheet_xml)
     plan = _plan(edits)
+    _refuse_merged(model, plan)
     splices = _Splices()
     removed_formulas = _check_formulas(model, plan, splices)
     written = _apply_edits(model, plan, book.date1904, splices)
@@ -513,6 +508,21 @@ def _plan(edits: Sequence[CellEdit]) -> dict[tuple[int, int], CellEdit]:
             raise XlsxPatchError(f"同一单元格 {edit.cell} 被编辑了两次。", code=E_PATCH_CELL)
         plan[key] = edit
     return plan
+
+
+_MERGE = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([^\"']+)[\"']")
+
+
+def _refuse_merged(model: _Sheet, plan: dict[tuple[int, int], CellEdit]) -> None:
+    """A cell hidden inside a merged range (not its top-left cell) would never show."""
+    for m in _MERGE.finditer(model.xml, model.data_close):
+        r1, c1, r2, c2 = _parse_range(m.group(1).decode("ascii", "replace"))
+        for (r, c), edit in plan.items():
+            if r1 <= r <= r2 and c1 <= c <= c2 and (r, c) != (r1, c1) and edit.value is not None:
+                raise XlsxPatchError(
+                    f"单元格 {edit.cell} 位于合并单元格 {m.group(1).decode()} 内部，写入后不会显示。",
+                    code=E_PATCH_CELL,
+                )
 
 
 def _check_formulas(

@@ -27,7 +27,15 @@ _CENTRAL_FMT = "<4sHHHHHHIIIHHHHHII"  # 46 bytes
 _LOCAL_FMT = "<4sHHHHHIIIHH"  # 30 bytes
 
 
-class PackageError(XietongError):
+class XlsxPatchError(XietongError):
+    """A workbook that cannot be patched as asked (stable ``code``, Chinese message)."""
+
+    code = "E_PATCH"
+
+
+class PackageError(XlsxPatchError):
+    """The package itself is broken or of a kind we do not rewrite."""
+
     code = E_PACKAGE
 
 
