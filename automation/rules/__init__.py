@@ -16,6 +16,7 @@ from automation.rules.clocks import ClocksRules
 from automation.rules.departments import DepartmentsRules
 from automation.rules.forms import KINDS, FormRules
 from automation.rules.process import DriveRules, EscalationRules, NotifyRules, RoutingRules
+from automation.rules.validation import ValidationRules
 
 __all__ = ["Rules", "load_rules", "default_rules_dir", "RulesError", "KINDS"]
 
@@ -44,6 +45,7 @@ RULE_FILES = {
     "routing": ("routing.yaml", RoutingRules),
     "escalation": ("escalation.yaml", EscalationRules),
     "notify": ("notify.yaml", NotifyRules),
+    "validation": ("validation.yaml", ValidationRules),
 }
 
 
@@ -60,6 +62,7 @@ class Rules:
     routing: RoutingRules
     escalation: EscalationRules
     notify: NotifyRules
+    validation: ValidationRules = ValidationRules()
 
     def form(self, kind: str) -> FormRules:
         return self.forms[kind]

@@ -1,0 +1,399 @@
+"""Checking a workbook's entries against ``rules/forms``: pure functions over raw cell values.
+
+Input: raw values with their cells (as ``automation.io.reader`` found them). Output: typed
+values (dates as ``datetime.date``, money in 元, percent as 0..1, canonical department names …)
+and :class:`~automation.core.problems.Problem` records pointing at the cell to fix. Checks:
+required, type, closed lists, ranges, length, pattern, plausible years, date order
+(``not_before``), working days (``workday``), cross-field rules (``form.rules``) and duplicate
+table rows. Columns a department added are simply not looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
+
+from automation.core import normalize as nz
+from automation.core.problems import Problem, make_problem
+from automation.rules.forms import CrossRule, FieldSpec, FormRules
+
+RowDict = dict[str, Any]
+
+
+class RawCell(NamedTuple):
+    """One cell as read: its raw value, its A1 address and its sheet."""
+
+    value: Any
+    cell: str
+    sheet: str
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One row of a table as read: the Excel row number (1-based) and its cells by field key."""
+
+    row: int
+    cells: dict[str, RawCell]
+
+
+@dataclass
+class RawTable:
+    """A table as read, kept compact: the column of every key and the values of every row.
+
+    Validation reads this directly; :attr:`raw_rows` gives the same as :class:`RawRow` records.
+    """
+
+    sheet: str
+    columns: dict[str, str]  # field key → column letter where its header was found
+    rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (Excel row, values)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.columns)
+
+    @cached_property
+    def raw_rows(self) -> list[RawRow]:
+        letters = list(self.columns.items())
+        return [
+            RawRow(
+                r,
+                {
+                    k: RawCell(v, f"{col}{r}", self.sheet)
+                    for (k, col), v in zip(letters, values, strict=True)
+                },
+            )
+            for r, values in self.rows
+        ]
+
+
+@dataclass
+class CheckContext:
+    """Everything the checks need besides the values: who, which departments, which days."""
+
+    file: str
+    departments: nz.DepartmentLookup
+    today: dt.date  # the year of 3月10日 when the form itself gives none
+    min_year: int = 2000
+    max_year: int = 2099
+    is_workday: Callable[[dt.date], bool] | None = None
+    _workdays: dict[dt.date, bool | None] = field(default_factory=dict)
+
+    def workday(self, day: dt.date) -> bool | None:
+        """Whether ``day`` is a working day; None when the calendar cannot say."""
+        if self.is_workday is None:
+            return None
+        if day not in self._workdays:
+            try:
+                self._workdays[day] = bool(self.is_workday(day))
+            except Exception:  # a year the calendar does not cover: no check rather than a guess
+                self._workdays[day] = None
+        return self._workdays[day]
+
+
+@dataclass
+class Checked:
+    """Typed values and problems of one workbook."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    rows: list[RowDict] = field(default_factory=list)
+    tables: dict[str, list[RowDict]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+# -- one value ------------------------------------------------------------------------------------
+
+NEEDS_YEAR = "needs_year"  # a month-day date: parse again with the year of its context
+
+
+def _list_detail(allowed: Sequence[str]) -> str:
+    if 0 < len(allowed) <= 12:
+        return "（可选：" + "、".join(allowed) + "）"
+    return ""
+
+
+def _range_text(spec: FieldSpec) -> str:
+    def show(x: float) -> str:
+        if spec.type == "percent":
+            return f"{x * 100:g}%"
+        return f"{x:g}"
+
+    if spec.min is not None and spec.max is not None:
+        return f"{show(spec.min)}–{show(spec.max)}"
+    if spec.min is not None:
+        return f"不小于 {show(spec.min)}"
+    return f"不大于 {show(spec.max or 0)}"
+
+
+def parse_value(
+    spec: FieldSpec, value: Any, ctx: CheckContext, year: int | None = None
+) -> tuple[Any, str | None, dict[str, Any]]:
+    """(typed value, problem code or None, message params) for one non-blank raw value.
+
+    A value in the wrong format types as None; a readable value out of range keeps its typed
+    value and carries the code. A month-day date without ``year`` gives ``NEEDS_YEAR``.
+    """
+    if nz.as_cell_error(value) is not None:
+        return None, "E_CELL_ERROR", {}
+    kind = spec.type
+    try:
+        if kind in ("text", "long_text"):
+            return _text(spec, value)
+        if kind == "date":
+            try:
+                day = nz.parse_date(value, default_year=year)
+            except nz.ParseError:
+                if year is None and isinstance(value, str):
+                    return None, NEEDS_YEAR, {}
+                raise
+            if not ctx.min_year <= day.year <= ctx.max_year:
+                return (
+                    day,
+                    "E_DATE_RANGE",
+                    {"date": day.isoformat(), "min_year": ctx.min_year, "max_year": ctx.max_year},
+                )
+            return day, None, {}
+        if kind in ("number", "money", "percent"):
+            parse = {
+                "number": nz.parse_number,
+                "money": nz.parse_money,
+                "percent": nz.parse_percent,
+            }[kind]
+            number = parse(value)
+            low = spec.min is not None and number < spec.min
+            high = spec.max is not None and number > spec.max
+            if low or high:
+                return number, "E_OUT_OF_RANGE", {"range": _range_text(spec)}
+            return number, None, {}
+        if kind == "enum":
+            return nz.parse_choice(value, spec.allowed), None, {}
+        if kind == "yes_no":
+            return nz.parse_yes_no(value), None, {}
+        if kind == "department":
+            return nz.parse_department(value, ctx.departments), None, {}
+        if kind == "departments":
+            return nz.parse_departments(value, ctx.departments), None, {}
+    except nz.ParseError as exc:
+        params = dict(exc.params)
+        if exc.code == "E_NOT_IN_LIST":
+            unknown = params.get("unknown")
+            allowed = list(params.get("allowed", ()))
+            params["detail"] = f"（无法识别：{unknown}）" if unknown else _list_detail(allowed)
+        return None, exc.code, params
+    raise ValueError(f"unknown field type {kind}")  # the rules schema makes this unreachable
+
+
+def _text(spec: FieldSpec, value: Any) -> tuple[Any, str | None, dict[str, Any]]:
+    text = nz.clean_text(value, multiline=spec.type == "long_text")
+    if spec.pattern:
+        candidate = (
+            text if re.fullmatch(spec.pattern, text) else re.sub(r"\s+", "", nz.halfwidth(text))
+        )
+        if not re.fullmatch(spec.pattern, candidate):
+            return text, "E_PATTERN", {"detail": f"（{spec.help}）" if spec.help else ""}
+        text = candidate
+    if spec.max_length is not None and len(text) > spec.max_length:
+        return text, "E_TOO_LONG", {"max_length": spec.max_length, "length": len(text)}
+    return text, None, {}
+
+
+# -- records (the form, one table row) ----------------------------------------------------------
+
+
+@dataclass
+class _Record:
+    """The typed values of one record and where each raw value sits, while it is checked."""
+
+    typed: dict[str, Any]
+    values: Mapping[str, Any]  # key → raw value
+    cell_of: Callable[[str], str]  # key → A1 cell (computed only when a problem is reported)
+    sheet: str
+
+
+def _explicit_year(specs: Sequence[FieldSpec], values: Mapping[str, Any]) -> int | None:
+    for spec in specs:
+        if spec.type == "date" and spec.key in values:
+            try:
+                return nz.parse_date(values[spec.key]).year
+            except nz.ParseError:
+                continue
+    return None
+
+
+class _Checker:
+    def __init__(self, form: FormRules, ctx: CheckContext):
+        self.form = form
+        self.ctx = ctx
+        self.problems: list[Problem] = []
+        self.cache: dict[str, dict[Any, tuple[Any, str | None, dict[str, Any]]]] = {}
+
+    def problem(
+        self, code: str, sheet: str, cell: str, spec: FieldSpec | None, value: Any, **params: Any
+    ) -> None:
+        self.problems.append(
+            make_problem(
+                code,
+                file=self.ctx.file,
+                sheet=sheet,
+                cell=cell,
+                field=spec.key if spec else "",
+                label=spec.label if spec else "",
+                value=value,
+                **params,
+            )
+        )
+
+    def record(
+        self,
+        specs: Sequence[FieldSpec],
+        values: Mapping[str, Any],
+        cell_of: Callable[[str], str],
+        sheet: str,
+        year_hint: int | None,
+    ) -> _Record:
+        """Type and check each value of one record (blank, required, format, range)."""
+        typed: dict[str, Any] = {}
+        year: int | None = None
+        for spec in specs:
+            key = spec.key
+            if key not in values:
+                continue
+            value = values[key]
+            if value is None or (value.__class__ is str and nz.is_blank(value)):
+                typed[key] = None
+                if spec.required and not spec.computed:
+                    self.problem("E_REQUIRED", sheet, cell_of(key), spec, "")
+                continue
+            cache = self.cache.setdefault(key, {})
+            memo = value if value.__class__ is str else (value.__class__, value)  # True ≠ 1.0
+            result = cache.get(memo)
+            if result is None:
+                result = cache[memo] = parse_value(spec, value, self.ctx)
+            if result[1] == NEEDS_YEAR:
+                if year is None:
+                    year = _explicit_year(specs, values) or year_hint or self.ctx.today.year
+                result = parse_value(spec, value, self.ctx, year)
+            typed[key] = result[0]
+            if result[1] is not None:
+                self.problem(result[1], sheet, cell_of(key), spec, value, **result[2])
+        return _Record(typed, values, cell_of, sheet)
+
+    def relations(self, specs: Sequence[FieldSpec], rec: _Record, outer: _Record | None) -> None:
+        """Date order, working days and the form's cross-field rules within one record."""
+        for spec in specs:
+            day = rec.typed.get(spec.key)
+            if spec.type != "date" or not isinstance(day, dt.date):
+                continue
+            cell = rec.cell_of(spec.key)
+            raw = rec.values[spec.key]
+            if spec.not_before:
+                other_rec = rec if spec.not_before in rec.typed else outer
+                other = other_rec.typed.get(spec.not_before) if other_rec else None
+                if isinstance(other, dt.date) and day < other:
+                    self.problem(
+                        "E_DATE_ORDER",
+                        rec.sheet,
+                        cell,
+                        spec,
+                        raw,
+                        date=day.isoformat(),
+                        other_label=self.form.field(spec.not_before).label,
+                        other_date=other.isoformat(),
+                    )
+            if spec.workday and self.ctx.workday(day) is False:
+                self.problem("E_NOT_WORKDAY", rec.sheet, cell, spec, raw, date=day.isoformat())
+        for rule in self.form.rules:
+            if rule.when in rec.typed:
+                self.cross_rule(rule, rec, outer)
+
+    def cross_rule(self, rule: CrossRule, rec: _Record, outer: _Record | None) -> None:
+        trigger = rec.typed.get(rule.when)
+        if trigger is None or trigger == "" or trigger == []:
+            return
+        if rule.equals is not None and str(trigger) != rule.equals:
+            return
+        when = self.form.field(rule.when)
+        reason = rule.message or f"已填写“{when.label}”"
+        for key in rule.require:
+            target = rec if key in rec.values else outer
+            if target is None or key not in target.values:
+                continue
+            raw = target.values[key]
+            if target.typed.get(key) is None and nz.as_cell_error(raw) is None:
+                spec = self.form.field(key)
+                if not spec.required:  # a required field already has its E_REQUIRED
+                    cell = target.cell_of(key)
+                    self.problem("E_REQUIRED_IF", target.sheet, cell, spec, "", reason=reason)
+
+    def table(
+        self, specs: Sequence[FieldSpec], table: RawTable, outer: _Record | None
+    ) -> list[RowDict]:
+        """Every row of a table: typed, checked, duplicates reported."""
+        keys = [k for k in table.columns if any(s.key == k for s in specs)]
+        index = {k: i for i, k in enumerate(table.columns)}
+        by_key = {s.key: s for s in specs}
+        used = [by_key[k] for k in keys]
+        letters = table.columns
+        compare = [index[s.key] for s in used if not s.computed]
+        year_hint = outer_year(outer)
+        seen: dict[tuple[Any, ...], int] = {}
+        out: list[RowDict] = []
+        for r, raw in table.rows:
+            values = {k: raw[index[k]] for k in keys}
+            rec = self.record(
+                used, values, lambda k, r=r: f"{letters[k]}{r}", table.sheet, year_hint
+            )
+            self.relations(used, rec, outer)
+            signature = tuple(raw[i] for i in compare)
+            if signature in seen:
+                first_col = letters[keys[0]] if keys else "A"
+                self.problem(
+                    "E_DUPLICATE_ROW",
+                    table.sheet,
+                    f"{first_col}{r}",
+                    None,
+                    "",
+                    row=r,
+                    first_row=seen[signature],
+                )
+            else:
+                seen[signature] = r
+            rec.typed["_row"] = r
+            out.append(rec.typed)
+        return out
+
+
+def outer_year(outer: _Record | None) -> int | None:
+    if outer is None:
+        return None
+    for value in outer.typed.values():
+        if isinstance(value, dt.date):
+            return value.year
+    return None
+
+
+def check_workbook(
+    form: FormRules,
+    fields: Mapping[str, RawCell],
+    table: RawTable | None,
+    tables: Mapping[str, RawTable],
+    ctx: CheckContext,
+) -> Checked:
+    """Type and check a whole workbook: form fields, the main table, the inner tables."""
+    checker = _Checker(form, ctx)
+    specs = [s for s in form.form_fields if s.key in fields]
+    sheet = next(iter(fields.values())).sheet if fields else (table.sheet if table else "")
+    values = {k: c.value for k, c in fields.items()}
+    outer = checker.record(specs, values, lambda k: fields[k].cell, sheet, None)
+    checker.relations(specs, outer, None)
+    result = Checked(fields=dict(outer.typed))
+    if table is not None:
+        result.rows = checker.table(form.columns, table, outer)
+    for spec in form.tables:
+        if spec.key in tables:
+            result.tables[spec.key] = checker.table(spec.columns, tables[spec.key], outer)
+    result.problems = checker.problems
+    return result

@@ -1,0 +1,527 @@
+"""The one reader of submitted workbooks (.xlsx, .xlsm; .xls, .xlsb, .ods where calamine reads them).
+
+Steps: :func:`automation.io.safety.check_file` before any parsing; python-calamine in a worker
+process bounded in time and memory (:class:`ReaderPool`); then, in this process, recognising the
+workbook (hidden ``_xietong`` marker sheet, custom document properties, or — when a user copied
+the cells into a new book — the Chinese labels) and locating every field by its label, so rows
+or columns a department inserted do not shift the reading. Values stay raw here; typing and
+checking them is ``automation.core.validation``'s job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import re
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from defusedxml import ElementTree as SafeET
+
+from automation.core.layout import column_letter, layout
+from automation.core.normalize import CellError, compact, is_blank
+from automation.core.problems import Problem, make_problem
+from automation.core.validation import RawCell, RawRow, RawTable
+from automation.io.reader_worker import serve
+from automation.io.safety import FileInfo, FileRejected, check_file
+from automation.rules import Rules
+from automation.rules.forms import FormRules
+from automation.rules.validation import ValidationRules
+
+__all__ = [
+    "WorkbookData",
+    "RawCell",
+    "RawRow",
+    "RawTable",
+    "read_workbook",
+    "ReaderPool",
+    "FileRejected",
+]
+
+MARKER_SHEET = "_xietong"
+MARKER_TAG = "xietong"
+LABEL_SCAN_ROWS = 80  # rows searched for labels and header rows
+MIN_LABEL_SHARE = 0.6  # share of a form's labels that must be present to recognise it by labels
+LEGACY_FORMATS = {
+    "xls": "Excel 97-2003（.xls）",
+    "xlsb": "Excel 二进制（.xlsb）",
+    "ods": "OpenDocument（.ods）",
+}
+
+
+@dataclass
+class WorkbookData:
+    """A workbook as read: raw values with their cells, before typing and checks."""
+
+    path: Path
+    kind: str | None
+    version: int | None
+    sheet: str
+    format: str = "xlsx"
+    fields: dict[str, RawCell] = field(default_factory=dict)  # form fields and header fields
+    table: RawTable | None = None  # the main table of a tabular workbook, compact
+    inner: dict[str, RawTable] = field(default_factory=dict)  # inner tables of a form, compact
+    problems: list[Problem] = field(default_factory=list)  # about the file, not a cell value
+    recognised_by: str = "marker"  # marker, properties or labels
+
+    @property
+    def rows(self) -> list[RawRow]:
+        """The table rows with data (blank rows dropped), each with its Excel row number."""
+        return self.table.raw_rows if self.table is not None else []
+
+    @property
+    def tables(self) -> dict[str, list[RawRow]]:
+        """Inner tables (minutes: attendees, milestones) by table key."""
+        return {key: t.raw_rows for key, t in self.inner.items()}
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Table field key → the column letter where its header was found."""
+        return dict(self.table.columns) if self.table is not None else {}
+
+
+# -- the worker process ---------------------------------------------------------------------------
+
+
+class ReaderPool:
+    """One long-lived parsing process, restarted after it crashes or is stopped for a timeout."""
+
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self._ctx = multiprocessing.get_context("spawn")
+        self._proc: Any = None
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(
+            target=serve, args=(child, self.memory_mb), daemon=True, name="xietong-reader"
+        )
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def _stop(self) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+            proc.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(OSError):
+                    self._conn.send(None)
+            self._stop()
+
+    def read(self, path: Path, wanted: list[str], timeout: float) -> dict[str, Any]:
+        """Parse ``path`` in the worker; a crash, a hang or a calamine error → FileRejected."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._stop()
+                self._start()
+            try:
+                self._conn.send((str(path), wanted, MARKER_SHEET))
+                if not self._conn.poll(timeout):
+                    self._stop()
+                    raise FileRejected("E_READ_TIMEOUT", seconds=f"{timeout:g}")
+                reply = self._conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                code = self._proc.exitcode if self._proc is not None else None
+                self._stop()
+                raise FileRejected("E_READER_CRASH", detail=_exit_text(code)) from None
+        if reply[0] == "ok":
+            return reply[1]
+        raise _calamine_error(reply[1], reply[2])
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "进程意外退出"
+    if code < 0:
+        return f"进程被信号 {-code} 终止，可能是内存不足"
+    return f"退出码 {code}"
+
+
+def _calamine_error(kind: str, text: str) -> FileRejected:
+    if kind == "password":
+        return FileRejected("E_ENCRYPTED")
+    if kind == "memory":
+        return FileRejected("E_READER_CRASH", detail="内存不足")
+    lowered = text.lower()
+    if "cell limit exceeded" in lowered:
+        return FileRejected("E_TOO_LARGE", detail="单元格数量超出读取上限")
+    if "biff" in lowered and ("unsupported" in lowered or "version" in lowered):
+        return FileRejected("E_LEGACY_FORMAT", detail="不受支持的 .xls 版本")
+    return FileRejected("E_CORRUPT", detail=text[:200] or kind)
+
+
+_POOLS: dict[int, ReaderPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def reader_pool(limits: ValidationRules) -> ReaderPool:
+    """The process-wide worker for a memory limit, started on first use, stopped at exit."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(limits.worker_memory_mb)
+        if pool is None:
+            pool = _POOLS[limits.worker_memory_mb] = ReaderPool(limits.worker_memory_mb)
+        return pool
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in list(_POOLS.values()):
+        pool.close()
+
+
+# -- cells of one sheet -----------------------------------------------------------------------
+
+
+class Grid:
+    """The cells of one sheet by 0-based (row, column), merged ranges read from their top-left."""
+
+    def __init__(self, name: str, raw: dict[str, Any], errors: dict[tuple[int, int], CellError]):
+        self.name = name
+        self.rows: list[list[Any]] = raw["rows"] or []
+        start = raw["start"] or (0, 0)
+        self.r0, self.c0 = start
+        self.errors = errors
+        self.anchor: dict[tuple[int, int], tuple[int, int]] = {}
+        for (r1, c1), (r2, c2) in raw.get("merged") or []:
+            if (r2 - r1 + 1) * (c2 - c1 + 1) > 100_000:
+                continue  # a whole-column merge carries no values worth copying
+            for r in range(r1, r2 + 1):
+                for c in range(c1, c2 + 1):
+                    if (r, c) != (r1, c1):
+                        self.anchor[(r, c)] = (r1, c1)
+
+    @property
+    def nrows(self) -> int:
+        """Rows from the top of the sheet to the last row with data."""
+        return self.r0 + len(self.rows)
+
+    def raw(self, r: int, c: int) -> Any:
+        if (r, c) in self.errors:
+            return self.errors[(r, c)]
+        i, j = r - self.r0, c - self.c0
+        if 0 <= i < len(self.rows) and j >= 0:
+            row = self.rows[i]
+            if j < len(row):
+                value = row[j]
+                return None if value == "" else value
+        return None
+
+    def get(self, r: int, c: int) -> Any:
+        value = self.raw(r, c)
+        if value is None and (r, c) in self.anchor:
+            return self.raw(*self.anchor[(r, c)])
+        return value
+
+    def cell(self, r: int, c: int) -> RawCell:
+        return RawCell(self.get(r, c), f"{column_letter(c)}{r + 1}", self.name)
+
+    def texts(self, max_rows: int = LABEL_SCAN_ROWS) -> dict[str, tuple[int, int]]:
+        """Normalised label text → first (row, column) where it appears, in the top rows."""
+        found: dict[str, tuple[int, int]] = {}
+        for i, row in enumerate(self.rows[: max(0, max_rows - self.r0)]):
+            for j, value in enumerate(row):
+                if isinstance(value, str) and value:
+                    found.setdefault(label_key(value), (self.r0 + i, self.c0 + j))
+        return found
+
+    def is_empty(self) -> bool:
+        return not any(not is_blank(v) for row in self.rows for v in row)
+
+
+def label_key(text: str) -> str:
+    """A label as compared: no spaces, half-width, without the required-field star or colon."""
+    return compact(text).rstrip("*:").rstrip()
+
+
+def _a1(cell: str) -> tuple[int, int]:
+    m = re.fullmatch(r"([A-Z]+)(\d+)", cell)
+    if not m:
+        raise ValueError(cell)
+    col = 0
+    for ch in m[1]:
+        col = col * 26 + ord(ch) - 64
+    return int(m[2]) - 1, col - 1
+
+
+# -- Excel error cells (calamine reads them as blanks) --------------------------------------------
+
+_ERROR_CELL = re.compile(rb'<c\b[^>]*?\bt="e"[^>]*>')
+_R_ATTR = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
+_V = re.compile(rb"<v>([^<]{0,40})</v>")
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → part name (xl/worksheets/sheet1.xml), from workbook.xml and its rels."""
+    try:
+        book = SafeET.fromstring(zf.read("xl/workbook.xml"))
+        rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except Exception:
+        return {}
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        targets[rel.get("Id")] = re.sub(r"[^/]+/\.\./", "", part)
+    out = {}
+    for el in book.iter():
+        if el.tag.endswith("}sheet"):
+            rid = el.get(f"{_REL_NS}id")
+            if rid in targets:
+                out[el.get("name", "")] = targets[rid]
+    return out
+
+
+def excel_errors(info: FileInfo) -> dict[str, dict[tuple[int, int], CellError]]:
+    """The Excel error values (#N/A …) of every sheet that has any, by 0-based (row, column)."""
+    if not info.error_parts:
+        return {}
+    out: dict[str, dict[tuple[int, int], CellError]] = {}
+    with zipfile.ZipFile(info.path) as zf:
+        for sheet, part in _sheet_parts(zf).items():
+            if part not in info.error_parts:
+                continue
+            data = zf.read(part)  # bounded: check_file has vetted every part's size
+            cells: dict[tuple[int, int], CellError] = {}
+            for m in _ERROR_CELL.finditer(data):
+                ref = _R_ATTR.search(m[0])
+                value = _V.search(data, m.end(), m.end() + 4000)
+                if ref and value:
+                    col = 0
+                    for ch in ref[1].decode():
+                        col = col * 26 + ord(ch) - 64
+                    text = value[1].decode("utf-8", "replace").strip() or "#N/A"
+                    cells[(int(ref[2]) - 1, col - 1)] = CellError(text)
+            out[sheet] = cells
+    return out
+
+
+# -- recognising the workbook -------------------------------------------------------------------
+
+
+def _form_labels(form: FormRules) -> set[str]:
+    keys = {label_key(f.label) for f in form.all_fields}
+    return {k for k in keys if k}
+
+
+def _marker(book: dict[str, Any]) -> tuple[str | None, int | None]:
+    for name, sheet in book["sheets"].items():
+        if name.casefold() != MARKER_SHEET.casefold() or not sheet["rows"]:
+            continue
+        r0, c0 = sheet["start"] or (0, 0)
+        if (r0, c0) != (0, 0):
+            continue
+        row = sheet["rows"][0]
+        if not row or str(row[0]).strip() != MARKER_TAG:
+            continue
+        kind = str(row[1]).strip() if len(row) > 1 else ""
+        return kind or None, _as_int(row[2] if len(row) > 2 else None)
+    return None, None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(float(str(value).strip()))
+    except (TypeError, ValueError):
+        return None
+
+
+def _by_labels(grids: dict[str, Grid], rules: Rules) -> tuple[str, str, float] | None:
+    """The (kind, sheet) whose labels best match a sheet's text, when they match well enough."""
+    best: tuple[str, str, float] | None = None
+    for name, grid in grids.items():
+        texts = set(grid.texts())
+        for kind, form in rules.forms.items():
+            labels = _form_labels(form)
+            share = len(labels & texts) / len(labels)
+            if share >= MIN_LABEL_SHARE and (best is None or share > best[2]):
+                best = (kind, name, share)
+    return best
+
+
+# -- locating fields ------------------------------------------------------------------------------
+
+
+def _value_right_of(grid: Grid, r: int, c: int) -> tuple[int, int]:
+    """The cell right of a label (past a label merged over several columns)."""
+    nxt = c + 1
+    while (r, nxt) in grid.anchor and grid.anchor[(r, nxt)] == (r, c):
+        nxt += 1
+    return r, nxt
+
+
+def _form_fields(grid: Grid, form: FormRules, lay: Any) -> dict[str, RawCell]:
+    texts = grid.texts(max(LABEL_SCAN_ROWS, lay.last_row + 20))
+    out: dict[str, RawCell] = {}
+    for f in form.form_fields:
+        r, c = _a1(lay.cells[f.key])
+        key = label_key(f.label)
+        if label_key(str(grid.get(r, 0) or "")) != key and key in texts:
+            r, c = _value_right_of(grid, *texts[key])
+        out[f.key] = grid.cell(r, c)
+    return out
+
+
+def _header(grid: Grid, labels: dict[str, str], expected_row: int) -> tuple[int, dict[str, int]]:
+    """The header row (0-based) and field key → column found by label, near where expected."""
+
+    def match(r: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        i = r - grid.r0
+        row = grid.rows[i] if 0 <= i < len(grid.rows) else []
+        width = grid.c0 + len(row)
+        for c in range(width):
+            value = grid.get(r, c)
+            if isinstance(value, str):
+                key = labels.get(label_key(value))
+                if key is not None:
+                    found.setdefault(key, c)
+        return found
+
+    best_row, best = expected_row, match(expected_row)
+    if len(best) < len(labels):
+        for r in range(min(grid.nrows, LABEL_SCAN_ROWS)):
+            candidate = match(r)
+            if len(candidate) > len(best):
+                best_row, best = r, candidate
+    return best_row, best
+
+
+def _table(grid: Grid, columns: dict[str, int], first: int, last: int | None) -> RawTable:
+    """The rows with data between ``first`` and ``last`` (0-based), values in column order."""
+    keys = list(columns)
+    offsets = [columns[k] - grid.c0 for k in keys]
+    end = grid.nrows if last is None else min(last + 1, grid.nrows)
+    error_rows = {r for r, _ in grid.errors}
+    merged_rows = {r for r, _ in grid.anchor}
+    rows: list[tuple[int, tuple[Any, ...]]] = []
+    for r in range(max(first, grid.r0), end):
+        if r in error_rows or r in merged_rows:
+            values = tuple(grid.get(r, columns[k]) for k in keys)
+        else:
+            row = grid.rows[r - grid.r0]
+            width = len(row)
+            values = tuple(row[j] if 0 <= j < width else "" for j in offsets)
+        if all(v is None or (v.__class__ is str and is_blank(v)) for v in values):
+            continue
+        rows.append((r + 1, values))
+    return RawTable(grid.name, {k: column_letter(columns[k]) for k in keys}, rows)
+
+
+def _missing_columns(
+    form_columns: list[Any], found: dict[str, int], file: str, sheet: str, header_row: int
+) -> list[Problem]:
+    return [
+        make_problem(
+            "E_MISSING_COLUMN",
+            file=file,
+            sheet=sheet,
+            cell=f"A{header_row + 1}",
+            field=f.key,
+            label=f.label,
+        )
+        for f in form_columns
+        if f.key not in found and f.required
+    ]
+
+
+# -- the reader -----------------------------------------------------------------------------------
+
+
+def read_workbook(path: str | Path, rules: Rules) -> WorkbookData:
+    """Read and recognise a submitted workbook; FileRejected when it cannot be read at all."""
+    path = Path(path)
+    limits = rules.validation
+    info = check_file(path, limits)
+    wanted = [form.sheet for form in rules.forms.values()]
+    book = reader_pool(limits).read(path, wanted, limits.worker_timeout_seconds)
+    errors = excel_errors(info) if info.format in ("xlsx", "xlsm") else {}
+    grids = {
+        name: Grid(name, sheet, errors.get(name, {}))
+        for name, sheet in book["sheets"].items()
+        if name.casefold() != MARKER_SHEET.casefold()
+    }
+    if not grids or all(g.is_empty() for g in grids.values()):
+        raise FileRejected("E_EMPTY", detail="工作簿中没有任何内容")
+    file = str(path)
+    problems: list[Problem] = []
+    kind, version = _marker(book)
+    recognised_by = "marker"
+    if kind is None and info.properties.get("xietong_kind"):
+        kind = info.properties["xietong_kind"]
+        version = _as_int(info.properties.get("xietong_version"))
+        recognised_by = "properties"
+    sheet_name: str | None = None
+    if kind is None:
+        found = _by_labels(grids, rules)
+        if found is None:
+            raise FileRejected("E_UNKNOWN_WORKBOOK", detail="没有模板标记，标签也对不上任何模板")
+        kind, sheet_name, _ = found
+        recognised_by = "labels"
+    if kind not in rules.forms:
+        raise FileRejected("E_UNKNOWN_WORKBOOK", detail=f"模板类型“{kind}”不在规则中")
+    form = rules.form(kind)
+    if sheet_name is None:
+        sheet_name = form.sheet if form.sheet in grids else _best_sheet(grids, form)
+    if sheet_name is None:
+        raise FileRejected("E_UNKNOWN_WORKBOOK", detail=f"找不到工作表“{form.sheet}”")
+    if recognised_by == "labels":
+        problems.append(make_problem("W_MARKER_MISSING", file=file, detail=form.title))
+    if version is not None and version < form.version:
+        problems.append(
+            make_problem("E_OUTDATED_TEMPLATE", file=file, found=version, expected=form.version)
+        )
+    elif version is not None and version > form.version:
+        problems.append(
+            make_problem("W_TEMPLATE_NEWER", file=file, found=version, expected=form.version)
+        )
+    if info.format in LEGACY_FORMATS:
+        problems.append(
+            make_problem("W_LEGACY_FORMAT", file=file, detail=LEGACY_FORMATS[info.format])
+        )
+    data = WorkbookData(
+        path, kind, version, sheet_name, info.format, problems=problems, recognised_by=recognised_by
+    )
+    _fill(data, grids[sheet_name], form)
+    return data
+
+
+def _best_sheet(grids: dict[str, Grid], form: FormRules) -> str | None:
+    labels = _form_labels(form)
+    scored = [(len(labels & set(g.texts())), name) for name, g in grids.items()]
+    scored = [s for s in scored if s[0] > 0]
+    return max(scored)[1] if scored else None
+
+
+def _fill(data: WorkbookData, grid: Grid, form: FormRules) -> None:
+    lay = layout(form)
+    file = str(data.path)
+    data.fields = _form_fields(grid, form, lay)
+    if form.layout == "table":
+        labels = {label_key(f.label): f.key for f in form.columns}
+        header, found = _header(grid, labels, lay.header_row - 1)
+        data.problems.extend(_missing_columns(form.columns, found, file, grid.name, header))
+        data.table = _table(grid, found, header + 1, None)
+    for spec in form.tables:
+        t = lay.tables[spec.key]
+        labels = {label_key(c.label): c.key for c in spec.columns}
+        header, found = _header(grid, labels, t.header_row - 1)
+        data.problems.extend(_missing_columns(spec.columns, found, file, grid.name, header))
+        data.inner[spec.key] = _table(grid, found, header + 1, header + spec.rows)

@@ -1,0 +1,170 @@
+"""Validating submitted workbooks: read (safely), type, check, report.
+
+:func:`validate_file` never raises for a bad file: a file that cannot be read at all gives a
+report with one file-level problem (``E_CORRUPT``, ``E_ENCRYPTED`` …, see ``docs/errors.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.core.normalize import DepartmentLookup, is_blank
+from automation.core.problems import Problem, make_problem
+from automation.core.validation import CheckContext, check_workbook
+from automation.io.reader import WorkbookData, read_workbook
+from automation.io.safety import FileRejected
+from automation.rules import Rules
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+
+
+@dataclass
+class FileReport:
+    """The result of validating one file: typed values and every problem found."""
+
+    path: Path
+    kind: str | None = None
+    sheet: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    version: int | None = None
+    format: str = ""
+    readable: bool = True  # False: the file could not be read at all (CLI exit code 2)
+
+    @property
+    def ok(self) -> bool:
+        """No error-severity problem (warnings allowed)."""
+        return not any(p.is_error for p in self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def _calendar_check(rules: Rules) -> Callable[[dt.date], bool] | None:
+    """``is_workday`` of the working-day calendar, when that module is available."""
+    try:
+        from automation.core.calendar import WorkCalendar  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return WorkCalendar.from_rules(rules.calendar).is_workday
+    except Exception:  # a calendar that cannot be built must not stop validation
+        return None
+
+
+def _lookup(rules: Rules) -> DepartmentLookup:
+    return DepartmentLookup.build((d.name, d.aliases) for d in rules.departments.departments)
+
+
+def rejected_report(path: Path, exc: FileRejected) -> FileReport:
+    problem = make_problem(exc.code, file=str(path), **exc.params)
+    return FileReport(path, problems=[problem], readable=False)
+
+
+def validate_file(
+    path: str | Path,
+    rules: Rules,
+    *,
+    calendar: Any = None,
+    today: dt.date | None = None,
+) -> FileReport:
+    """Read one workbook and check every entry against the rules of its kind.
+
+    ``calendar`` is a ``WorkCalendar`` (anything with ``is_workday(date)``); when None it is
+    built from the rules, and working-day checks are skipped if no calendar is available.
+    ``today`` gives the year of dates typed without one (3月10日) when the form has none.
+    """
+    path = Path(path)
+    try:
+        data = read_workbook(path, rules)
+    except FileRejected as exc:
+        return rejected_report(path, exc)
+    form = rules.form(data.kind)  # read_workbook only returns kinds the rules know
+    if form.layout == "form" and _nothing_filled(data):
+        return rejected_report(path, FileRejected("E_EMPTY", detail="模板中没有填写任何内容"))
+    is_workday = calendar.is_workday if calendar is not None else _calendar_check(rules)
+    ctx = CheckContext(
+        file=str(path),
+        departments=_lookup(rules),
+        today=today or dt.date.today(),
+        min_year=rules.validation.date_min_year,
+        max_year=rules.validation.date_max_year,
+        is_workday=is_workday,
+    )
+    checked = check_workbook(form, data.fields, data.table, data.inner, ctx)
+    return FileReport(
+        path,
+        kind=data.kind,
+        sheet=data.sheet,
+        problems=[*data.problems, *checked.problems],
+        fields=checked.fields,
+        rows=checked.rows,
+        tables=checked.tables,
+        version=data.version,
+        format=data.format,
+    )
+
+
+def _nothing_filled(data: WorkbookData) -> bool:
+    if any(not is_blank(c.value) for c in data.fields.values()):
+        return False
+    return not any(t.rows for t in data.inner.values()) and not (data.table and data.table.rows)
+
+
+def is_temporary(path: Path) -> bool:
+    """Office owner files (~$x.xlsx), LibreOffice locks (.~lock.x#), temporary and hidden files."""
+    name = path.name
+    return (
+        name.startswith(("~$", ".~lock.", "~", "."))
+        or name.endswith(("#", ".tmp", ".TMP", "~"))
+        or name.lower().endswith(".tmp")
+    )
+
+
+def workbook_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The workbook files named, or found (recursively) inside the folders named, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "~")))
+                for name in sorted(files):
+                    f = Path(root) / name
+                    if f.suffix.lower() in WORKBOOK_SUFFIXES and not is_temporary(f):
+                        out.append(f)
+        elif not is_temporary(p):
+            out.append(p)
+    return out
+
+
+def validate_paths(
+    paths: Iterable[str | Path],
+    rules: Rules,
+    *,
+    calendar: Any = None,
+    today: dt.date | None = None,
+) -> list[FileReport]:
+    """Validate files and every workbook inside folders (skipping lock and temporary files)."""
+    if calendar is None:
+        check = _calendar_check(rules)
+        calendar = _Calendar(check) if check is not None else None
+    return [
+        validate_file(p, rules, calendar=calendar, today=today) for p in workbook_files(paths)
+    ]
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    is_workday: Callable[[dt.date], bool]
