@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import multiprocessing
 import re
 import threading
@@ -125,7 +126,7 @@ class ReaderPool:
                     self._conn.send(None)
             self._stop()
 
-    def read(self, path: Path, wanted: list[str], timeout: float) -> dict[str, Any]:
+    def read(self, path: Path, wanted: dict[str, str], timeout: float) -> dict[str, Any]:
         """Parse ``path`` in the worker; a crash, a hang or a calamine error → FileRejected."""
         with self._lock:
             if self._proc is None or not self._proc.is_alive():
@@ -242,9 +243,10 @@ class Grid:
         return found
 
     def is_empty(self) -> bool:
-        return not any(not is_blank(v) for row in self.rows for v in row)
+        return not self.errors and not any(not is_blank(v) for row in self.rows for v in row)
 
 
+@functools.lru_cache(maxsize=4096)
 def label_key(text: str) -> str:
     """A label as compared: no spaces, half-width, without the required-field star or colon."""
     return compact(text).rstrip("*:").rstrip()
@@ -316,9 +318,15 @@ def excel_errors(info: FileInfo) -> dict[str, dict[tuple[int, int], CellError]]:
 # -- recognising the workbook -------------------------------------------------------------------
 
 
-def _form_labels(form: FormRules) -> set[str]:
-    keys = {label_key(f.label) for f in form.all_fields}
-    return {k for k in keys if k}
+_LABELS: dict[int, tuple[FormRules, frozenset[str]]] = {}
+
+
+def _form_labels(form: FormRules) -> frozenset[str]:
+    cached = _LABELS.get(id(form))
+    if cached is None or cached[0] is not form:
+        keys = frozenset(k for k in (label_key(f.label) for f in form.all_fields) if k)
+        cached = _LABELS[id(form)] = (form, keys)
+    return cached[1]
 
 
 def _marker(book: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -368,13 +376,16 @@ def _value_right_of(grid: Grid, r: int, c: int) -> tuple[int, int]:
 
 
 def _form_fields(grid: Grid, form: FormRules, lay: Any) -> dict[str, RawCell]:
-    texts = grid.texts(max(LABEL_SCAN_ROWS, lay.last_row + 20))
+    texts: dict[str, tuple[int, int]] | None = None  # searched only when a label has moved
     out: dict[str, RawCell] = {}
     for f in form.form_fields:
         r, c = _a1(lay.cells[f.key])
         key = label_key(f.label)
-        if label_key(str(grid.get(r, 0) or "")) != key and key in texts:
-            r, c = _value_right_of(grid, *texts[key])
+        if label_key(str(grid.get(r, 0) or "")) != key:
+            if texts is None:
+                texts = grid.texts(max(LABEL_SCAN_ROWS, lay.last_row + 20))
+            if key in texts:
+                r, c = _value_right_of(grid, *texts[key])
         out[f.key] = grid.cell(r, c)
     return out
 
@@ -450,7 +461,7 @@ def read_workbook(path: str | Path, rules: Rules) -> WorkbookData:
     path = Path(path)
     limits = rules.validation
     info = check_file(path, limits)
-    wanted = [form.sheet for form in rules.forms.values()]
+    wanted = {kind: form.sheet for kind, form in rules.forms.items()}
     book = reader_pool(limits).read(path, wanted, limits.worker_timeout_seconds)
     errors = excel_errors(info) if info.format in ("xlsx", "xlsm") else {}
     grids = {

@@ -9,6 +9,7 @@ so the worker starts quickly.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -31,8 +32,29 @@ def set_memory_limit(megabytes: int) -> None:
         pass
 
 
-def read_book(path: str, wanted: list[str], marker: str) -> dict[str, Any]:
-    """Every sheet the reader may need, as plain lists of cell values with their offsets."""
+def _marker_kind(wb: Any, name: str) -> str | None:
+    rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=1)
+    if rows and len(rows[0]) > 1 and str(rows[0][0]).strip() == "xietong":
+        return str(rows[0][1]).strip()
+    return None
+
+
+def _quiet_stderr() -> None:
+    """A Rust abort prints a backtrace on stderr; the parent reports a coded error instead."""
+    os.environ["RUST_BACKTRACE"] = "0"
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    except OSError:
+        pass
+
+
+def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
+    """Every sheet the reader may need, as plain lists of cell values with their offsets.
+
+    ``wanted`` maps each workbook kind to its main sheet: when the marker names a kind whose
+    sheet is present, only the marker and that sheet are read; otherwise every visible sheet.
+    """
     import python_calamine as pc
 
     with pc.load_workbook(path) as wb:
@@ -44,9 +66,9 @@ def read_book(path: str, wanted: list[str], marker: str) -> dict[str, Any]:
         for m in meta:
             if m.name.casefold() == marker.casefold():
                 to_read.append(m.name)
-        for name in wanted:
-            if name in names and name not in to_read:
-                to_read.append(name)
+        kind = _marker_kind(wb, to_read[0]) if to_read else None
+        if kind in wanted and wanted[kind] in names:
+            to_read.append(wanted[kind])
         visible = [
             m.name
             for m in meta
@@ -54,7 +76,8 @@ def read_book(path: str, wanted: list[str], marker: str) -> dict[str, Any]:
             and m.typ == pc.SheetTypeEnum.WorkSheet
             and m.name not in to_read
         ]
-        to_read.extend(visible[:MAX_SHEETS])
+        if len(to_read) < 2:
+            to_read.extend(visible[:MAX_SHEETS])
         sheets: dict[str, Any] = {}
         for name in to_read:
             sheet = wb.get_sheet_by_name(name)
@@ -73,6 +96,7 @@ def read_book(path: str, wanted: list[str], marker: str) -> dict[str, Any]:
 def serve(conn: Any, memory_mb: int) -> None:
     """Answer read requests on ``conn`` until it closes: ("ok", book) or ("error", kind, text)."""
     set_memory_limit(memory_mb)
+    _quiet_stderr()
     import python_calamine as pc
 
     while True:

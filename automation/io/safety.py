@@ -224,7 +224,7 @@ class _Scan:
         first = True
         has_errors = False
         with zf.open(info) as fh:
-            while chunk := fh.read(CHUNK):
+            while chunk := fh.read(CHUNK if info.file_size > CHUNK else -1):
                 if first and chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
                     chunk = chunk.replace(b"\x00", b"")  # UTF-16: ASCII markup still shows
                 data = tail + chunk

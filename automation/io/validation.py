@@ -64,8 +64,17 @@ def _calendar_check(rules: Rules) -> Callable[[dt.date], bool] | None:
         return None
 
 
+_LOOKUPS: dict[int, tuple[Any, DepartmentLookup]] = {}
+
+
 def _lookup(rules: Rules) -> DepartmentLookup:
-    return DepartmentLookup.build((d.name, d.aliases) for d in rules.departments.departments)
+    """The department lookup of these rules, built once per rules object."""
+    cached = _LOOKUPS.get(id(rules.departments))
+    if cached is None or cached[0] is not rules.departments:
+        depts = rules.departments
+        lookup = DepartmentLookup.build((d.name, d.aliases) for d in depts.departments)
+        cached = _LOOKUPS[id(depts)] = (depts, lookup)
+    return cached[1]
 
 
 def rejected_report(path: Path, exc: FileRejected) -> FileReport:
@@ -160,9 +169,7 @@ def validate_paths(
     if calendar is None:
         check = _calendar_check(rules)
         calendar = _Calendar(check) if check is not None else None
-    return [
-        validate_file(p, rules, calendar=calendar, today=today) for p in workbook_files(paths)
-    ]
+    return [validate_file(p, rules, calendar=calendar, today=today) for p in workbook_files(paths)]
 
 
 @dataclass(frozen=True)
