@@ -443,3 +443,33 @@ def test_cells_are_kept_in_order_when_inserted_between(decorated: bytes) -> None
         cols = [parse_ref(c)[1] for c in re.findall(r'<c r="([A-Z]+\d+)"', row)]
         assert cols == sorted(cols)
     assert re.search(r'<row r="4" spans="1:9"', xml)
+
+
+# ------------------------------------------------------------------ reruns change nothing
+
+
+def test_a_second_identical_patch_returns_the_same_bytes(decorated: bytes) -> None:
+    once = patch_workbook(decorated, SHEET, registration_and_refresh())
+    twice = patch_workbook(once, SHEET, registration_and_refresh())
+    assert twice is once  # nothing to write: the caller can skip the write entirely
+
+
+def test_values_already_there_are_not_rewritten(decorated: bytes) -> None:
+    # as a person typed them: shared strings, numbers, dates, text with escapes
+    same = [
+        CellEdit("D4", "接收评估"),
+        CellEdit("F6", 2),
+        CellEdit("C4", dt.date(2026, 3, 2)),
+        CellEdit("B6", "=不是公式"),
+        CellEdit("Z50", None),
+    ]
+    assert patch_workbook(decorated, SHEET, same) is decorated
+    out = patch_workbook(decorated, SHEET, [CellEdit("F6", 2.5)])
+    assert changed_parts(decorated, out) == {"xl/worksheets/sheet1.xml"}
+    odd = patch_workbook(decorated, SHEET, [CellEdit("A40", "a_x0041_\r\n\x01<&>")])
+    assert patch_workbook(odd, SHEET, [CellEdit("A40", "a_x0041_\r\n\x01<&>")]) is odd
+
+
+def test_a_changed_type_is_a_change(decorated: bytes) -> None:
+    out = patch_workbook(decorated, SHEET, [CellEdit("F6", "2")])
+    assert calamine_cells(out)[(SHEET, 6, 6)] == "2"

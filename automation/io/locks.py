@@ -180,9 +180,12 @@ def _sharing_violation(path: Path) -> bool:
 
     On Windows Excel opens workbooks with a share mode that denies writers, so ``os.open`` for
     read/write fails with a sharing violation (winerror 32/33). Elsewhere we try a non-blocking
-    POSIX record lock, the kind LibreOffice takes on its documents.
+    shared POSIX record lock, which fails while LibreOffice holds its write lock on a document.
     """
-    flags = os.O_RDWR | getattr(os, "O_BINARY", 0)
+    # Windows needs a write open to meet the share mode; on POSIX a read open is enough for a
+    # shared record lock and, unlike a write open, does not fire inotify IN_CLOSE_WRITE at the
+    # watcher.
+    flags = (os.O_RDWR | getattr(os, "O_BINARY", 0)) if sys.platform == "win32" else os.O_RDONLY
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -214,7 +217,7 @@ def _locked_by_other(fd: int) -> bool:
     import fcntl
 
     try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # fails while anyone holds a write lock
     except OSError as exc:
         return exc.errno in (errno.EACCES, errno.EAGAIN)
     fcntl.lockf(fd, fcntl.LOCK_UN)

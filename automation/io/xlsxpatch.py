@@ -483,9 +483,12 @@ def patch_workbook(
     _refuse_merged(model, plan)
     splices = _Splices()
     removed_formulas = _check_formulas(model, plan, splices)
+    plan = _drop_unchanged(book, model, plan)
     written = _apply_edits(model, plan, book.date1904, splices)
     _update_dimension(model, written, splices)
-    replacements = {book.sheet_part: splices.apply(sheet_xml)}
+    replacements = {}
+    if splices.items:
+        replacements[book.sheet_part] = splices.apply(sheet_xml)
     if removed_formulas:
         chain = _calc_chain_without(book, removed_formulas)
         if chain is not None:
@@ -493,7 +496,127 @@ def patch_workbook(
     if grow_tables:
         for info, last_row in _tables_to_grow(book, written):
             replacements[info.part] = _grown_table_xml(book.pkg.read(info.part), info, last_row)
+    if not replacements:
+        return src  # every value was already there: not a byte changes
     return book.pkg.rebuild(replacements)
+
+
+def _drop_unchanged(
+    book: _Book, model: _Sheet, plan: dict[tuple[int, int], CellEdit]
+) -> dict[tuple[int, int], CellEdit]:
+    """The edits whose value differs from what the cell holds (so a rerun changes nothing)."""
+    shared: list[str] | None = None
+    kept = {}
+    for key, edit in plan.items():
+        cell = model.cell(*key)
+        if cell is None:
+            if edit.value is not None:
+                kept[key] = edit
+            continue
+        if cell.formula is not None:
+            kept[key] = edit
+            continue
+        kind = cell.tag.attr(b"t") or "n"
+        if kind == "s" and shared is None:
+            shared = _shared_strings(book)
+        current = _cell_value(model.xml, cell, kind, shared or [])
+        if not _equal_value(current, edit.value, book.date1904):
+            kept[key] = edit
+    return kept
+
+
+_T_TEXT = re.compile(
+    rb"<(?:[A-Za-z_][\w.\-]*:)?t(?:\s[^>]*)?(?:/>|>(.*?)</(?:[A-Za-z_][\w.\-]*:)?t>)", re.S
+)
+_PHONETIC = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?rPh\b.*?</(?:[A-Za-z_][\w.\-]*:)?rPh>", re.S)
+_V_TEXT = re.compile(
+    rb"<(?:[A-Za-z_][\w.\-]*:)?v(?:\s[^>]*)?>(.*?)</(?:[A-Za-z_][\w.\-]*:)?v>", re.S
+)
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xml_text(raw: bytes) -> str:
+    """Text content of an element body: CDATA kept as is, entities decoded."""
+    parts = re.split(rb"<!\[CDATA\[(.*?)\]\]>", raw, flags=re.S)
+    out = []
+    for i, part in enumerate(parts):
+        text = part.decode("utf-8")
+        out.append(text if i % 2 else _unescape(text))
+    return "".join(out)
+
+
+def _decode_escapes(text: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _cell_value(xml: bytes, cell: _Cell, kind: str, shared: list[str]) -> object:
+    body = xml[cell.tag.end : cell.end] if not cell.tag.empty else b""
+    if kind == "inlineStr":
+        body = _PHONETIC.sub(b"", body)
+        return _decode_escapes(
+            "".join(_xml_text(m.group(1) or b"") for m in _T_TEXT.finditer(body))
+        )
+    v = _V_TEXT.search(body)
+    if v is None:
+        return None
+    raw = _xml_text(v.group(1)).strip()
+    try:
+        if kind == "s":
+            return shared[int(raw)]
+        if kind == "b":
+            return raw in ("1", "true")
+        if kind == "n":
+            return float(raw)
+    except (ValueError, IndexError):
+        return _UNKNOWN
+    return _UNKNOWN  # errors, formula strings, ISO dates: never "equal"
+
+
+_UNKNOWN = object()
+
+
+def _equal_value(current: object, new: CellValue, date1904: bool) -> bool:
+    if current is _UNKNOWN:
+        return False
+    if new is None or current is None:
+        return new is None and current is None
+    if isinstance(new, bool) or isinstance(current, bool):
+        return isinstance(new, bool) and isinstance(current, bool) and new == current
+    if isinstance(new, str):
+        return isinstance(current, str) and current == new
+    if not isinstance(current, float):
+        return False
+    if isinstance(new, dt.date):
+        _, children = _value_xml(new, "A1", date1904, b"")
+        return float(children[3:-4]) == current
+    return float(new) == current
+
+
+def _shared_strings(book: _Book) -> list[str]:
+    parts = [
+        t for _, typ, t in _rels(book.pkg, book.workbook_part) if typ.endswith("/sharedStrings")
+    ]
+    if not parts or not book.pkg.has(parts[0]):
+        return []
+    root = _parse_xml(book.pkg.read(parts[0]), parts[0])
+    out = []
+    for si in root:
+        if not isinstance(si.tag, str):
+            continue
+        texts = [
+            t.text or ""
+            for t in si.iter()
+            if isinstance(t.tag, str)
+            and etree.QName(t).localname == "t"
+            and etree.QName(t.getparent()).localname != "rPh"
+            and not any(
+                etree.QName(a).localname == "rPh"
+                for a in t.iterancestors()
+                if isinstance(a.tag, str)
+            )
+        ]
+        out.append(_decode_escapes("".join(texts)))
+    return out
 
 
 def _plan(edits: Sequence[CellEdit]) -> dict[tuple[int, int], CellEdit]:
