@@ -20,6 +20,7 @@ carried over unchanged (raw zip entries, see :mod:`automation.io.zipparts`).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import posixpath
@@ -225,11 +226,12 @@ class _Sheet:
     dimension: _Tag | None
     col_styles: list[tuple[int, int, str]]  # (min, max, style)
 
+    _index: dict[tuple[int, int], _Cell] | None = None
+
     def cell(self, row: int, col: int) -> _Cell | None:
-        for r in self.rows:
-            if r.number == row:
-                return next((c for c in r.cells if c.col == col), None)
-        return None
+        if self._index is None:
+            self._index = {(c.row, c.col): c for r in self.rows for c in r.cells}
+        return self._index.get((row, col))
 
 
 def _scan_sheet(xml: bytes) -> _Sheet:
@@ -849,9 +851,10 @@ def _insert_rows(model: _Sheet, new_rows: list[tuple[int, bytes]], splices: _Spl
             tag.start, tag.end, b"<%ssheetData%s>%s</%ssheetData>" % (p, tag.attrs, body, p)
         )
         return
+    numbers = [row.number for row in model.rows]
     for number, xml in new_rows:
-        after = next((row for row in model.rows if row.number > number), None)
-        pos = after.tag.start if after else model.data_close
+        i = bisect.bisect_right(numbers, number)
+        pos = model.rows[i].tag.start if i < len(model.rows) else model.data_close
         splices.add(pos, pos, xml)
 
 
