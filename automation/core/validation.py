@@ -177,10 +177,10 @@ def parse_value(
         if kind == "departments":
             return nz.parse_departments(value, ctx.departments), None, {}
     except nz.ParseError as exc:
-        params = dict(exc.params)
+        params: dict[str, Any] = {}
         if exc.code == "E_NOT_IN_LIST":
-            unknown = params.get("unknown")
-            allowed = list(params.get("allowed", ()))
+            unknown = exc.params.get("unknown")
+            allowed = list(exc.params.get("allowed", ()))  # type: ignore[call-overload]
             params["detail"] = f"（无法识别：{unknown}）" if unknown else _list_detail(allowed)
         return None, exc.code, params
     raise ValueError(f"unknown field type {kind}")  # the rules schema makes this unreachable

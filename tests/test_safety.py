@@ -1,0 +1,167 @@
+"""Hostile and broken files end in a coded error within seconds, with the process intact."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from automation.io.reader import ReaderPool, read_workbook
+from automation.io.safety import FileRejected, check_file
+from automation.io.validation import validate_file
+from automation.rules.validation import ValidationRules
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "validation"))
+import hostile  # noqa: E402
+
+LIMITS = ValidationRules()
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (hostile.billion_laughs, "E_UNSAFE_XML"),
+        (hostile.external_entity, "E_UNSAFE_XML"),
+        (lambda d: hostile.zip_bomb(d, 32), "E_ZIP_BOMB"),
+        (hostile.huge_dimension, "E_TOO_LARGE"),
+        (hostile.far_cell, "E_TOO_LARGE"),
+        (hostile.huge_shared_strings, "E_TOO_LARGE"),
+    ],
+    ids=[
+        "billion-laughs",
+        "external-entity",
+        "zip-bomb",
+        "XFD1048576",
+        "far-cell",
+        "shared-strings",
+    ],
+)
+def test_hostile_workbook_is_rejected_quickly_in_bounded_memory(tmp_path, rules, make, code):
+    path = make(tmp_path)
+    before = _rss_mb()
+    start = time.monotonic()
+    report = validate_file(path, rules)
+    assert time.monotonic() - start < 5
+    assert _rss_mb() - before < 200
+    assert [p.code for p in report.problems] == [code]
+    assert not report.readable and not report.ok
+    assert report.problems[0].message  # a Chinese explanation, not a traceback
+
+
+def test_a_zip_over_the_unpacked_limit_is_too_large(tmp_path):
+    path = hostile.zip_bomb(tmp_path, 8)
+    limits = LIMITS.model_copy(update={"max_uncompressed_mb": 4})
+    with pytest.raises(FileRejected) as exc:
+        check_file(path, limits)
+    assert exc.value.code == "E_TOO_LARGE"
+
+
+def test_a_file_over_the_size_limit_is_rejected_before_opening(tmp_path):
+    path = hostile.base_workbook(tmp_path / "a.xlsx")
+    limits = LIMITS.model_copy(update={"max_file_mb": 0.001})
+    with pytest.raises(FileRejected) as exc:
+        check_file(path, limits)
+    assert exc.value.code == "E_TOO_LARGE"
+
+
+def test_calamine_aborting_on_a_crafted_file_does_not_take_the_process_down(tmp_path):
+    """Without the pre-parse checks, calamine aborts on these files; the worker absorbs it."""
+    pool = ReaderPool(memory_mb=512)
+    try:
+        for make in (hostile.far_cell, hostile.huge_shared_strings):
+            with pytest.raises(FileRejected) as exc:
+                pool.read(make(tmp_path), {}, 30)
+            assert exc.value.code == "E_READER_CRASH"
+        # the next file is read by a fresh worker
+        book = pool.read(hostile.base_workbook(tmp_path / "ok.xlsx"), {}, 30)
+        assert book["sheets"]["Sheet1"]["rows"][0] == ["hello"]
+    finally:
+        pool.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe to make the reader hang")
+def test_a_reader_that_hangs_is_stopped_by_the_timeout(tmp_path):
+    fifo = tmp_path / "hang.xlsx"
+    os.mkfifo(fifo)  # opening it for reading blocks forever: no writer
+    pool = ReaderPool(memory_mb=512)
+    try:
+        start = time.monotonic()
+        with pytest.raises(FileRejected) as exc:
+            pool.read(fifo, {}, 1.0)
+        assert exc.value.code == "E_READ_TIMEOUT"
+        assert time.monotonic() - start < 10
+        assert pool.read(hostile.base_workbook(tmp_path / "ok.xlsx"), {}, 30)["names"] == ["Sheet1"]
+    finally:
+        pool.close()
+
+
+def test_encrypted_and_password_protected_files(tmp_path):
+    ole = tmp_path / "secret.xlsx"  # what Excel writes for "encrypt with password"
+    ole.write_bytes(
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 500 + "EncryptionInfo".encode("utf-16-le")
+    )
+    with pytest.raises(FileRejected) as exc:
+        check_file(ole, LIMITS)
+    assert exc.value.code == "E_ENCRYPTED"
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "E_EMPTY"),
+        (b"<html><table><tr><td>1</td></tr></table></html>", "E_LEGACY_FORMAT"),
+        (
+            b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "E_LEGACY_FORMAT",
+        ),
+        ("部门,金额\n研发部,100\n".encode(), "E_LEGACY_FORMAT"),
+        (b"\x09\x00\x04\x00\x00\x00\x10\x00", "E_LEGACY_FORMAT"),  # Excel 2.x BIFF2
+        (b"\x00\x01\x02\x03garbage\xff\xfe", "E_CORRUPT"),
+        (b"PK\x03\x04 truncated zip", "E_CORRUPT"),
+    ],
+    ids=["empty", "html-as-xls", "excel-2003-xml", "csv", "biff2", "garbage", "truncated-zip"],
+)
+def test_files_that_are_not_workbooks(tmp_path, rules, content, code):
+    path = tmp_path / "申请表.xls"
+    path.write_bytes(content)
+    report = validate_file(path, rules)
+    assert [p.code for p in report.problems] == [code]
+    assert not report.readable
+
+
+def test_a_word_document_renamed_to_xlsx(tmp_path):
+    path = tmp_path / "note.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    with pytest.raises(FileRejected) as exc:
+        check_file(path, LIMITS)
+    assert exc.value.code == "E_LEGACY_FORMAT"
+
+
+def test_a_missing_file(tmp_path, rules):
+    with pytest.raises(FileRejected) as exc:
+        read_workbook(tmp_path / "gone.xlsx", rules)
+    assert exc.value.code == "E_FILE_UNREADABLE"
+    assert exc.value.exit_code == 2
+
+
+def test_error_cells_are_found_by_the_scan(tmp_path):
+    path = tmp_path / "err.xlsx"
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_formula("B2", "=NA()", None, "#N/A")
+    wb.close()
+    info = check_file(path, LIMITS)
+    assert info.error_parts == ("xl/worksheets/sheet1.xml",)
