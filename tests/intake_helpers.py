@@ -43,7 +43,12 @@ def request_values(n: int = 1, **extra: Any) -> dict[str, Any]:
 
 
 def drop_request(
-    drive: Path, rules: Rules, name: str, values: dict[str, Any], *, mtime: dt.datetime | None = None
+    drive: Path,
+    rules: Rules,
+    name: str,
+    values: dict[str, Any],
+    *,
+    mtime: dt.datetime | None = None,
 ) -> Path:
     """Save a filled request form into the inbox (written elsewhere, then moved in, as Explorer
     does); ``mtime`` sets its modification time."""

@@ -177,14 +177,16 @@ def _intake_one(
     return outcome
 
 
-def _validate_copy(f: Path, data: bytes, rules: Rules, calendar: Any) -> Any:
+def _validate_copy(
+    f: Path, data: bytes, rules: Rules, calendar: Any, today: dt.date | None = None
+) -> Any:
     """Validate exactly the bytes that were hashed (the file may be re-saved meanwhile)."""
     from automation.io.validation import validate_file
 
     with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
         copy = Path(tmp) / f.name
         copy.write_bytes(data)
-        report = validate_file(copy, rules, calendar=calendar)
+        report = validate_file(copy, rules, calendar=calendar, today=today)
     report.path = f  # problems and feedback name the file the requester saved
     for p in getattr(report, "problems", []):
         with contextlib.suppress(AttributeError, TypeError):
@@ -205,12 +207,16 @@ def _decide(
 ) -> tuple[IntakeOutcome, str | None]:
     rel = relative(paths, f)
     try:
-        report = _validate_copy(f, data, rules, calendar)
+        report = _validate_copy(f, data, rules, calendar, as_of.date())
     except XietongError as exc:
         note = _write_note(
             paths, f, f"文件无法读取，未登记：[{exc.code}] {exc.message}", as_of, rules, ledger
         )
         return IntakeOutcome(rel, "invalid", message=exc.message, feedback=note), None
+    if not report.readable or report.kind is None:
+        feedback = _write_feedback(paths, report, f, rules, ledger, as_of)
+        msg = "；".join(getattr(p, "message", str(p)) for p in report.problems) or "无法读取"
+        return IntakeOutcome(rel, "invalid", message=msg, feedback=feedback), None
     if report.kind != "request":
         what = f"识别为“{report.kind}”" if report.kind else "无法识别模板类型"
         msg = f"此文件不是部门间工作协调申请表（模板一）：{what}，未登记。请使用 00_空白模板 中的申请表填写。"

@@ -1,0 +1,174 @@
+"""``run_cycle``: computed columns, idempotence, deferred writes, a killed write completed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+
+from intake_helpers import (
+    AS_OF,
+    drive_hashes,
+    drop_request,
+    office_edit,
+    request_values,
+    tracking_rows,
+)
+
+from automation.core.layout import layout
+from automation.cycle import run_cycle
+from automation.io.drive import drive_paths
+from automation.io.ledger import open_ledger
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+
+
+def run(drive, as_of=AS_OF):
+    return run_cycle(drive, as_of=as_of, settle_s=0)
+
+
+def _office_lock(paths, user="张三"):
+    """An Excel owner file next to the tracking table: ``user`` has it open."""
+    ansi = user.encode("gbk")
+    data = bytes([len(ansi)]) + ansi
+    data += b" " * (55 - len(data)) + bytes([len(user), 0]) + user.encode("utf-16-le")
+    lock = paths.tracking.with_name("~$" + paths.tracking.name)
+    lock.write_bytes(data + b"\x00" * (165 - len(data)))
+    return lock
+
+
+def test_computed_columns_follow_the_clocks(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(
+        drive,
+        rules,
+        4,
+        {
+            "evaluation_result": "通过",
+            "evaluation_date": dt.date(2026, 3, 11),
+            "lead_dept": "生产部",
+            "coop_depts": "市场部",
+        },
+    )
+    report = run(drive, as_of=dt.datetime(2026, 3, 16, 10))  # meeting due 03-13 18:00, not held
+    [row] = tracking_rows(drive, rules)
+    assert row["current_stage"] == "沟通协商"
+    assert row["current_deadline"] == "2026-03-13 18:00"
+    assert row["clock_state"] == "已超期"
+    assert row["late_workdays"] == 1
+    assert report.cells_updated >= 3
+
+
+def test_only_changed_cells_are_written_and_a_second_run_changes_no_file(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    drop_request(drive, rules, "坏.xlsx", request_values(2, title=None))
+    run(drive)
+    office_edit(
+        drive,
+        rules,
+        4,
+        {
+            "evaluation_result": "通过",
+            "evaluation_date": dt.date(2026, 3, 11),
+            "lead_dept": "生产部",
+            "coop_depts": "市场部",
+        },
+    )
+    run(drive, as_of=dt.datetime(2026, 3, 12, 10))
+    before = drive_hashes(drive)
+    report = run(drive, as_of=dt.datetime(2026, 3, 12, 10))
+    assert drive_hashes(drive) == before
+    assert not report.tracking_written and report.cells_updated == 0 and report.created == []
+
+
+def test_an_owner_lock_defers_the_write_and_it_lands_on_top_of_the_latest_edits(drive, rules):
+    paths = drive_paths(drive, rules)
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    lock = _office_lock(paths)
+    table_before = paths.tracking.read_bytes()
+    report = run(drive)
+    assert paths.tracking.read_bytes() == table_before  # nothing written
+    assert report.registered == 1 and report.rows_added == 0
+    [deferred] = report.deferred
+    assert deferred["code"] == "E_DEFERRED_LOCKED" and "张三" in deferred["holder"]
+    assert any("推迟写入" in line and "张三" in line for line in report.summary_lines())
+    with open_ledger(drive) as led:
+        [pending] = led.pending()
+        assert pending.holder == deferred["holder"] and pending.edits
+    assert (paths.inbox / "申请.xlsx").exists()  # filed only once its row is written
+
+    # the office keeps working: a note typed in row 4, then the file is closed
+    lay = layout(rules.form("tracking"))
+    edits = [
+        CellEdit(f"{lay.columns['notes']}4", "先占位，待登记"),
+        CellEdit(f"{lay.columns['notes']}9", "备忘"),
+    ]
+    paths.tracking.write_bytes(patch_workbook(paths.tracking.read_bytes(), "跟踪表", edits))
+    lock.unlink()
+    report = run(drive)
+    assert report.deferred == [] and report.retried == ["跨部门协调事项跟踪表.xlsx"]
+    rows = {r["_row"]: r for r in tracking_rows(drive, rules)}
+    assert rows[4]["notes"] == "先占位，待登记" and rows[9]["notes"] == "备忘"
+    # the new item goes after the last used row, the office's rows stay as they are
+    assert rows[10]["item_id"] == "XT-2026-0001" and rows[10]["title"] == "新产品试产协调 1"
+    assert not rows[4].get("item_id")
+    assert not (paths.inbox / "申请.xlsx").exists()
+    with open_ledger(drive) as led:
+        assert led.pending() == []
+
+
+def test_a_run_killed_between_temp_file_and_replace_leaves_the_original_and_completes_later(
+    drive, rules, tmp_path
+):
+    paths = drive_paths(drive, rules)
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    original = paths.tracking.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import datetime as dt, os
+        from automation.io import safewrite
+        def die(tmp, target):
+            if target.name.endswith("跟踪表.xlsx"):
+                os._exit(9)
+        safewrite._before_replace = die
+        from automation.cycle import run_cycle
+        run_cycle({str(drive)!r}, as_of=dt.datetime(2026, 3, 10, 10), settle_s=0)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 9, proc.stderr
+    assert paths.tracking.read_bytes() == original
+    leftovers = [p for p in paths.root.iterdir() if p.name.startswith(".xt-tmp-")]
+    assert leftovers  # the half-done write's temporary file
+    for p in leftovers:  # old enough to be cleaned up
+        import os
+
+        os.utime(p, (0, 0))
+    report = run(drive)
+    assert report.rows_added == 1
+    assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001"]
+    assert not [p for p in paths.root.iterdir() if p.name.startswith(".xt-tmp-")]
+    assert not (paths.inbox / "申请.xlsx").exists()
+
+
+def test_backups_of_the_tracking_table_are_kept_in_the_log_folder(drive, rules):
+    paths = drive_paths(drive, rules)
+    original = paths.tracking.read_bytes()
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    backups = list((paths.log / "备份").iterdir())
+    assert len(backups) == 1 and backups[0].read_bytes() == original
+
+
+def test_office_edits_in_other_cells_survive_every_write(drive, rules):
+    drop_request(drive, rules, "申请1.xlsx", request_values(1))
+    run(drive)
+    office_edit(drive, rules, 4, {"notes": "=SUM(1,2) 不是公式", "evaluation_opinion": "待定"})
+    drop_request(drive, rules, "申请2.xlsx", request_values(2))
+    run(drive, as_of=dt.datetime(2026, 3, 11, 10))
+    rows = tracking_rows(drive, rules)
+    assert rows[0]["notes"] == "=SUM(1,2) 不是公式" and rows[0]["evaluation_opinion"] == "待定"
+    assert [r["item_id"] for r in rows] == ["XT-2026-0001", "XT-2026-0002"]

@@ -1,0 +1,220 @@
+"""Intake (接收登记): request forms in the inbox become tracking rows, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+
+import openpyxl
+import pytest
+from intake_helpers import AS_OF, drop_request, office_edit, request_values, tracking_rows
+
+from automation.cycle import run_cycle
+from automation.io.drive import drive_paths
+from automation.io.intake import rebuild_state
+from automation.io.journal import read_journal
+from automation.io.ledger import state_path
+
+
+def run(drive, as_of=AS_OF, **kw):
+    return run_cycle(drive, as_of=as_of, settle_s=0, **kw)
+
+
+def test_a_valid_request_is_registered_filed_and_receipted(drive, rules):
+    paths = drive_paths(drive, rules)
+    drop_request(
+        drive, rules, "研发部申请.xlsx", request_values(), mtime=dt.datetime(2026, 3, 9, 23, 30)
+    )
+    report = run(drive)
+    assert report.registered == 1 and report.rows_added == 1
+    [row] = tracking_rows(drive, rules)
+    assert row["item_id"] == "XT-2026-0001" and row["revision"] == 1
+    assert row["_row"] == 4
+    assert row["requesting_dept"] == "研发部" and row["requester"] == "张三"
+    assert row["title"] == "新产品试产协调 1" and row["collab_type"] == "跨部门项目"
+    # 23:30 UTC is the next morning in Shanghai
+    assert row["submitted_date"] == dt.date(2026, 3, 10)
+    assert row["registered_date"] == dt.date(2026, 3, 10)
+    assert row["current_stage"] == "接收评估" and row["clock_state"] in ("进行中", "预警")
+    assert not list(paths.inbox.iterdir())
+    filed = list(paths.items.glob("XT-2026-0001 新产品试产协调 1/研发部申请.xlsx"))
+    assert len(filed) == 1
+    receipt = (paths.feedback / "研发部申请_登记回执.txt").read_text(encoding="utf-8-sig")
+    assert "XT-2026-0001" in receipt and "已登记" in receipt
+    actions = [e["action"] for e in read_journal(paths.log, item="XT-2026-0001")]
+    assert {"register", "computed", "file_form", "receipt"} <= set(actions)
+
+
+def test_ids_follow_the_rules_format_and_sequence(drive, rules):
+    for n in range(1, 4):
+        drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
+    run(drive)
+    drop_request(drive, rules, "申请4.xlsx", request_values(4))
+    run(drive)
+    ids = [r["item_id"] for r in tracking_rows(drive, rules)]
+    assert ids == ["XT-2026-0001", "XT-2026-0002", "XT-2026-0003", "XT-2026-0004"]
+
+
+def test_same_form_dropped_three_times_and_resaved_twice_is_one_row(drive, rules, tmp_path):
+    paths = drive_paths(drive, rules)
+    first = drop_request(drive, rules, "申请.xlsx", request_values())
+    original = first.read_bytes()
+    shutil.copy(first, paths.inbox / "申请 - 副本.xlsx")
+    shutil.copy(first, paths.inbox / "申请 - 副本 (2).xlsx")
+    report = run(drive)
+    assert (report.registered, report.duplicates) == (1, 2)
+    # the requester re-saves the form twice (other bytes, same content), in the inbox again
+    for i in range(2):
+        resaved = tmp_path / f"resave{i}.xlsx"
+        resaved.write_bytes(original)
+        wb = openpyxl.load_workbook(resaved)
+        wb.properties.lastModifiedBy = f"张三{i}"
+        wb.save(resaved)
+        assert resaved.read_bytes() != original
+        shutil.copy(resaved, paths.inbox / "申请.xlsx")
+        report = run(drive)
+        assert report.registered == 0 and report.duplicates == 1
+    assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001"]
+    dup = (paths.feedback / "申请 - 副本_登记回执.txt").read_text(encoding="utf-8-sig")
+    assert "未重复登记" in dup and "XT-2026-0001" in dup
+    # the duplicates stay where they are, and are not looked at again
+    assert run(drive).duplicates == 0
+
+
+def test_an_invalid_form_is_not_registered_and_feedback_says_why(drive, rules):
+    paths = drive_paths(drive, rules)
+    drop_request(
+        drive, rules, "不完整.xlsx", request_values(title=None, requesting_dept="不存在部")
+    )
+    report = run(drive)
+    assert report.invalid == 1 and report.registered == 0
+    assert tracking_rows(drive, rules) == []
+    assert (paths.inbox / "不完整.xlsx").exists()
+    assert any(p.name.startswith("不完整") for p in paths.feedback.iterdir())
+    before = {p.name: p.read_bytes() for p in paths.feedback.iterdir()}
+    assert run(drive).invalid == 0  # not looked at again until it is corrected
+    assert {p.name: p.read_bytes() for p in paths.feedback.iterdir()} == before
+
+
+def test_a_file_that_is_not_a_request_is_refused_with_a_note(drive, rules, tmp_path):
+    paths = drive_paths(drive, rules)
+    from automation.io.templates import write_workbook
+
+    write_workbook("execution", rules, paths.inbox / "执行表.xlsx")
+    (paths.inbox / "坏文件.xlsx").write_bytes(b"not a zip at all")
+    report = run(drive)
+    assert report.invalid == 2 and tracking_rows(drive, rules) == []
+    notes = sorted(p.name for p in paths.feedback.iterdir())
+    assert any(n.startswith("执行表") for n in notes) and any(n.startswith("坏文件") for n in notes)
+
+
+def test_corrected_resubmission_of_a_returned_request_is_a_new_revision(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(
+        drive,
+        rules,
+        4,
+        {
+            "evaluation_result": "不通过",
+            "evaluation_date": dt.date(2026, 3, 11),
+            "evaluation_opinion": "目标不清",
+        },
+    )
+    drop_request(
+        drive, rules, "申请（修改后）.xlsx", request_values(goal="3月底前完成试产并交付报告")
+    )
+    report = run(drive, as_of=dt.datetime(2026, 3, 12, 10))
+    assert report.registered == 1 and report.revisions == 1
+    rows = tracking_rows(drive, rules)
+    assert [(r["item_id"], r["revision"]) for r in rows] == [
+        ("XT-2026-0001", 1),
+        ("XT-2026-0001", 2),
+    ]
+    assert rows[0]["evaluation_result"] == "不通过"  # the office's edit is kept
+    paths = drive_paths(drive, rules)
+    folder = next(paths.items.glob("XT-2026-0001*"))
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx") == [
+        "申请.xlsx",
+        "第2版_申请（修改后）.xlsx",
+    ]
+
+
+def test_a_resubmission_carrying_the_item_id_is_a_revision(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(
+        drive, rules, 4, {"evaluation_result": "不通过", "evaluation_date": dt.date(2026, 3, 11)}
+    )
+    drop_request(
+        drive, rules, "XT-2026-0001 重新提交.xlsx", request_values(title="试产协调（调整范围）")
+    )
+    report = run(drive, as_of=dt.datetime(2026, 3, 12, 10))
+    assert report.revisions == 1
+    assert [r["revision"] for r in tracking_rows(drive, rules)] == [1, 2]
+
+
+def test_same_title_of_a_passed_item_is_a_new_item(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(
+        drive, rules, 4, {"evaluation_result": "通过", "evaluation_date": dt.date(2026, 3, 11)}
+    )
+    drop_request(drive, rules, "再次申请.xlsx", request_values(goal="第二阶段"))
+    run(drive, as_of=dt.datetime(2026, 3, 12, 10))
+    assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001", "XT-2026-0002"]
+
+
+def test_lock_and_temporary_files_and_files_still_being_written_are_skipped(drive, rules):
+    paths = drive_paths(drive, rules)
+    form = drop_request(drive, rules, "申请.xlsx", request_values())
+    shutil.copy(form, paths.inbox / "~$申请.xlsx")
+    shutil.copy(form, paths.inbox / ".~lock.申请.xlsx#")
+    shutil.copy(form, paths.inbox / "3B2A0C00")
+    (paths.inbox / "说明.pdf").write_bytes(b"%PDF")
+    now = time.time()
+    os.utime(form, (now, now))  # just saved
+    report = run_cycle(drive, as_of=AS_OF, settle_s=60)
+    assert report.intake == [] and tracking_rows(drive, rules) == []
+    report = run(drive)
+    assert report.registered == 1 and [o.file for o in report.intake] == ["01_申请收件箱/申请.xlsx"]
+
+
+def test_state_rebuilt_from_the_workbooks_never_reuses_an_id(drive, rules):
+    for n in (1, 2):
+        drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
+    run(drive)
+    for suffix in ("", "-wal", "-shm"):
+        db = state_path(drive.absolute())
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    # the same content dropped again is still recognised (fingerprints from the filed forms)
+    drop_request(drive, rules, "申请1 再次.xlsx", request_values(1))
+    drop_request(drive, rules, "申请3.xlsx", request_values(3))
+    report = run(drive)
+    assert (report.registered, report.duplicates) == (1, 1)
+    assert [r["item_id"] for r in tracking_rows(drive, rules)] == [
+        "XT-2026-0001",
+        "XT-2026-0002",
+        "XT-2026-0003",
+    ]
+
+
+def test_rebuild_state_takes_the_highest_id_of_the_table(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    from automation.io.ledger import open_ledger
+
+    with open_ledger(drive) as led:
+        led.conn.execute("DELETE FROM id_counter")
+    assert rebuild_state(drive)["years"] == 1
+    with open_ledger(drive) as led:
+        assert led.last_seq(2026) == 1
+
+
+@pytest.mark.parametrize("year", [2026, 2027])
+def test_the_id_year_is_the_registration_year(drive, rules, year):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive, as_of=dt.datetime(year, 1, 5, 10))
+    assert tracking_rows(drive, rules)[0]["item_id"] == f"XT-{year}-0001"
