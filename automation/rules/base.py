@@ -41,6 +41,16 @@ def _problem(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with dates left as text: pydantic parses them, so a bad date is reported by key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def read_yaml(path: Path, display: str) -> Any:
     """Parse a YAML file; a syntax error becomes a RulesError naming the line."""
     try:
@@ -50,7 +60,7 @@ def read_yaml(path: Path, display: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(display, "", f"cannot be read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
