@@ -43,7 +43,7 @@ from automation.io.reactions import (
     create_item_workbooks,
     passed_rows,
 )
-from automation.io.safewrite import WriteDeferred, cleanup_temp
+from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
 from automation.io.tracking import (
     CellChange,
     TrackingTable,
@@ -55,6 +55,7 @@ from automation.io.tracking import (
 )
 from automation.rules import Rules
 
+CHANGED_RETRIES = 3  # the table saved by someone while we patched it: re-read and retry at once
 COMPUTED_KEYS = ("current_stage", "current_deadline", "clock_state", "late_workdays")
 
 
@@ -166,7 +167,11 @@ def run_cycle(
             paths, rules, ledger, table, files, as_of=as_of, calendar=calendar
         )
         with drive_lock(paths.root):
-            _write_back(paths, rules, ledger, report, as_of=as_of, calendar=calendar)
+            for _attempt in range(CHANGED_RETRIES):
+                report.deferred = []
+                _write_back(paths, rules, ledger, report, as_of=as_of, calendar=calendar)
+                if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
+                    break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
     return report
 
@@ -196,7 +201,7 @@ def _write_back(
     created, deferred = create_item_workbooks(
         paths, rules, ledger, table, as_of=as_of, calendar=calendar
     )
-    report.created = created
+    report.created.extend(created)
     report.warnings.extend(deferred)
     changes = [
         *new_changes,

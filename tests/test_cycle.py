@@ -172,3 +172,48 @@ def test_office_edits_in_other_cells_survive_every_write(drive, rules):
     rows = tracking_rows(drive, rules)
     assert rows[0]["notes"] == "=SUM(1,2) 不是公式" and rows[0]["evaluation_opinion"] == "待定"
     assert [r["item_id"] for r in rows] == ["XT-2026-0001", "XT-2026-0002"]
+
+
+def test_a_table_saved_by_the_office_during_the_run_is_reread_and_patched_at_once(
+    drive, rules, monkeypatch
+):
+    import automation.cycle as cycle_mod
+
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    real = cycle_mod.write_tracking
+    calls = []
+
+    def office_saves_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the office saves a note just before our replace
+            office_edit(drive, rules, 20, {"notes": "办公室刚保存"})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cycle_mod, "write_tracking", office_saves_first)
+    report = run(drive)
+    assert len(calls) == 2 and report.deferred == [] and report.rows_added == 1
+    rows = {r["_row"]: r for r in tracking_rows(drive, rules)}
+    assert rows[20]["notes"] == "办公室刚保存"
+    assert rows[21]["item_id"] == "XT-2026-0001"
+
+
+def test_a_form_resaved_unchanged_while_its_row_waits_is_filed_once(drive, rules, tmp_path):
+    import openpyxl
+
+    paths = drive_paths(drive, rules)
+    form = drop_request(drive, rules, "申请.xlsx", request_values())
+    lock = _office_lock(paths)
+    assert run(drive).deferred
+    wb = openpyxl.load_workbook(form)
+    wb.properties.lastModifiedBy = "张三"
+    wb.save(form)  # the requester saves again, nothing changed in the form
+    resaved = form.read_bytes()
+    lock.unlink()
+    report = run(drive)
+    assert report.duplicates == 0 and report.rows_added == 1
+    assert [o.result for o in report.filed] == ["filed"]
+    assert not (paths.inbox / "申请.xlsx").exists()
+    folder = next(paths.items.glob("XT-2026-0001*"))
+    assert [p.name for p in folder.iterdir()] == ["申请.xlsx"]
+    assert (folder / "申请.xlsx").read_bytes() == resaved
+    assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001"]

@@ -278,8 +278,10 @@ def _already(
     sha: str,
     as_of: dt.datetime,
 ) -> IntakeOutcome:
-    if reg.source_path == rel and reg.source_sha256 == sha and not reg.filed_path:
-        # the registered form itself, still waiting for its row to be written
+    if reg.source_path == rel and not reg.filed_path:
+        # the registered form itself (maybe re-saved unchanged), still waiting for its row
+        if reg.source_sha256 != sha:
+            ledger.update_source(reg.fingerprint, rel, sha)
         return IntakeOutcome(rel, "awaiting", reg.item_id, reg.revision, "等待写入跟踪表")
     text = receipt_text(rules, reg, f.name, duplicate=True)
     written = _write_receipt(paths, rules, ledger, f.name, text, reg.item_id, as_of)

@@ -375,6 +375,14 @@ class Ledger:
                 (filed_path, fingerprint),
             )
 
+    def update_source(self, fingerprint: str, source_path: str, sha256: str) -> None:
+        """The registered form was re-saved with the same content: file the new bytes."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE registrations SET source_path = ?, source_sha256 = ? WHERE fingerprint = ?",
+                (source_path, sha256, fingerprint),
+            )
+
     def mark_source_removed(self, fingerprint: str, filed_path: str) -> None:
         """The inbox original is gone (filed, or replaced by the requester): stop tracking it."""
         with self.transaction() as c:
