@@ -317,16 +317,12 @@ def test_malformed_overrides_are_reported_with_file_and_key(tmp_path, body, key)
     assert err.value.exit_code == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PyYAML turns 2027-02-30 into a ValueError before pydantic sees it; needs the rules "
-    "loader (automation/rules/base.py, owned by the lead) to read dates as strings",
-)
 def test_an_impossible_date_is_reported_with_file_and_key(tmp_path) -> None:
     folder = write_rules(tmp_path, "years:\n  2027:\n    holidays:\n      - {date: 2027-02-30}\n")
     with pytest.raises(RulesError) as err:
         load_rules(folder)
-    assert "calendar.yaml" in str(err.value) and "2027" in str(err.value)
+    assert "calendar.yaml" in str(err.value)
+    assert "years[2027].holidays[0].date" in str(err.value)
 
 
 # -- parsing ---------------------------------------------------------------------------------

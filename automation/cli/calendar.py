@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -97,27 +98,39 @@ def calendar_week_cmd(week: str, as_json: bool, drive: str | None, rules_dir: st
     _note(bool(out["provisional"]))
 
 
+TABLE_HEADER = ("事项", "版次", "时限", "部门", "开始", "截止", "状态", "已用", "超期工作日")
+
+
+def _cells(r: dict[str, Any]) -> tuple[str, ...]:
+    used = "" if r["used"] is None else f"{r['used']:.0%}"
+    due = (r["due_at"] or "")[:16].replace("T", " ") + ("*" if r["provisional"] else "")
+    return (
+        r["item"],
+        str(r["cycle"]),
+        r["label"],
+        r["department"] or "",
+        r["start"] or "",
+        due,
+        r["state_zh"],
+        used,
+        str(r["late_workdays"] or ""),
+    )
+
+
 def _table(rows: list[dict[str, Any]]) -> None:
+    """A rich table on a terminal; tab-separated lines when piped (no wrapping, easy to grep)."""
+    if not sys.stdout.isatty():
+        for line in [TABLE_HEADER, *map(_cells, rows)]:
+            click.echo("\t".join(line))
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(show_lines=False)
-    for title in ("事项", "版次", "时限", "部门", "开始", "截止", "状态", "已用", "超期工作日"):
+    for title in TABLE_HEADER:
         table.add_column(title)
     for r in rows:
-        used = "" if r["used"] is None else f"{r['used']:.0%}"
-        due = (r["due_at"] or "")[:16].replace("T", " ") + ("*" if r["provisional"] else "")
-        table.add_row(
-            r["item"],
-            str(r["cycle"]),
-            r["label"],
-            r["department"] or "",
-            r["start"] or "",
-            due,
-            r["state_zh"],
-            used,
-            str(r["late_workdays"] or ""),
-        )
+        table.add_row(*_cells(r))
     Console(soft_wrap=True).print(table)
 
 
