@@ -146,13 +146,18 @@ def _explain(out: dict[str, Any]) -> None:
             who = f" [{c['department']}]" if c["department"] else ""
             click.echo(f"  {c['label']}{who}：{c['state_zh']}")
             start = d.get("start") or "（未填写）"
-            click.echo(
-                f"    开始：{d.get('start_field')} = {start}；规则：之后 {d.get('workdays')} 个工作日"
-            )
+            field = d.get("start_label") or d.get("start_field")
+            click.echo(f"    开始：{field} {start}；规则：之后 {d.get('workdays')} 个工作日")
             source = d.get("start_source", {}).get("departments")
             if source:
                 parts = "、".join(f"{k} {v or '未提交'}" for k, v in source.items())
                 click.echo(f"    开始日期取各部门最晚：{parts}")
+            if d.get("required_days") is not None:
+                click.echo(
+                    f"    每个工作日一行，自 {d['first_day']} 起应填 {len(d['required_days'])} 天"
+                )
+            for week, w in d.get("weeks", {}).items():
+                click.echo(f"    {week} 周报截止 {w['due']}：{'已交' if w['sent'] else '未交'}")
             if d.get("counted"):
                 click.echo(f"    计入工作日：{'、'.join(d['counted'])}")
             for s in d.get("skipped", []):
@@ -162,7 +167,7 @@ def _explain(out: dict[str, Any]) -> None:
             if c["due_at"]:
                 click.echo(f"    截止：{c['due_at']}")
             if d.get("end") or c["end"]:
-                click.echo(f"    完成：{d.get('end_field')} = {c['end']}")
+                click.echo(f"    完成：{d.get('end_label') or d.get('end_field')} {c['end']}")
             if c["missing"]:
                 click.echo(f"    缺报：{'、'.join(c['missing'])}")
             if c["late_workdays"]:

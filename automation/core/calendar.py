@@ -93,6 +93,10 @@ def _weekend(d: dt.date) -> bool:
     return d.weekday() >= 5
 
 
+# chinesecalendar's Chinese names are short (清明, 端午, 中秋); users read the full names.
+_FULL_NAMES = {"清明": "清明节", "端午": "端午节", "中秋": "中秋节"}
+
+
 class _ChineseCalendarSource:
     """The ``chinesecalendar`` package (official notices 2004 onwards, as far as its release goes)."""
 
@@ -102,7 +106,7 @@ class _ChineseCalendarSource:
         self._holidays = constants.holidays
         self._workdays = constants.workdays
         self._years = {d.year for d in constants.holidays} | {d.year for d in constants.workdays}
-        self._zh = {h.value: getattr(h, "chinese", h.value) for h in constants.Holiday}
+        self._zh = {h.value: _FULL_NAMES.get(h.chinese, h.chinese) for h in constants.Holiday}
 
     def covers(self, year: int) -> bool:
         return year in self._years

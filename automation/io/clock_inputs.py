@@ -356,6 +356,9 @@ def explain_item(
     if not results:
         raise XietongError(f"跟踪表中没有事项 {item_id}", code="E_UNKNOWN_ITEM", exit_code=2)
     statuses = status_by_cycle(results)
+    rules = rules_for(root, rules_dir)
+    labels = {f.key: f.label for f in rules.form("execution").all_fields}
+    labels.update({f.key: f.label for f in rules.form("tracking").all_fields})
     cycles = []
     for (_item, cycle), status in sorted(statuses.items(), key=lambda kv: kv[0][1]):
         cycles.append(
@@ -367,7 +370,9 @@ def explain_item(
                 "state_zh": status.state_zh,
                 "late_workdays": status.late_workdays,
                 "clocks": [
-                    {**r.as_dict(), "derivation": r.derivation} for r in results if r.cycle == cycle
+                    {**r.as_dict(), "derivation": _labelled(r.derivation, labels)}
+                    for r in results
+                    if r.cycle == cycle
                 ],
             }
         )
@@ -377,6 +382,16 @@ def explain_item(
         "cycles": cycles,
         "warnings": found.warnings,
     }
+
+
+def _labelled(derivation: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """The derivation with the Chinese labels of its start and end fields."""
+    out = dict(derivation)
+    for side in ("start", "end"):
+        key = out.get(f"{side}_field")
+        if key:
+            out[f"{side}_label"] = labels.get(key, key)
+    return out
 
 
 __all__ = [
