@@ -60,6 +60,8 @@ class ParseError(ValueError):
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 _ALL_SPACE = re.compile(r"\s+")
+# anything clean_text would change: edge or doubled spaces, other whitespace, invisible characters
+_UNTIDY = re.compile(r"^\s|\s$|\s\s|[^\S ]|[\u200b-\u200d\u2060\ufeff\u00ad]")
 # punctuation NFKC leaves alone but people use in numbers and dates
 _EXTRA = str.maketrans({"。": ".", "－": "-", "—": "-", "–": "-", "−": "-", "～": "-", "〜": "-"})
 
@@ -105,6 +107,8 @@ def clean_text(value: object, *, multiline: bool = False) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if value.__class__ is str and not _UNTIDY.search(value):
+        return value  # the common case: nothing to tidy
     text = str(value).translate(_ZERO_WIDTH).replace("\r\n", "\n").replace("\r", "\n")
     if multiline:
         lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]

@@ -11,6 +11,7 @@ table rows. Columns a department added are simply not looked at.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ class RawTable:
             RawRow(
                 r,
                 {
-                    k: RawCell(v, f"{col}{r}", self.sheet)
+                    k: RawCell(None if v == "" else v, f"{col}{r}", self.sheet)
                     for (k, col), v in zip(letters, values, strict=True)
                 },
             )
@@ -107,6 +108,7 @@ class Checked:
 # -- one value ------------------------------------------------------------------------------------
 
 NEEDS_YEAR = "needs_year"  # a month-day date: parse again with the year of its context
+BLANK: tuple[Any, str | None, dict[str, Any]] = (None, "blank", {})  # only spaces: not filled
 
 
 def _list_detail(allowed: Sequence[str]) -> str:
@@ -281,7 +283,14 @@ class _Checker:
                 self.problem(result[1], sheet, cell_of(key), spec, value, **result[2])
         return _Record(typed, values, cell_of, sheet)
 
-    def relations(self, specs: Sequence[FieldSpec], rec: _Record, outer: _Record | None) -> None:
+    def relations(
+        self,
+        specs: Sequence[FieldSpec],
+        rec: _Record,
+        outer: _Record | None,
+        *,
+        workdays: bool = True,
+    ) -> None:
         """Date order, working days and the form's cross-field rules within one record."""
         for spec in specs:
             day = rec.typed.get(spec.key)
@@ -303,7 +312,7 @@ class _Checker:
                         other_label=self.form.field(spec.not_before).label,
                         other_date=other.isoformat(),
                     )
-            if spec.workday and self.ctx.workday(day) is False:
+            if workdays and spec.workday and self.ctx.workday(day) is False:
                 self.problem("E_NOT_WORKDAY", rec.sheet, cell, spec, raw, date=day.isoformat())
         for rule in self.form.rules:
             if rule.when in rec.typed:
@@ -331,28 +340,90 @@ class _Checker:
     def table(
         self, specs: Sequence[FieldSpec], table: RawTable, outer: _Record | None
     ) -> list[RowDict]:
-        """Every row of a table: typed, checked, duplicates reported."""
-        keys = [k for k in table.columns if any(s.key == k for s in specs)]
-        index = {k: i for i, k in enumerate(table.columns)}
+        """Every row of a table: typed, checked, duplicates reported.
+
+        The hot loop of a 100,000-row table: values are parsed once per distinct value (memo per
+        column), cell addresses are made only for the cells that have a problem.
+        """
         by_key = {s.key: s for s in specs}
-        used = [by_key[k] for k in keys]
+        keys = [k for k in table.columns if k in by_key]
+        index = {k: i for i, k in enumerate(table.columns)}
         letters = table.columns
+        plan = [
+            (
+                k,
+                by_key[k],
+                index[k],
+                self.cache.setdefault(k, {}),
+                by_key[k].required and not by_key[k].computed,
+            )
+            for k in keys
+        ]
+        used = [by_key[k] for k in keys]
+        workdays = [s for s in used if s.type == "date" and s.workday and self.ctx.is_workday]
+        related = any(s.type == "date" and s.not_before for s in used) or any(
+            rule.when in by_key for rule in self.form.rules
+        )
         compare = [index[s.key] for s in used if not s.computed]
+        signature_of = operator.itemgetter(*compare) if compare else (lambda raw: ())
         year_hint = outer_year(outer)
-        seen: dict[tuple[Any, ...], int] = {}
+        sheet = table.sheet
+        seen: dict[Any, int] = {}
         out: list[RowDict] = []
         for r, raw in table.rows:
-            values = {k: raw[index[k]] for k in keys}
-            rec = self.record(
-                used, values, lambda k, r=r: f"{letters[k]}{r}", table.sheet, year_hint
-            )
-            self.relations(used, rec, outer)
-            signature = tuple(raw[i] for i in compare)
+            typed: RowDict = {}
+            for key, spec, i, cache, required in plan:
+                value = raw[i]
+                if value is None or value == "":
+                    typed[key] = None
+                    if required:
+                        self.problem("E_REQUIRED", sheet, f"{letters[key]}{r}", spec, "")
+                    continue
+                memo = value if value.__class__ is str else (value.__class__, value)
+                result = cache.get(memo)
+                if result is None:
+                    result = cache[memo] = (
+                        BLANK
+                        if value.__class__ is str and nz.is_blank(value)
+                        else parse_value(spec, value, self.ctx)
+                    )
+                if result[1] is not None:
+                    if result is BLANK:
+                        typed[key] = None
+                        if required:
+                            self.problem("E_REQUIRED", sheet, f"{letters[key]}{r}", spec, "")
+                        continue
+                    if result[1] == NEEDS_YEAR:
+                        values = {k: raw[index[k]] for k in keys}
+                        year = _explicit_year(used, values) or year_hint or self.ctx.today.year
+                        result = parse_value(spec, value, self.ctx, year)
+                    if result[1] is not None:
+                        self.problem(
+                            result[1], sheet, f"{letters[key]}{r}", spec, value, **result[2]
+                        )
+                typed[key] = result[0]
+            for spec in workdays:
+                day = typed.get(spec.key)
+                if day is not None and day.__class__ is dt.date and self.ctx.workday(day) is False:
+                    cell = f"{letters[spec.key]}{r}"
+                    self.problem(
+                        "E_NOT_WORKDAY",
+                        sheet,
+                        cell,
+                        spec,
+                        raw[index[spec.key]],
+                        date=day.isoformat(),
+                    )
+            if related:
+                values = {k: raw[index[k]] for k in keys}
+                rec = _Record(typed, values, lambda k, r=r: f"{letters[k]}{r}", sheet)
+                self.relations(used, rec, outer, workdays=False)
+            signature = signature_of(raw)
             if signature in seen:
                 first_col = letters[keys[0]] if keys else "A"
                 self.problem(
                     "E_DUPLICATE_ROW",
-                    table.sheet,
+                    sheet,
                     f"{first_col}{r}",
                     None,
                     "",
@@ -361,8 +432,8 @@ class _Checker:
                 )
             else:
                 seen[signature] = r
-            rec.typed["_row"] = r
-            out.append(rec.typed)
+            typed["_row"] = r
+            out.append(typed)
         return out
 
 

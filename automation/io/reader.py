@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import functools
 import multiprocessing
+import operator
 import re
 import threading
 import zipfile
@@ -415,24 +416,33 @@ def _header(grid: Grid, labels: dict[str, str], expected_row: int) -> tuple[int,
     return best_row, best
 
 
+def _has_data(values: tuple[Any, ...]) -> bool:
+    for v in values:
+        if v is not None and v != "" and not (v.__class__ is str and is_blank(v)):
+            return True
+    return False
+
+
 def _table(grid: Grid, columns: dict[str, int], first: int, last: int | None) -> RawTable:
     """The rows with data between ``first`` and ``last`` (0-based), values in column order."""
     keys = list(columns)
     offsets = [columns[k] - grid.c0 for k in keys]
     end = grid.nrows if last is None else min(last + 1, grid.nrows)
-    error_rows = {r for r, _ in grid.errors}
-    merged_rows = {r for r, _ in grid.anchor}
+    special = {r for r, _ in grid.errors} | {r for r, _ in grid.anchor}
+    widths = {len(row) for row in grid.rows}
+    # calamine gives a dense rectangle: one C-level itemgetter reads a row's values
+    fast = bool(offsets) and len(widths) == 1 and all(0 <= j < min(widths) for j in offsets)
+    getter = operator.itemgetter(*offsets) if fast else None
+    single = len(offsets) == 1
     rows: list[tuple[int, tuple[Any, ...]]] = []
     for r in range(max(first, grid.r0), end):
-        if r in error_rows or r in merged_rows:
+        if r in special or getter is None:
             values = tuple(grid.get(r, columns[k]) for k in keys)
         else:
-            row = grid.rows[r - grid.r0]
-            width = len(row)
-            values = tuple(row[j] if 0 <= j < width else "" for j in offsets)
-        if all(v is None or (v.__class__ is str and is_blank(v)) for v in values):
-            continue
-        rows.append((r + 1, values))
+            got = getter(grid.rows[r - grid.r0])
+            values = (got,) if single else got
+        if _has_data(values):
+            rows.append((r + 1, values))
     return RawTable(grid.name, {k: column_letter(columns[k]) for k in keys}, rows)
 
 

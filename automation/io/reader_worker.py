@@ -9,6 +9,7 @@ so the worker starts quickly.
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from typing import Any
@@ -86,11 +87,19 @@ def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
             except Exception:  # merged ranges are a convenience, never a reason to fail
                 merged = None
             sheets[name] = {
-                "rows": sheet.to_python(skip_empty_area=True),
+                "rows": _shared(sheet.to_python(skip_empty_area=True)),
                 "start": sheet.start,
                 "merged": merged or [],
             }
     return {"names": names, "visibility": visibility, "types": kinds, "sheets": sheets}
+
+
+def _shared(rows: list[list[Any]]) -> list[list[Any]]:
+    """Equal texts and dates as one object each: the rows pickle and unpickle several times faster."""
+    seen: dict[Any, Any] = {}
+    keep = seen.setdefault
+    shared = (str, datetime.date, datetime.datetime)
+    return [[keep(v, v) if v.__class__ in shared else v for v in row] for row in rows]
 
 
 def serve(conn: Any, memory_mb: int) -> None:
