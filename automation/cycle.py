@@ -194,6 +194,11 @@ def _write_back(
     calendar: Any,
 ) -> None:
     table = read_tracking(paths, rules, calendar=calendar)  # the latest version, under the lock
+    if table.errors and not any(w.startswith("跟踪表有") for w in report.warnings):
+        report.warnings.append(
+            f"跟踪表有 {table.errors} 处填写问题，相关时限可能不准确"
+            f"（运行 xietong validate {paths.tracking.name} 查看）"
+        )
     new_changes, written_fps, added = _registration_changes(rules, ledger, table)
     if written_fps and not new_changes:
         ledger.mark_written(written_fps)  # rows already there (written by a parallel run)

@@ -217,3 +217,32 @@ def test_a_form_resaved_unchanged_while_its_row_waits_is_filed_once(drive, rules
     assert [p.name for p in folder.iterdir()] == ["申请.xlsx"]
     assert (folder / "申请.xlsx").read_bytes() == resaved
     assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001"]
+
+
+def test_an_unreadable_tracking_table_stops_the_run_without_writing(drive, rules):
+    from automation.errors import XietongError
+
+    paths = drive_paths(drive, rules)
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    paths.tracking.write_bytes(b"PK\x03\x04 broken")
+    before = drive_hashes(drive)
+    try:
+        run(drive)
+    except XietongError as exc:
+        assert exc.code == "E_NOT_TRACKING"
+    else:
+        raise AssertionError("expected E_NOT_TRACKING")
+    assert drive_hashes(drive) == before
+
+
+def test_office_typos_in_the_tracking_table_are_reported_not_touched(drive, rules):
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(drive, rules, 4, {"evaluation_date": "下周一"})
+    report = run(drive, as_of=dt.datetime(2026, 3, 11, 10))
+    assert any("跟踪表有 1 处填写问题" in w for w in report.warnings)
+    lay = layout(rules.form("tracking"))
+    import openpyxl
+
+    ws = openpyxl.load_workbook(drive_paths(drive, rules).tracking)["跟踪表"]
+    assert ws[f"{lay.columns['evaluation_date']}4"].value == "下周一"

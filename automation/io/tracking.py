@@ -50,6 +50,11 @@ class TrackingTable:
     problems: list[Any] = field(default_factory=list)
 
     @property
+    def errors(self) -> int:
+        """Entries of the office that do not pass validation (reported, never corrected)."""
+        return sum(1 for p in self.problems if getattr(p, "severity", "error") == "error")
+
+    @property
     def sheet(self) -> str:
         return self.form.sheet
 
@@ -95,9 +100,12 @@ def read_tracking(paths: DrivePaths, rules: Rules, *, calendar: Any = None) -> T
         copy = Path(tmp) / paths.tracking.name
         copy.write_bytes(data)
         report = validate_file(copy, rules, calendar=calendar)
-    if report.kind not in (None, "tracking"):
+    if not getattr(report, "readable", True) or report.kind != "tracking":
+        # never guess where rows are in a table we cannot read: nothing is written
+        why = "；".join(getattr(p, "message", str(p)) for p in report.problems[:3])
+        what = f"识别为 {report.kind}" if report.kind else why or "无法识别"
         raise XietongError(
-            f"{paths.tracking.name} 不是跟踪表（识别为 {report.kind}）",
+            f"{paths.tracking.name} 无法作为跟踪表读取（{what}），本次未写入任何文件",
             code="E_NOT_TRACKING",
             exit_code=2,
         )
