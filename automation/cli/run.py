@@ -53,6 +53,8 @@ def log(drive: str, item: str | None, as_json: bool) -> None:
         if e.get("sheet"):
             where += f" [{e['sheet']}]"
         head = f"{e.get('time', '')}  {e.get('item') or '-':<13} {e.get('action', '')}: {where}"
+        if e.get("as_of"):
+            head += f"  （按 {str(e['as_of'])[:16].replace('T', ' ')} 计算）"
         click.echo(head)
         click.echo(f"    {e.get('reason', '')}")
         for cell in e.get("cells", []):

@@ -21,6 +21,7 @@ one gets an "already registered" receipt and no new row.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import tempfile
@@ -114,13 +115,9 @@ def intake_files(
     calendar: Any = None,
 ) -> list[IntakeOutcome]:
     """Validate and register each file (see the module docstring); one outcome per file."""
-    live = {relative(paths, f) for f in files}
     _forget_vanished(paths, ledger)
     outcomes = []
     for f in files:
-        rel = relative(paths, f)
-        if rel not in live:
-            continue
         outcome = _intake_one(paths, rules, ledger, table, f, as_of=as_of, calendar=calendar)
         if outcome is not None:
             outcomes.append(outcome)
@@ -162,7 +159,9 @@ def _intake_one(
     if token is None:
         return None
     try:
-        outcome, fp = _decide(paths, rules, ledger, table, f, data, snap.sha256, as_of, calendar)
+        outcome, fp = _decide(
+            paths, rules, ledger, table, f, data, snap.sha256, snap.mtime_ns, as_of, calendar
+        )
     except BaseException:
         ledger.release_file(rel, token)
         raise
@@ -187,10 +186,12 @@ def _validate_copy(
         copy = Path(tmp) / f.name
         copy.write_bytes(data)
         report = validate_file(copy, rules, calendar=calendar, today=today)
-    report.path = f  # problems and feedback name the file the requester saved
-    for p in getattr(report, "problems", []):
-        with contextlib.suppress(AttributeError, TypeError):
-            p.file = str(f) if not isinstance(p.file, Path) else f
+    # problems and feedback name the file the requester saved, not the private copy
+    report.path = f
+    report.problems = [
+        dataclasses.replace(p, file=str(f)) if dataclasses.is_dataclass(p) else p
+        for p in report.problems
+    ]
     return report
 
 
@@ -202,6 +203,7 @@ def _decide(
     f: Path,
     data: bytes,
     sha: str,
+    mtime_ns: int,
     as_of: dt.datetime,
     calendar: Any,
 ) -> tuple[IntakeOutcome, str | None]:
@@ -236,7 +238,7 @@ def _decide(
         fields,
         rules.form("tracking"),
         rules.form("request"),
-        submitted=_local_date(f.stat().st_mtime, tz),
+        submitted=_local_date(mtime_ns / 1e9, tz),
         registered=as_of.astimezone(ZoneInfo(tz)).date(),
     )
     pending_rows = [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from automation.io.ledger import Ledger
+from automation.io.ledger import Ledger, drive_key, named_lock
 
 JOURNAL_GLOB = "journal-*.jsonl"
 
@@ -68,7 +68,9 @@ def append_entries(
         e["time"] = now.isoformat()
     path = journal_file(log_dir, now)
     data = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
-    _append(path, data.encode("utf-8"))
+    # one writer at a time: appends on a network share are not atomic between processes
+    with named_lock(f"journal-{drive_key(log_dir)}", timeout=60.0):
+        _append(path, data.encode("utf-8"))
     if ledger is not None:
         for e in entries:
             ledger.mirror_journal(e)

@@ -502,7 +502,17 @@ def drive_lock(root: str | Path, *, timeout: float = 300.0) -> Iterator[None]:
     Two cycles may scan and validate at the same time; reading the tracking table, patching it
     and replacing it happens under this lock, so neither can lose the other's rows.
     """
-    path = state_dir() / f"drive-{drive_key(root)}.lock"
+    with named_lock(f"drive-{drive_key(root)}", timeout=timeout):
+        yield
+
+
+@contextlib.contextmanager
+def named_lock(name: str, *, timeout: float = 300.0) -> Iterator[None]:
+    """An exclusive lock between processes of this machine: a lock file in the state folder.
+
+    Not re-entrant: a process must not take the same name twice.
+    """
+    path = state_dir() / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
     try:
