@@ -162,7 +162,11 @@ def run_cycle(
         _cleanup(paths)
         report.retried = [p.file for p in ledger.pending()]
         table = read_tracking(paths, rules, calendar=calendar)
-        files = scan_inbox(paths, settle_s=settle_seconds() if settle_s is None else settle_s)
+        files = scan_inbox(
+            paths,
+            settle_s=settle_seconds() if settle_s is None else settle_s,
+            skip=ledger.known_unchanged,
+        )
         report.intake = intake_files(
             paths, rules, ledger, table, files, as_of=as_of, calendar=calendar
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 import time
 
 import openpyxl
@@ -13,7 +14,7 @@ from intake_helpers import AS_OF, drop_request, office_edit, request_values, tra
 
 from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
-from automation.io.intake import rebuild_state
+from automation.io.intake import rebuild_state, scan_inbox
 from automation.io.journal import read_journal
 from automation.io.ledger import state_path
 
@@ -167,19 +168,33 @@ def test_same_title_of_a_passed_item_is_a_new_item(drive, rules):
     assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001", "XT-2026-0002"]
 
 
-def test_lock_and_temporary_files_and_files_still_being_written_are_skipped(drive, rules):
+def test_lock_and_temporary_files_are_never_read(drive, rules):
     paths = drive_paths(drive, rules)
     form = drop_request(drive, rules, "申请.xlsx", request_values())
     shutil.copy(form, paths.inbox / "~$申请.xlsx")
     shutil.copy(form, paths.inbox / ".~lock.申请.xlsx#")
     shutil.copy(form, paths.inbox / "3B2A0C00")
+    shutil.copy(form, paths.inbox / ".xt-tmp-0123456789ab.申请.xlsx")
     (paths.inbox / "说明.pdf").write_bytes(b"%PDF")
-    now = time.time()
-    os.utime(form, (now, now))  # just saved
-    report = run_cycle(drive, as_of=AS_OF, settle_s=60)
-    assert report.intake == [] and tracking_rows(drive, rules) == []
+    assert scan_inbox(paths, settle_s=0) == [form]
     report = run(drive)
     assert report.registered == 1 and [o.file for o in report.intake] == ["01_申请收件箱/申请.xlsx"]
+
+
+def test_a_file_still_being_written_is_left_for_the_next_run(drive, rules):
+    paths = drive_paths(drive, rules)
+    form = drop_request(drive, rules, "申请.xlsx", request_values())
+
+    def still_saving():
+        time.sleep(0.1)
+        later = time.time()
+        os.utime(form, (later, later))
+
+    writer = threading.Thread(target=still_saving)
+    writer.start()
+    assert scan_inbox(paths, settle_s=0.5) == []
+    writer.join()
+    assert scan_inbox(paths, settle_s=0.2) == [form]
 
 
 def test_state_rebuilt_from_the_workbooks_never_reuses_an_id(drive, rules):

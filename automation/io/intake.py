@@ -26,7 +26,7 @@ import datetime as dt
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from automation.io.tracking import TrackingTable
 from automation.rules import Rules
 
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et")
-DEFAULT_SETTLE_S = 2.0
+DEFAULT_SETTLE_S = 1.0
 RECEIPT_SUFFIX = "_登记回执.txt"
 
 
@@ -77,27 +77,46 @@ def relative(paths: DrivePaths, path: Path) -> str:
         return str(path)
 
 
-def scan_inbox(paths: DrivePaths, *, settle_s: float) -> list[Path]:
-    """Forms in the inbox that are complete: not a lock/temporary file, not being written."""
-    out = []
-    now = time.time()
+def scan_inbox(
+    paths: DrivePaths,
+    *,
+    settle_s: float,
+    skip: Callable[[str, int, int], bool] | None = None,
+) -> list[Path]:
+    """Forms in the inbox that are complete: not a lock/temporary file, not being written.
+
+    "Not being written": size and modification time unchanged over ``settle_s`` seconds (one
+    wait for the whole inbox, and only when there is something new to look at). ``skip(rel,
+    size, mtime_ns)`` leaves out files already processed as they are.
+    """
+    candidates: list[tuple[Path, tuple[int, int]]] = []
     try:
         entries = sorted(paths.inbox.iterdir())
     except FileNotFoundError:
-        return out
+        return []
     for entry in entries:
         if is_temporary(entry) or entry.suffix.lower() not in FORM_SUFFIXES:
             continue
-        try:
-            st = entry.stat()
-        except OSError:
+        seen = _size_mtime(entry)
+        if seen is None or seen[0] == 0:
             continue
-        if not entry.is_file() or st.st_size == 0:
+        if skip is not None and skip(relative(paths, entry), *seen):
             continue
-        if settle_s > 0 and now - st.st_mtime < settle_s:
-            continue  # still being saved or copied: next run
-        out.append(entry)
-    return out
+        candidates.append((entry, seen))
+    if settle_s > 0 and candidates:
+        time.sleep(settle_s)
+        candidates = [(e, seen) for e, seen in candidates if _size_mtime(e) == seen]
+    return [e for e, _ in candidates]
+
+
+def _size_mtime(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _local_date(ts: float, tz: str) -> dt.date:
