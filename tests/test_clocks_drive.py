@@ -1,0 +1,122 @@
+"""Reading a drive into clock inputs: execution workbooks, weekly reports, cycles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("automation.io.validation", reason="the validator (helper B) is not there")
+
+from automation.core.calendar import WorkCalendar  # noqa: E402
+from automation.io.clock_inputs import (  # noqa: E402
+    department_records,
+    drive_clocks,
+    explain_item,
+    read_inputs,
+)
+from automation.io.drive import drive_paths  # noqa: E402
+from automation.io.templates import write_workbook  # noqa: E402
+from automation.rules import load_rules  # noqa: E402
+from tests.test_cli_calendar import _fill_drive  # noqa: E402
+
+D = dt.date
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def _weekly_row(week: str, dept: str, item: str = "XT-2026-0002", done: str = "完成试产准备"):
+    return {
+        "week": week,
+        "department": dept,
+        "item_id": item,
+        "done": done,
+        "submitted_by": "赵磊",
+        "submitted_date": D(2026, 9, 30),
+    }
+
+
+def test_weekly_reports_and_execution_rows_become_department_records(drive: Path) -> None:
+    rules = load_rules()
+    _fill_drive(drive)
+    paths = drive_paths(drive)
+    write_workbook(
+        "weekly",
+        rules,
+        paths.weekly / "周进度报告_生产部_2026-W40.xlsx",
+        rows=[
+            _weekly_row("2026-W40", "生产部"),
+            _weekly_row("2026-W41", "生产部", done=""),  # not a report: nothing written
+            _weekly_row("2026-W39", "生产部", item="XT-2026-0999"),  # another item
+        ],
+    )
+    (paths.weekly / "~$周进度报告_生产部_2026-W41.xlsx").write_bytes(b"lock")  # Excel owner file
+    records = department_records(paths, rules, "XT-2026-0002")
+    prod = records["生产部"]
+    assert prod.weekly_weeks == frozenset({"2026-W40"})
+    assert prod.daily_dates == frozenset({D(2026, 9, 28), D(2026, 9, 29), D(2026, 10, 8)})
+    assert prod.fields["plan_submitted_date"] == D(2026, 9, 21)
+
+    rows = drive_clocks(drive, dt.datetime(2026, 10, 9, 10, tzinfo=TZ))
+    weekly = next(r for r in rows if r["clock"] == "weekly_report")
+    assert weekly["missing"] == [] and weekly["state"] == "at_risk"  # W41: 10-08, 10-09 only
+
+
+def test_an_execution_workbook_of_another_item_in_the_folder_is_ignored(drive: Path) -> None:
+    rules = load_rules()
+    _fill_drive(drive)
+    paths = drive_paths(drive)
+    folder = next(paths.items.glob("XT-2026-0002*"))
+    write_workbook(
+        "execution",
+        rules,
+        folder / "copied.xlsx",
+        values={"item_id": "XT-2026-0001", "department": "生产部"},
+        rows=[
+            {
+                "date": D(2026, 9, 30),
+                "task": "x",
+                "owner": "y",
+                "progress": 0.1,
+                "status": "进行中",
+                "updated_by": "y",
+            }
+        ],
+    )
+    records = department_records(paths, rules, "XT-2026-0002")
+    assert D(2026, 9, 30) not in records["生产部"].daily_dates
+
+
+def test_every_cycle_is_read_and_only_the_latest_gets_departments(drive: Path) -> None:
+    rules = load_rules()
+    paths = drive_paths(drive)
+    rows = [
+        {
+            "item_id": "XT-2026-0003",
+            "revision": 1,
+            "submitted_date": D(2026, 3, 2),
+            "registered_date": D(2026, 3, 2),
+            "evaluation_result": "不通过",
+            "evaluation_date": D(2026, 3, 3),
+            "title": "第一版",
+        },
+        {
+            "item_id": "XT-2026-0003",
+            "revision": 2,
+            "submitted_date": D(2026, 3, 9),
+            "registered_date": D(2026, 3, 10),
+            "title": "第二版",
+        },
+    ]
+    paths.tracking.unlink()
+    write_workbook("tracking", rules, paths.tracking, rows=rows)
+    cal = WorkCalendar.from_rules(rules.calendar)
+    inputs = read_inputs(paths, rules, cal)
+    assert [(c.item_id, c.cycle) for c in inputs.cycles] == [
+        ("XT-2026-0003", 1),
+        ("XT-2026-0003", 2),
+    ]
+    out = explain_item(drive, "xt-2026-0003", dt.datetime(2026, 3, 12, 10, tzinfo=TZ))
+    assert [c["cycle"] for c in out["cycles"]] == [1, 2]
+    assert out["cycles"][0]["state_zh"] == "按时完成"
+    assert out["cycles"][1]["state_zh"] == "预警"
