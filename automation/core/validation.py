@@ -364,7 +364,8 @@ class _Checker:
         related = any(s.type == "date" and s.not_before for s in used) or any(
             rule.when in by_key for rule in self.form.rules
         )
-        compare = [index[s.key] for s in used if not s.computed]
+        # every column counts: two tracking rows differing only in their (computed) ID are distinct
+        compare = [index[s.key] for s in used]
         signature_of = operator.itemgetter(*compare) if compare else (lambda raw: ())
         year_hint = outer_year(outer)
         sheet = table.sheet
