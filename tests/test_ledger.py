@@ -54,8 +54,11 @@ def _allocate_many(state: str, root: str, n: int, queue) -> None:
     import os
 
     os.environ["XIETONG_STATE_DIR"] = state
-    with open_ledger(root) as led:
-        queue.put([led.allocate_id_seq(2026) for _ in range(n)])
+    try:
+        with open_ledger(root) as led:
+            queue.put([led.allocate_id_seq(2026) for _ in range(n)])
+    except BaseException as exc:  # make a failure visible instead of a queue timeout
+        queue.put(repr(exc))
 
 
 def test_two_processes_allocating_never_share_an_id(tmp_path):
@@ -65,9 +68,11 @@ def test_two_processes_allocating_never_share_an_id(tmp_path):
     procs = [ctx.Process(target=_allocate_many, args=args) for _ in range(2)]
     for p in procs:
         p.start()
-    got = queue.get(timeout=60) + queue.get(timeout=60)
+    results = [queue.get(timeout=180) for _ in procs]
     for p in procs:
         p.join(30)
+    assert all(isinstance(r, list) for r in results), results
+    got = results[0] + results[1]
     assert sorted(got) == list(range(1, 81))
 
 

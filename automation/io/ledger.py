@@ -133,9 +133,12 @@ class Ledger:
             self.conn = sqlite3.connect(str(path), timeout=60.0, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA busy_timeout=60000")
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            # switching to WAL and creating the schema may answer "busy" at once instead of
+            # waiting when two processes open a new database together: take turns
+            with named_lock(f"open-{drive_key(root)}", timeout=60.0):
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(_SCHEMA)
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
             with self.transaction():
                 self.conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('drive', ?)",
