@@ -113,6 +113,9 @@ class CycleReport:
             "warnings": self.warnings,
         }
 
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
     def summary_lines(self) -> list[str]:
         lines = [
             f"登记 {self.registered}（其中新版次 {self.revisions}），重复 {self.duplicates}，"
