@@ -233,3 +233,21 @@ def test_the_id_year_is_the_registration_year(drive, rules, year):
     drop_request(drive, rules, "申请.xlsx", request_values())
     run(drive, as_of=dt.datetime(year, 1, 5, 10))
     assert tracking_rows(drive, rules)[0]["item_id"] == f"XT-{year}-0001"
+
+
+def test_a_receipt_that_cannot_be_written_now_is_written_next_run(drive, rules):
+    paths = drive_paths(drive, rules)
+    form = drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    shutil.copy(
+        paths.items / "XT-2026-0001 新产品试产协调 1" / "申请.xlsx", paths.inbox / "又一份.xlsx"
+    )
+    receipt = paths.feedback / "又一份_登记回执.txt"
+    lock = paths.feedback / f".~lock.{receipt.name}#"
+    lock.write_text("王芳,wangf,PC-07,27.11.2026 10:00,file:///x;", encoding="utf-8")
+    report = run(drive)
+    assert [o.result for o in report.intake] == ["awaiting"] and not receipt.exists()
+    lock.unlink()
+    report = run(drive)
+    assert report.duplicates == 1 and receipt.exists()
+    assert not form.exists()

@@ -181,6 +181,9 @@ def _intake_one(
         outcome, fp = _decide(
             paths, rules, ledger, table, f, data, snap.sha256, snap.mtime_ns, as_of, calendar
         )
+    except FeedbackPending as exc:  # looked at again next run, when the answer can be written
+        ledger.release_file(rel, token)
+        return IntakeOutcome(rel, "awaiting", message=f"回执/反馈暂时无法写入：{exc.reason}")
     except BaseException:
         ledger.release_file(rel, token)
         raise
@@ -310,6 +313,15 @@ def _already(
     return IntakeOutcome(rel, "duplicate", reg.item_id, reg.revision, msg, feedback=written)
 
 
+class FeedbackPending(Exception):
+    """A receipt or feedback file could not be written now (open, or the share refused)."""
+
+    def __init__(self, file: str, cause: BaseException):
+        super().__init__(file)
+        self.file = file
+        self.reason = getattr(cause, "message_zh", None) or str(cause)
+
+
 # -- receipts and notes --------------------------------------------------------------------
 
 
@@ -370,8 +382,8 @@ def _write_receipt(
                 as_of=as_of,
             )
             append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
-    except WriteDeferred:
-        return []
+    except (WriteDeferred, OSError) as exc:
+        raise FeedbackPending(relative(paths, target), exc) from None
     return [relative(paths, target)]
 
 
@@ -386,8 +398,8 @@ def _write_note(
                 action="feedback", file=relative(paths, target), reason=message, as_of=as_of
             )
             append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
-    except WriteDeferred:
-        return []
+    except (WriteDeferred, OSError) as exc:
+        raise FeedbackPending(relative(paths, target), exc) from None
     return [relative(paths, target)]
 
 
@@ -398,8 +410,8 @@ def _write_feedback(
 
     try:
         written = write_feedback(report, paths.feedback, f)
-    except WriteDeferred:
-        return []
+    except (WriteDeferred, OSError) as exc:  # e.g. the old feedback is open in Excel
+        raise FeedbackPending(relative(paths, paths.feedback / f.stem), exc) from None
     rels = [relative(paths, Path(p)) for p in written]
     entries = [
         make_entry(action="feedback", file=r, reason="申请表校验未通过，写入校验结果", as_of=as_of)
@@ -468,7 +480,8 @@ def _file_one(
         )
         append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
         text = receipt_text(rules, reg, src.name, duplicate=False)
-        _write_receipt(paths, rules, ledger, src.name, text, reg.item_id, as_of)
+        with contextlib.suppress(FeedbackPending):  # the registration stands; the receipt is
+            _write_receipt(paths, rules, ledger, src.name, text, reg.item_id, as_of)  # a courtesy
     holder = lock_holder(src)
     if holder is not None:
         return IntakeOutcome(
