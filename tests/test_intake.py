@@ -251,3 +251,32 @@ def test_a_receipt_that_cannot_be_written_now_is_written_next_run(drive, rules):
     report = run(drive)
     assert report.duplicates == 1 and receipt.exists()
     assert not form.exists()
+
+
+def test_rebuilt_state_remembers_the_journal_and_the_workbooks_created(drive, rules):
+    from automation.io.ledger import open_ledger
+
+    paths = drive_paths(drive, rules)
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    office_edit(
+        drive,
+        rules,
+        4,
+        {
+            "evaluation_result": "通过",
+            "evaluation_date": dt.date(2026, 3, 11),
+            "lead_dept": "生产部",
+            "coop_depts": "市场部",
+        },
+    )
+    run(drive, as_of=dt.datetime(2026, 3, 11, 17))
+    folder = next(paths.items.glob("XT-2026-0001*"))
+    next(folder.glob("模板四*")).unlink()  # removed on purpose
+    for suffix in ("", "-wal", "-shm"):
+        db = state_path(drive.absolute())
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    report = run(drive, as_of=dt.datetime(2026, 3, 11, 17))
+    assert report.created == []
+    with open_ledger(drive) as led:
+        assert len(led.journal_entries()) == len(read_journal(paths.log))

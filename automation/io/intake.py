@@ -546,8 +546,9 @@ def rebuild_state(root: str | Path, *, ledger: Ledger | None = None) -> dict[str
         for year, seq in years.items():
             led.raise_counter(year, seq)
         adopted = _adopt_filed_forms(paths, rules, led, table)
+        mirrored = _adopt_journal(paths, led)
         led.set_meta("rebuilt", dt.datetime.now(dt.UTC).isoformat())
-        return {"years": len(years), "registrations": adopted}
+        return {"years": len(years), "registrations": adopted, "journal": mirrored}
     finally:
         if own:
             led.close()
@@ -594,6 +595,21 @@ def _adopt_filed_forms(paths: DrivePaths, rules: Rules, led: Ledger, table: Trac
             )
             adopted += 1
     return adopted
+
+
+def _adopt_journal(paths: DrivePaths, led: Ledger) -> int:
+    """Mirror the drive's journal into an empty state database, and remember from it which item
+    workbooks were created (so one deleted on purpose is not created again)."""
+    from automation.io.journal import read_journal
+
+    if led.journal_entries():
+        return 0
+    entries = read_journal(paths.log)
+    for entry in entries:
+        led.mirror_journal(entry)
+        if entry.get("action") == "create_workbook" and entry.get("item"):
+            led.mark_created(str(entry.get("file")), str(entry["item"]), str(entry.get("kind", "")))
+    return len(entries)
 
 
 def _revision_of_name(name: str) -> int:
