@@ -132,8 +132,9 @@ class CycleReport:
         for c in self.created:
             lines.append(f"  新建 {c.file}")
         for d in self.deferred:
-            who = f"（{d['holder']}）" if d.get("holder") else ""
-            lines.append(f"  推迟写入 {d['file']}{who}：{d['reason']}")
+            who = d.get("holder") or ""
+            reason = d["reason"] if who in d["reason"] else f"{d['reason']}（{who}）"
+            lines.append(f"  推迟写入 {d['file']}：{reason}")
         for w in self.warnings:
             lines.append(f"  注意：{w}")
         return lines
@@ -266,7 +267,11 @@ def _registration_changes(
         if table.find(reg.item_id, reg.revision) is not None:
             continue
         values = core.from_json_values(reg.row_values, form)
-        values = {k: v for k, v in values.items() if k in owned and v not in (None, "")}
+        values = {
+            f.key: values[f.key]
+            for f in form.columns  # in column order
+            if f.key in owned and values.get(f.key) not in (None, "")
+        }
         row_no = table.next_free_row(planned=len(added))
         changes.extend(
             row_changes(

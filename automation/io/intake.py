@@ -106,6 +106,8 @@ def scan_inbox(
     if settle_s > 0 and candidates:
         time.sleep(settle_s)
         candidates = [(e, seen) for e, seen in candidates if _size_mtime(e) == seen]
+    # oldest first, so of two copies the one dropped first is registered ("- 副本" after it)
+    candidates.sort(key=lambda c: (c[1][1], len(c[0].name), c[0].name))
     return [e for e, _ in candidates]
 
 
