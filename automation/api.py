@@ -18,7 +18,9 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[
     """The fields of one workbook kind: key, label, type, required, allowed values, cell."""
     if kind not in KINDS:
         raise XietongError(
-            f"未知的工作簿类型 '{kind}'，可选：{', '.join(KINDS)}", code="E_UNKNOWN_KIND", exit_code=2
+            f"未知的工作簿类型 '{kind}'，可选：{', '.join(KINDS)}",
+            code="E_UNKNOWN_KIND",
+            exit_code=2,
         )
     rules = _rules(rules_dir)
     form = rules.form(kind)
@@ -91,3 +93,33 @@ def drive_paths(root: str | Path) -> dict[str, str]:
     root = Path(root)
     rules = drive_rules(root) if root.is_dir() else None
     return _paths(root, rules).as_dict()
+
+
+def parse_as_of(text: str | None, default: Any = None) -> Any:
+    """An ISO date or time as an aware datetime in Asia/Shanghai (a date means 18:00 that day)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    if text is None:
+        return default
+    tz = ZoneInfo("Asia/Shanghai")
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise XietongError(
+            f"无法识别的时间 '{text}'，请写成 2026-10-09 或 2026-10-09T10:00",
+            code="E_BAD_DATE",
+            exit_code=2,
+        ) from None
+    if len(text.strip()) == 10:
+        value = value.replace(hour=18)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def run_demo(
+    drive: str | Path = "xietong-demo", *, as_of: Any = None, echo: Any = print
+) -> dict[str, Any]:
+    """Build a demo drive with a sample year and run every operation on it."""
+    from automation.demo import run_demo as _run
+
+    return _run(drive, as_of=parse_as_of(as_of) if isinstance(as_of, str) else as_of, echo=echo)

@@ -44,7 +44,9 @@ def soffice() -> str:
     if exe is None:
         if os.environ.get("CI"):
             pytest.fail("LibreOffice (soffice) must be installed in CI")
-        pytest.skip("LibreOffice headless is not installed (apt-get install libreoffice-calc-nogui)")
+        pytest.skip(
+            "LibreOffice headless is not installed (apt-get install libreoffice-calc-nogui)"
+        )
     return exe
 
 
@@ -67,9 +69,20 @@ def convert_with_libreoffice(soffice: str, src: Path, out_dir: Path, fmt: str = 
     profile = out_dir / ".lo-profile"
     out_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
-         "--convert-to", fmt, "--outdir", str(out_dir), str(src)],
-        capture_output=True, text=True, timeout=180,
+        [
+            soffice,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(out_dir),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     target = out_dir / (src.stem + "." + fmt.split(":")[0])
     if proc.returncode != 0 or not target.is_file():

@@ -39,7 +39,12 @@ def test_fields_request_json_lists_every_field_of_the_request_form():
         assert fields[key]["label"] == label
     for f in fields.values():
         assert {"key", "label", "type", "required", "allowed", "cell"} <= set(f)
-    assert fields["collab_type"]["allowed"] == ["跨部门项目", "资源共享与调配", "业务流程衔接", "应急事务处理"]
+    assert fields["collab_type"]["allowed"] == [
+        "跨部门项目",
+        "资源共享与调配",
+        "业务流程衔接",
+        "应急事务处理",
+    ]
     assert fields["requesting_dept"]["cell"] == "B4"
     assert "市场部" in fields["requesting_dept"]["allowed"]
     assert fields["title"]["allowed"] == []
@@ -92,8 +97,17 @@ def test_paths_json_names_every_part_of_the_drive(drive):
     proc = run_cli("paths", str(drive), "--json")
     paths = json.loads(proc.stdout)
     assert set(paths) == {
-        "inbox", "tracking", "items", "weekly", "summary", "archive",
-        "feedback", "outbox", "log", "templates", "rules",
+        "inbox",
+        "tracking",
+        "items",
+        "weekly",
+        "summary",
+        "archive",
+        "feedback",
+        "outbox",
+        "log",
+        "templates",
+        "rules",
     }
     for key, value in paths.items():
         assert Path(value).exists(), key

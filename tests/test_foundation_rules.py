@@ -18,8 +18,17 @@ def test_default_rules_load_with_every_kind(rules):
     assert rules.departments.canonical("市场营销部") == "市场部"
     assert rules.departments.canonical("不存在的部门") is None
     assert {c.key for c in rules.clocks.clocks} >= {
-        "registration", "evaluation_pass", "rejection_feedback", "meeting", "minutes",
-        "dept_plan", "overall_plan", "approval", "daily_rows", "weekly_report", "archive",
+        "registration",
+        "evaluation_pass",
+        "rejection_feedback",
+        "meeting",
+        "minutes",
+        "dept_plan",
+        "overall_plan",
+        "approval",
+        "daily_rows",
+        "weekly_report",
+        "archive",
     }
 
 

@@ -69,7 +69,7 @@ def test_names_dropdowns_protection_and_unlocked_inputs(rules, kind):
     # every form field has its workbook-level name on its value cell
     for f in form.form_fields:
         dn = wb.defined_names[f"xt_{f.key}"]
-        (sheet, ref), = dn.destinations
+        ((sheet, ref),) = dn.destinations
         assert sheet == form.sheet and ref.replace("$", "") == lay.cells[f.key]
     cells = [(f, *coordinate_from_string(lay.cells[f.key])) for f in form.form_fields]
     row0 = lay.first_data_row
@@ -109,7 +109,9 @@ def test_libreoffice_opens_every_workbook_and_keeps_names_and_dropdowns(rules, s
         assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
     resaved = tmp_path / "resaved"
     for kind in ("request", "tracking"):
-        out = convert_with_libreoffice(soffice, src / f"{kind}.xlsx", resaved, "xlsx:Calc MS Excel 2007 XML")
+        out = convert_with_libreoffice(
+            soffice, src / f"{kind}.xlsx", resaved, "xlsx:Calc MS Excel 2007 XML"
+        )
         wb = openpyxl.load_workbook(out)
         form = rules.form(kind)
         ws = wb[form.sheet]

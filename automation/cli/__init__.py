@@ -46,5 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # last resort: one line, not a traceback
         if os.environ.get("XIETONG_DEBUG"):
             raise
-        click.echo(f"错误 [E_INTERNAL] {type(exc).__name__}: {exc}（设置 XIETONG_DEBUG=1 查看详情）", err=True)
+        click.echo(
+            f"错误 [E_INTERNAL] {type(exc).__name__}: {exc}（设置 XIETONG_DEBUG=1 查看详情）",
+            err=True,
+        )
         sys.exit(3)

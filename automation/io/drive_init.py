@@ -74,9 +74,9 @@ def user_guide(paths: DrivePaths, rules: Rules) -> str:
 
 | 文件夹 | 用途 | 谁使用 |
 |---|---|---|
-| {f.templates} | 空白模板：{forms['request'].title}、{forms['minutes'].title}、{forms['execution'].title}等 | 所有部门 |
-| {f.inbox} | 把填好的《{forms['request'].title}》保存到这里即完成提交 | 发起部门 |
-| {rules.drive.tracking_file} | 《{forms['tracking'].title}》，灰色列由系统自动填写 | 协调管理办公室 |
+| {f.templates} | 空白模板：{forms["request"].title}、{forms["minutes"].title}、{forms["execution"].title}等 | 所有部门 |
+| {f.inbox} | 把填好的《{forms["request"].title}》保存到这里即完成提交 | 发起部门 |
+| {rules.drive.tracking_file} | 《{forms["tracking"].title}》，灰色列由系统自动填写 | 协调管理办公室 |
 | {f.items} | 每个协调事项一个文件夹：申请表、会议纪要、各部门执行跟踪表、方案 | 牵头部门、配合部门 |
 | {f.weekly} | 周进度报告（每周五下班前） | 配合部门 |
 | {f.summary} | 领导汇总表（系统自动生成，请勿修改） | 领导 |
@@ -88,7 +88,7 @@ def user_guide(paths: DrivePaths, rules: Rules) -> str:
 
 ## 提交申请
 
-1. 从“{f.templates}”复制《{forms['request'].title}》，填写后另存到“{f.inbox}”。
+1. 从“{f.templates}”复制《{forms["request"].title}》，填写后另存到“{f.inbox}”。
 2. 系统会在 1 个工作日内登记并分配唯一编号（如 {rules.drive.item_ids.format(2026, 1)}）。
 3. 如果表格有问题，“{f.feedback}”中会出现校验结果，标明具体单元格和修改方法；改好后重新保存到收件箱即可。
 
@@ -125,6 +125,9 @@ def init_drive(root: str | Path) -> InitReport:
     )
     (report.created if created else report.kept).append(paths.tracking)
     guide = paths.root / rules.drive.user_guide_file
-    (report.created if create_new(guide, user_guide(paths, rules).encode("utf-8")) else report.kept).append(guide)
+    (
+        report.created
+        if create_new(guide, user_guide(paths, rules).encode("utf-8"))
+        else report.kept
+    ).append(guide)
     return report
-

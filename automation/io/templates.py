@@ -73,11 +73,25 @@ class _Formats:
         self.section = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1})
         self.label = wb.add_format({**base, "bold": True, "border": 1, "text_wrap": True})
         self.header = wb.add_format(
-            {**base, "bold": True, "border": 1, "text_wrap": True, "bg_color": "#BDD7EE", "align": "center"}
+            {
+                **base,
+                "bold": True,
+                "border": 1,
+                "text_wrap": True,
+                "bg_color": "#BDD7EE",
+                "align": "center",
+            }
         )
         self.header_computed = wb.add_format(
-            {**base, "bold": True, "border": 1, "text_wrap": True, "bg_color": "#D9D9D9",
-             "font_color": "#595959", "align": "center"}
+            {
+                **base,
+                "bold": True,
+                "border": 1,
+                "text_wrap": True,
+                "bg_color": "#D9D9D9",
+                "font_color": "#595959",
+                "align": "center",
+            }
         )
         self.text = wb.add_format(base)
         self.wrap = wb.add_format({**base, "text_wrap": True})
@@ -173,21 +187,30 @@ class _Builder:
             )
         elif f.type == "date":
             opts.update(
-                validate="date", criteria="between",
-                minimum=dt.date(2000, 1, 1), maximum=dt.date(2099, 12, 31),
-                error_type="warning", error_message="请填写日期，格式如 2026-03-10",
+                validate="date",
+                criteria="between",
+                minimum=dt.date(2000, 1, 1),
+                maximum=dt.date(2099, 12, 31),
+                error_type="warning",
+                error_message="请填写日期，格式如 2026-03-10",
             )
         elif f.type in ("number", "money", "percent"):
             lo = f.min if f.min is not None else (0 if f.type != "number" else -1e15)
             hi = f.max if f.max is not None else 1e15
             opts.update(
-                validate="decimal", criteria="between", minimum=lo, maximum=hi,
+                validate="decimal",
+                criteria="between",
+                minimum=lo,
+                maximum=hi,
                 error_type="warning",
                 error_message="请填写数字" + ("（如 60%）" if f.type == "percent" else ""),
             )
         elif f.max_length:
             opts.update(
-                validate="length", criteria="<=", value=f.max_length, error_type="warning",
+                validate="length",
+                criteria="<=",
+                value=f.max_length,
+                error_type="warning",
                 error_message=f"不超过 {f.max_length} 个字",
             )
         else:
@@ -223,7 +246,9 @@ class _Builder:
         ws = self.ws
         for spec in self.form.tables:
             t = self.lay.tables[spec.key]
-            ws.merge_range(t.title_row - 1, 0, t.title_row - 1, last_col, spec.label, self.fmt.section)
+            ws.merge_range(
+                t.title_row - 1, 0, t.title_row - 1, last_col, spec.label, self.fmt.section
+            )
             for i, c in enumerate(spec.columns):
                 ws.write_string(t.header_row - 1, i, c.label, self.fmt.header)
                 for r in range(t.first_row - 1, t.last_row):
@@ -256,9 +281,16 @@ class _Builder:
                 ws.write_comment(header, i, "系统自动填写，请勿修改", {"author": "xietong"})
             self.validation(c, first, i, last)
         ws.add_table(
-            header, 0, last, len(form.columns) - 1,
-            {"name": f"xt_{form.kind}", "columns": columns, "style": "Table Style Light 9",
-             "autofilter": True},
+            header,
+            0,
+            last,
+            len(form.columns) - 1,
+            {
+                "name": f"xt_{form.kind}",
+                "columns": columns,
+                "style": "Table Style Light 9",
+                "autofilter": True,
+            },
         )
         ws.set_row(header, 32)
         ws.freeze_panes(header + 1, 0)
@@ -267,9 +299,16 @@ class _Builder:
             col = column_index(lay.columns["clock_state"])
             for value in STATE_COLOURS:
                 ws.conditional_format(
-                    first, col, last, col,
-                    {"type": "cell", "criteria": "==", "value": f'"{value}"',
-                     "format": getattr(self.fmt, f"state_{value}")},
+                    first,
+                    col,
+                    last,
+                    col,
+                    {
+                        "type": "cell",
+                        "criteria": "==",
+                        "value": f'"{value}"',
+                        "format": getattr(self.fmt, f"state_{value}"),
+                    },
                 )
 
     # -- common parts --------------------------------------------------------------------------
@@ -287,9 +326,17 @@ class _Builder:
         ws.set_footer("&L" + form.template + f" 版本 {form.version}" + "&R第 &P 页，共 &N 页")
         if form.layout == "form":  # tables print their used rows, not the empty pre-sized ones
             ws.print_area(0, 0, self.lay.last_row - 1, last_col)
-        ws.protect("", {"autofilter": True, "sort": True, "format_columns": True,
-                        "format_rows": True, "select_locked_cells": True,
-                        "select_unlocked_cells": True})
+        ws.protect(
+            "",
+            {
+                "autofilter": True,
+                "sort": True,
+                "format_columns": True,
+                "format_rows": True,
+                "select_locked_cells": True,
+                "select_unlocked_cells": True,
+            },
+        )
         ws.activate()
 
     def instructions(self) -> None:
@@ -392,8 +439,14 @@ def write_workbook(
     path = Path(path)
     wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
     wb.set_properties(
-        {"title": form.title, "subject": form.template, "author": "xietong",
-         "company": "", "created": FIXED_TIME, "comments": f"xietong {kind} v{form.version}"}
+        {
+            "title": form.title,
+            "subject": form.template,
+            "author": "xietong",
+            "company": "",
+            "created": FIXED_TIME,
+            "comments": f"xietong {kind} v{form.version}",
+        }
     )
     builder = _Builder(wb, form, rules)
     builder.build()
@@ -408,7 +461,9 @@ def write_workbook(
             raise ValueError(f"more rows than the {form.table_rows} pre-sized rows of {kind}")
         for key, value in row.items():
             f = form.field(key)
-            _write_value(ws, r, column_index(lay.columns[key]), f, value, fmt.value(f, border=False))
+            _write_value(
+                ws, r, column_index(lay.columns[key]), f, value, fmt.value(f, border=False)
+            )
     for tkey, trows in (tables or {}).items():
         t = lay.tables[tkey]
         spec = next(s for s in form.tables if s.key == tkey)

@@ -64,7 +64,9 @@ def read_yaml(path: Path, display: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise RulesError(display, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RulesError(
+            display, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
 
 
 def parse_model(model: type[M], data: Any, display: str) -> M:
@@ -77,7 +79,9 @@ def parse_model(model: type[M], data: Any, display: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(p for p in first.get("loc", ()) if p not in ("function-after", "function-before"))
+        loc = tuple(
+            p for p in first.get("loc", ()) if p not in ("function-after", "function-before")
+        )
         key, problem = _key_path(loc), _problem(first)
         # model-level checks name their key at the start of the message ("roles.office: …")
         named = _NAMED.match(problem)

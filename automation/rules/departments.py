@@ -53,7 +53,9 @@ class DepartmentsRules(Strict):
         for i, leader in enumerate(self.roles.leaders):
             for d in leader.departments:
                 if d not in known:
-                    raise ValueError(f"roles.leaders[{i}].departments: '{d}' is not a listed department")
+                    raise ValueError(
+                        f"roles.leaders[{i}].departments: '{d}' is not a listed department"
+                    )
         return self
 
     @property

@@ -129,7 +129,9 @@ class FormRules(Strict):
                 raise ValueError(f"table key '{t.key}' clashes with a field key")
         for f in self.all_fields:
             if f.not_before and f.not_before not in keys:
-                raise ValueError(f"field '{f.key}': not_before names unknown field '{f.not_before}'")
+                raise ValueError(
+                    f"field '{f.key}': not_before names unknown field '{f.not_before}'"
+                )
         for i, rule in enumerate(self.rules):
             for ref in [rule.when, *rule.require]:
                 if ref not in keys:
