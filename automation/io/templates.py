@@ -274,7 +274,10 @@ class _Builder:
                 }
             )
             cell_format = self.fmt.value(c, border=False)
-            ws.set_column(i, i, c.width or 12, cell_format)
+            width = c.width or 12
+            if i == 0 and form.sections:  # column A also carries the labels of the header fields
+                width = max(width, 22)
+            ws.set_column(i, i, width, cell_format)
             for r in range(first, last + 1):  # explicit cells: every reader sees the lock state
                 ws.write_blank(r, i, None, cell_format)
             if c.computed:
