@@ -62,6 +62,7 @@ _SPACES = re.compile(r"[ \t\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 _ALL_SPACE = re.compile(r"\s+")
 # anything clean_text would change: edge or doubled spaces, other whitespace, invisible characters
 _UNTIDY = re.compile(r"^\s|\s$|\s\s|[^\S ]|[\u200b-\u200d\u2060\ufeff\u00ad]")
+UNTIDY = _UNTIDY  # public: checks that take text as typed when this finds nothing
 # punctuation NFKC leaves alone but people use in numbers and dates
 _EXTRA = str.maketrans({"。": ".", "－": "-", "—": "-", "–": "-", "−": "-", "～": "-", "〜": "-"})
 

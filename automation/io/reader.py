@@ -1,11 +1,12 @@
 """The one reader of submitted workbooks (.xlsx, .xlsm; .xls, .xlsb, .ods where calamine reads them).
 
-Steps: :func:`automation.io.safety.check_file` before any parsing; python-calamine in a worker
-process bounded in time and memory (:class:`ReaderPool`); then, in this process, recognising the
-workbook (hidden ``_xietong`` marker sheet, custom document properties, or — when a user copied
-the cells into a new book — the Chinese labels) and locating every field by its label, so rows
-or columns a department inserted do not shift the reading. Values stay raw here; typing and
-checking them is ``automation.core.validation``'s job.
+Steps: the quick checks of :func:`automation.io.safety.start_check` before any parsing;
+python-calamine in a worker process bounded in time and memory (:class:`ReaderPool`), parsing
+while this process scans the file's parts (only a file the scan passes is used); then, in this
+process, recognising the workbook (hidden ``_xietong`` marker sheet, custom document properties,
+or — when a user copied the cells into a new book — the Chinese labels) and locating every field
+by its label, so rows or columns a department inserted do not shift the reading. Values stay raw
+here; typing and checking them is ``automation.core.validation``'s job.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import multiprocessing
 import operator
 import re
 import threading
+import time
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,7 +32,7 @@ from automation.core.normalize import CellError, compact, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import RawCell, RawRow, RawTable
 from automation.io.reader_worker import serve
-from automation.io.safety import FileInfo, FileRejected, check_file
+from automation.io.safety import FileInfo, FileRejected, start_check
 from automation.rules import Rules
 from automation.rules.forms import FormRules
 from automation.rules.validation import ValidationRules
@@ -47,6 +50,9 @@ __all__ = [
 MARKER_SHEET = "_xietong"
 MARKER_TAG = "xietong"
 LABEL_SCAN_ROWS = 80  # rows searched for labels and header rows
+ABANDON_WAIT = (
+    0.05  # seconds a parse no longer wanted may take to finish before its worker is stopped
+)
 MIN_LABEL_SHARE = 0.6  # share of a form's labels that must be present to recognise it by labels
 LEGACY_FORMATS = {
     "xls": "Excel 97-2003（.xls）",
@@ -129,23 +135,70 @@ class ReaderPool:
 
     def read(self, path: Path, wanted: dict[str, str], timeout: float) -> dict[str, Any]:
         """Parse ``path`` in the worker; a crash, a hang or a calamine error → FileRejected."""
+        with self.reading(path, wanted, timeout) as result:
+            return result()
+
+    @contextlib.contextmanager
+    def reading(
+        self, path: Path, wanted: dict[str, str], timeout: float
+    ) -> Iterator[Callable[[], dict[str, Any]]]:
+        """Start parsing ``path`` now; calling the yielded function waits for the book.
+
+        The caller works meanwhile (the safety scan of the same file, which decides whether the
+        book may be used at all). Leaving the block without asking for the book abandons the
+        parse: a reply already there is discarded, a worker still busy is stopped.
+        """
         with self._lock:
-            if self._proc is None or not self._proc.is_alive():
-                self._stop()
-                self._start()
+            deadline = time.monotonic() + timeout
+            sent = self._send(path, wanted)
+            asked = False
+
+            def result() -> dict[str, Any]:
+                nonlocal asked
+                asked = True
+                return self._receive(sent, deadline, timeout)
+
             try:
-                self._conn.send((str(path), wanted, MARKER_SHEET))
-                if not self._conn.poll(timeout):
-                    self._stop()
-                    raise FileRejected("E_READ_TIMEOUT", seconds=f"{timeout:g}")
-                reply = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                code = self._proc.exitcode if self._proc is not None else None
+                yield result
+            finally:
+                if not asked:
+                    self._abandon()
+
+    def _send(self, path: Path, wanted: dict[str, str]) -> bool:
+        if self._proc is None or not self._proc.is_alive():
+            self._stop()
+            self._start()
+        try:
+            self._conn.send((str(path), wanted, MARKER_SHEET))
+        except (OSError, BrokenPipeError):
+            return False
+        return True
+
+    def _receive(self, sent: bool, deadline: float, timeout: float) -> dict[str, Any]:
+        try:
+            if not sent:
+                raise EOFError
+            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
                 self._stop()
-                raise FileRejected("E_READER_CRASH", detail=_exit_text(code)) from None
+                raise FileRejected("E_READ_TIMEOUT", seconds=f"{timeout:g}")
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._proc.exitcode if self._proc is not None else None
+            self._stop()
+            raise FileRejected("E_READER_CRASH", detail=_exit_text(code)) from None
         if reply[0] == "ok":
             return reply[1]
         raise _calamine_error(reply[1], reply[2])
+
+    def _abandon(self) -> None:
+        """Forget the parse under way: discard a prompt reply, else stop the worker."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(EOFError, OSError):
+            if self._conn.poll(ABANDON_WAIT):
+                self._conn.recv()
+                return
+        self._stop()
 
 
 def _exit_text(code: int | None) -> str:
@@ -470,9 +523,13 @@ def read_workbook(path: str | Path, rules: Rules) -> WorkbookData:
     """Read and recognise a submitted workbook; FileRejected when it cannot be read at all."""
     path = Path(path)
     limits = rules.validation
-    info = check_file(path, limits)
+    checking = start_check(path, limits)  # signature, size and zip directory: before any parser
     wanted = {kind: form.sheet for kind, form in rules.forms.items()}
-    book = reader_pool(limits).read(path, wanted, limits.worker_timeout_seconds)
+    # the isolated worker parses while this process scans the parts; nothing read is used unless
+    # the scan passes (a rejected file's parse is abandoned, its worker stopped if still busy)
+    with reader_pool(limits).reading(path, wanted, limits.worker_timeout_seconds) as book_of:
+        info = checking.finish()
+        book = book_of()
     errors = excel_errors(info) if info.format in ("xlsx", "xlsm") else {}
     grids = {
         name: Grid(name, sheet, errors.get(name, {}))

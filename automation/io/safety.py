@@ -9,8 +9,10 @@ raises :class:`FileRejected` with a catalogue code when the file must not be par
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +83,30 @@ def _column_letters(number: int) -> str:
 
 def check_file(path: str | Path, limits: ValidationRules) -> FileInfo:
     """Reject what must not be parsed; return what the reader needs to know about the rest."""
+    return start_check(path, limits).finish()
+
+
+@dataclass(frozen=True)
+class Checking:
+    """A file past the quick checks (signature, size, zip directory), its parts not yet scanned.
+
+    The quick checks are what must pass before any parser opens the file (a zip bomb is refused
+    by its directory alone); :meth:`finish` then reads every XML part, and only its
+    :class:`FileInfo` says the file may be trusted. In between, the isolated reader process may
+    already parse the file (``automation.io.reader``), so the scan and the parse run together.
+    """
+
+    path: Path
+    size: int
+    _finish: Callable[[], FileInfo]
+
+    def finish(self) -> FileInfo:
+        """Scan the parts; :class:`FileRejected` when the file must not be used."""
+        return self._finish()
+
+
+def start_check(path: str | Path, limits: ValidationRules) -> Checking:
+    """The quick checks of :func:`check_file`; the part scan is left to :meth:`Checking.finish`."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -97,9 +123,10 @@ def check_file(path: str | Path, limits: ValidationRules) -> FileInfo:
             "E_TOO_LARGE", detail=f"文件 {size / MB:.1f} MB，上限 {limits.max_file_mb:g} MB"
         )
     if head.startswith(ZIP_SIGNATURES):
-        return _check_zip(path, size, limits)
+        fmt = _zip_directory(path, limits)
+        return Checking(path, size, lambda: _check_zip(path, size, fmt, limits))
     if head.startswith(OLE_SIGNATURE):
-        return _check_ole(path, size)
+        return Checking(path, size, lambda: _check_ole(path, size))
     raise FileRejected(_other_format(head), detail=_describe_other(head))
 
 
@@ -155,26 +182,47 @@ def _zip_format(names: set[str]) -> str:
     raise FileRejected("E_LEGACY_FORMAT", detail="压缩包，不是 Excel 工作簿")
 
 
-def _check_zip(path: Path, size: int, limits: ValidationRules) -> FileInfo:
+def _zip_directory(path: Path, limits: ValidationRules) -> str:
+    """The checks on the zip directory alone (parts, sizes, ratios, encryption); the format."""
+    with _zip_errors(), zipfile.ZipFile(path) as zf:
+        return _directory(zf, limits)[1]
+
+
+def _directory(zf: zipfile.ZipFile, limits: ValidationRules) -> tuple[list[zipfile.ZipInfo], str]:
+    infos = zf.infolist()
+    if len(infos) > limits.max_entries:
+        raise FileRejected(
+            "E_TOO_LARGE", detail=f"包含 {len(infos)} 个部件，上限 {limits.max_entries}"
+        )
+    _check_sizes(infos, limits)
+    fmt = _zip_format({i.filename for i in infos})
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise FileRejected("E_ENCRYPTED")
+    return infos, fmt
+
+
+def _check_zip(path: Path, size: int, fmt: str, limits: ValidationRules) -> FileInfo:
+    """Every XML part scanned (the directory checked again: the file may have been replaced)."""
+    with _zip_errors(), zipfile.ZipFile(path) as zf:
+        infos, found = _directory(zf, limits)
+        if found != fmt:
+            raise FileRejected("E_FILE_UNREADABLE", detail="读取过程中文件被替换")
+        scan = _Scan(limits)
+        for info in infos:
+            if info.filename.endswith((".xml", ".rels", ".vml")) and not info.is_dir():
+                scan.part(zf, info)
+        names = {i.filename for i in infos}
+        if fmt == "ods":
+            _check_ods_manifest(zf, names)
+        properties = _custom_properties(zf, names)
+    return FileInfo(path, fmt, size, tuple(scan.error_parts), properties)
+
+
+@contextlib.contextmanager
+def _zip_errors() -> Iterator[None]:
+    """zipfile's own errors as coded rejections."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > limits.max_entries:
-                raise FileRejected(
-                    "E_TOO_LARGE", detail=f"包含 {len(infos)} 个部件，上限 {limits.max_entries}"
-                )
-            _check_sizes(infos, limits)
-            names = {i.filename for i in infos}
-            fmt = _zip_format(names)
-            if any(i.flag_bits & 0x1 for i in infos):
-                raise FileRejected("E_ENCRYPTED")
-            scan = _Scan(limits)
-            for info in infos:
-                if info.filename.endswith((".xml", ".rels", ".vml")) and not info.is_dir():
-                    scan.part(zf, info)
-            if fmt == "ods":
-                _check_ods_manifest(zf, names)
-            properties = _custom_properties(zf, names)
+        yield
     except FileRejected:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -183,7 +231,6 @@ def _check_zip(path: Path, size: int, limits: ValidationRules) -> FileInfo:
         raise FileRejected("E_CORRUPT", detail=str(exc)) from None
     except OSError as exc:
         raise FileRejected("E_FILE_UNREADABLE", detail=exc.strerror or str(exc)) from None
-    return FileInfo(path, fmt, size, tuple(scan.error_parts), properties)
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], limits: ValidationRules) -> None:
