@@ -52,11 +52,12 @@ def _prepare(root: Path) -> None:
                 code="E_DEMO_EXISTS",
                 exit_code=2,
             )
-        shutil.rmtree(root)
-    from automation.io.ledger import state_path
+        from automation.io.ledger import state_path
 
-    for leftover in state_path(root).parent.glob(state_path(root).name + "*"):
-        leftover.unlink()  # the local state of the demo drive replaced (database, WAL, SHM)
+        state = state_path(root)
+        for leftover in state.parent.glob(state.name + "*"):
+            leftover.unlink()  # the local state of the demo drive replaced (database, WAL, SHM)
+        shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("xietong demo drive: `xietong demo` rebuilds it\n", encoding="utf-8")
 

@@ -115,3 +115,28 @@ def test_paths_json_names_every_part_of_the_drive(drive):
     guide = drive / "使用说明.md"
     assert "01_申请收件箱" in guide.read_text(encoding="utf-8")
     assert os.path.isfile(Path(paths["templates"]) / "模板一_部门间工作协调申请表.xlsx")
+
+
+def test_a_drive_laid_out_again_at_the_same_path_starts_with_fresh_state(tmp_path, rules):
+    import datetime as dt
+    import shutil
+    from zoneinfo import ZoneInfo
+
+    from automation.api import init_drive
+    from automation.cycle import run_cycle
+    from automation.demo_data import SAMPLE_REQUESTS
+    from automation.io.templates import write_workbook
+
+    as_of = dt.datetime(2026, 9, 1, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    request = SAMPLE_REQUESTS[0]
+    root = tmp_path / "盘"
+    outcomes = []
+    for _ in range(2):
+        init_drive(root)
+        write_workbook(
+            "request", rules, root / "01_申请收件箱" / request.name, values=request.values
+        )
+        report = run_cycle(root, as_of=as_of, settle_s=0)
+        outcomes.append([(o.result, o.item_id) for o in report.intake])
+        shutil.rmtree(root)
+    assert outcomes == [[("registered", "XT-2026-0001")]] * 2

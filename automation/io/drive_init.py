@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from automation.io.drive import DrivePaths, drive_paths
+from automation.io.ledger import DRIVE_ID_FILE
 from automation.io.templates import write_workbook
 from automation.rules import Rules, default_rules_dir, load_rules
 
@@ -111,6 +113,9 @@ def init_drive(root: str | Path) -> InitReport:
         else:
             folder.mkdir(parents=True)
             report.created.append(folder)
+    ident = paths.root / DRIVE_ID_FILE
+    if create_new(ident, f"{uuid.uuid4()}\n".encode()):
+        report.created.append(ident)
     _copy_rules(paths.rules, report)
     rules = load_rules(paths.rules)  # the drive's own rules from now on
     paths = drive_paths(root, rules)

@@ -81,9 +81,20 @@ def state_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "xietong"
 
 
+DRIVE_ID_FILE = ".xietong-id"  # written by `xietong init`: the drive's identity
+
+
 def drive_key(root: str | Path) -> str:
-    """A stable key of a drive: hash of its absolute path (case-folded where paths are)."""
-    text = os.path.normcase(os.path.abspath(str(root)))
+    """A stable key of a drive: its identity file when it has one, else its absolute path.
+
+    With the identity file, the same share reached as ``Z:\\`` and as ``\\\\server\\share`` uses
+    one state database, and a drive deleted and laid out again at the same path starts afresh.
+    """
+    try:
+        ident = (Path(root) / DRIVE_ID_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        ident = ""
+    text = f"id:{ident}" if ident else os.path.normcase(os.path.abspath(str(root)))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
