@@ -95,31 +95,129 @@ def drive_paths(root: str | Path) -> dict[str, str]:
     return _paths(root, rules).as_dict()
 
 
-def parse_as_of(text: str | None, default: Any = None) -> Any:
-    """An ISO date or time as an aware datetime in Asia/Shanghai (a date means 18:00 that day)."""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    if text is None:
-        return default
-    tz = ZoneInfo("Asia/Shanghai")
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise XietongError(
-            f"无法识别的时间 '{text}'，请写成 2026-10-09 或 2026-10-09T10:00",
-            code="E_BAD_DATE",
-            exit_code=2,
-        ) from None
-    if len(text.strip()) == 10:
-        value = value.replace(hour=18)
-    return value if value.tzinfo else value.replace(tzinfo=tz)
-
-
 def run_demo(
     drive: str | Path = "xietong-demo", *, as_of: Any = None, echo: Any = print
 ) -> dict[str, Any]:
     """Build a demo drive with a sample year and run every operation on it."""
     from automation.demo import run_demo as _run
+    from automation.io.clock_inputs import parse_as_of
 
-    return _run(drive, as_of=parse_as_of(as_of) if isinstance(as_of, str) else as_of, echo=echo)
+    if isinstance(as_of, str):
+        as_of = parse_as_of(as_of, _rules(None))
+    return _run(drive, as_of=as_of, echo=echo)
+
+
+# -- calendar and clocks (issue 4) ---------------------------------------------------------------
+
+
+def calendar_check(
+    date: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Is ``date`` a working day, and why: ``{date, workday, kind, name, provisional}``."""
+    from automation.io import clock_inputs
+
+    return clock_inputs.calendar_check(date, drive=drive, rules_dir=rules_dir)
+
+
+def calendar_add(
+    date: str, n: int, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The ``n``-th working day after ``date`` and its due time, with the days skipped."""
+    from automation.io import clock_inputs
+
+    return clock_inputs.calendar_add(date, n, drive=drive, rules_dir=rules_dir)
+
+
+def calendar_week(
+    week: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The working days of an ISO week (``2026-W41``) and the weekly report's due time."""
+    from automation.io import clock_inputs
+
+    return clock_inputs.calendar_week(week, drive=drive, rules_dir=rules_dir)
+
+
+def as_of_time(
+    text: str | None, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
+) -> Any:
+    """``--as-of``: an ISO date-time or a date (its close of business); None means now."""
+    from automation.io.clock_inputs import parse_as_of, rules_for
+
+    return parse_as_of(text, rules_for(drive, rules_dir))
+
+
+def clocks(drive: str | Path, *, as_of: Any = None, rules_dir: str | Path | None = None) -> Any:
+    """Every clock of every item on a drive (``DriveClocks``: ``.results``, ``.warnings``)."""
+    from automation.io.clock_inputs import compute_drive
+
+    return compute_drive(drive, as_of, rules_dir=rules_dir)
+
+
+def explain_clocks(
+    drive: str | Path, item_id: str, *, as_of: Any = None, rules_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """How each due date of one item was derived (start, days counted, days skipped)."""
+    from automation.io.clock_inputs import explain_item
+
+    return explain_item(drive, item_id, as_of, rules_dir=rules_dir)
+
+
+# -- validation (issue 3) ------------------------------------------------------------------------
+
+
+def validate(
+    paths: Any, *, drive: str | Path | None = None, feedback: str | Path | None = None
+) -> list[Any]:
+    """Validate workbooks (files or folders); ``FileReport`` per file, feedback when asked."""
+    from automation.io.drive import drive_rules
+    from automation.io.validation import validate_paths
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    rules = drive_rules(drive) if drive else _rules(None)
+    reports = validate_paths(list(paths), rules)
+    if feedback:
+        from automation.io.feedback import write_feedback
+
+        for report in reports:
+            write_feedback(report, feedback, report.path)
+    return reports
+
+
+# -- the cycle (issue 5) -------------------------------------------------------------------------
+
+
+def run(drive: str | Path, *, as_of: Any = None) -> Any:
+    """One full cycle on a drive: intake → reactions → clocks → write-back (``CycleReport``)."""
+    from automation.cycle import run_cycle
+    from automation.io.drive import require_drive
+
+    require_drive(drive)
+    if as_of is None or isinstance(as_of, str):
+        as_of = as_of_time(as_of, drive=drive)
+    return run_cycle(drive, as_of=as_of)
+
+
+def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
+    """The audit trail of a drive: every write of the automation, optionally of one item."""
+    from automation.io.drive import require_drive
+    from automation.io.journal import read_journal
+
+    return read_journal(require_drive(drive).log, item=item)
+
+
+# Every command of the CLI and the function it calls (a test keeps the two in step).
+OPERATIONS = {
+    "fields": list_fields,
+    "templates": generate_templates,
+    "init": init_drive,
+    "paths": drive_paths,
+    "demo": run_demo,
+    "calendar check": calendar_check,
+    "calendar add": calendar_add,
+    "calendar week": calendar_week,
+    "clocks": clocks,
+    "validate": validate,
+    "run": run,
+    "log": log,
+}

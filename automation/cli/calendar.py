@@ -41,7 +41,7 @@ def calendar() -> None:
 @_rules_options
 def calendar_check_cmd(date: str, as_json: bool, drive: str | None, rules_dir: str | None) -> None:
     """Is DATE (2026-10-10) a working day, and why."""
-    from automation.io.clock_inputs import calendar_check
+    from automation.api import calendar_check
 
     info = calendar_check(date, drive=drive, rules_dir=rules_dir)
     if as_json:
@@ -65,7 +65,7 @@ def calendar_add_cmd(
     date: str, n: int, as_json: bool, drive: str | None, rules_dir: str | None
 ) -> None:
     """The N-th working day after DATE (DATE itself not counted) and its due time."""
-    from automation.io.clock_inputs import calendar_add
+    from automation.api import calendar_add
 
     out = calendar_add(date, n, drive=drive, rules_dir=rules_dir)
     if as_json:
@@ -85,7 +85,7 @@ def calendar_add_cmd(
 @_rules_options
 def calendar_week_cmd(week: str, as_json: bool, drive: str | None, rules_dir: str | None) -> None:
     """The working days of an ISO WEEK (2026-W41) and when its weekly report is due."""
-    from automation.io.clock_inputs import calendar_week
+    from automation.api import calendar_week
 
     out = calendar_week(week, drive=drive, rules_dir=rules_dir)
     if as_json:
@@ -190,17 +190,17 @@ def clocks_cmd(
     drive: str, as_of: str | None, item_id: str | None, as_json: bool, rules_dir: str | None
 ) -> None:
     """The clocks (时限) of every item of DRIVE: start, due time, state, working days late."""
-    from automation.io.clock_inputs import compute_drive, explain_item, parse_as_of, rules_for
+    from automation.api import as_of_time, clocks, explain_clocks
 
-    moment = parse_as_of(as_of, rules_for(drive, rules_dir))
+    moment = as_of_time(as_of, drive=drive, rules_dir=rules_dir)
     if item_id:
-        out = explain_item(drive, item_id, moment, rules_dir=rules_dir)
+        out = explain_clocks(drive, item_id, as_of=moment, rules_dir=rules_dir)
         if as_json:
             echo_json(out)
         else:
             _explain(out)
         return
-    found = compute_drive(drive, moment, rules_dir=rules_dir)
+    found = clocks(drive, as_of=moment, rules_dir=rules_dir)
     rows = [r.as_dict() for r in found.results]
     if as_json:
         echo_json(rows)

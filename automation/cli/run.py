@@ -17,13 +17,9 @@ from automation.cli.app import echo_json, xietong
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def run(drive: str, as_of: str | None, as_json: bool) -> None:
     """One full cycle on DRIVE: intake → reactions → clocks → write-back (登记、建表、计时、回写)."""
-    from automation.cycle import run_cycle
-    from automation.io.clock_inputs import parse_as_of
-    from automation.io.drive import drive_rules, require_drive
+    from automation.api import run as run_once
 
-    require_drive(drive)
-    moment = parse_as_of(as_of, drive_rules(drive))
-    report = run_cycle(drive, as_of=moment)
+    report = run_once(drive, as_of=as_of)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -37,11 +33,9 @@ def run(drive: str, as_of: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 def log(drive: str, item: str | None, as_json: bool) -> None:
     """Show the audit trail of DRIVE: every write of the automation (操作日志)."""
-    from automation.io.drive import require_drive
-    from automation.io.journal import read_journal
+    from automation.api import log as read_log
 
-    paths = require_drive(drive)
-    entries = read_journal(paths.log, item=item)
+    entries = read_log(drive, item=item)
     if as_json:
         echo_json(entries)
         return

@@ -34,21 +34,9 @@ def validate(
     Exit code 0 when there is no error (warnings allowed), 1 when any error, 2 when a file
     could not be read at all (its code, e.g. E_CORRUPT, is in the output).
     """
-    from automation.io.validation import validate_paths
-    from automation.rules import load_rules
+    from automation.api import validate as validate_files
 
-    if drive_dir:
-        from automation.io.drive import drive_rules
-
-        rules = drive_rules(drive_dir)
-    else:
-        rules = load_rules()
-    reports = validate_paths(paths, rules)
-    if feedback_dir:
-        from automation.io.feedback import write_feedback
-
-        for report in reports:
-            write_feedback(report, feedback_dir, report.path)
+    reports = validate_files(paths, drive=drive_dir, feedback=feedback_dir)
     if as_json:
         echo_json([p.as_dict() for r in reports for p in r.problems])
     else:
