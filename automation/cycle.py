@@ -168,7 +168,7 @@ def run_cycle(
         table = read_tracking(paths, rules, calendar=calendar)
         files = scan_inbox(
             paths,
-            settle_s=settle_seconds() if settle_s is None else settle_s,
+            settle_s=settle_seconds(rules) if settle_s is None else settle_s,
             skip=ledger.known_unchanged,
         )
         report.intake = intake_files(

@@ -43,7 +43,6 @@ from automation.io.tracking import TrackingTable
 from automation.rules import Rules
 
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et")
-DEFAULT_SETTLE_S = 1.0
 RECEIPT_SUFFIX = "_登记回执.txt"
 
 
@@ -62,12 +61,13 @@ class IntakeOutcome:
         return asdict(self)
 
 
-def settle_seconds() -> float:
-    """How long a file must be unmodified before it is read (``XIETONG_SETTLE_SECONDS``)."""
+def settle_seconds(rules: Rules) -> float:
+    """How long a file must be unmodified before it is read: ``drive.yaml`` ``settle_seconds``,
+    overridden by the environment variable ``XIETONG_SETTLE_SECONDS`` (tests set it to 0)."""
     try:
-        return float(os.environ.get("XIETONG_SETTLE_SECONDS", DEFAULT_SETTLE_S))
-    except ValueError:
-        return DEFAULT_SETTLE_S
+        return float(os.environ["XIETONG_SETTLE_SECONDS"])
+    except (KeyError, ValueError):
+        return rules.drive.settle_seconds
 
 
 def relative(paths: DrivePaths, path: Path) -> str:

@@ -57,6 +57,7 @@ class DriveRules(Strict):
     user_guide_file: str = "使用说明.md"
     item_ids: ItemIds = ItemIds()
     backups_kept: int = Field(default=10, ge=1, le=1000)
+    settle_seconds: float = Field(default=2.0, ge=0, le=600)  # a file must rest this long before it is read
 
 
 class Route(Strict):
