@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from automation.core.columns import decode_column
 from automation.io.reader import ReaderPool, read_workbook
 from automation.io.safety import FileRejected, check_file
 from automation.io.validation import validate_file
@@ -83,7 +84,8 @@ def test_calamine_aborting_on_a_crafted_file_does_not_take_the_process_down(tmp_
             assert exc.value.code == "E_READER_CRASH"
         # the next file is read by a fresh worker
         book = pool.read(hostile.base_workbook(tmp_path / "ok.xlsx"), {}, 30)
-        assert book["sheets"]["Sheet1"]["rows"][0] == ["hello"]
+        first_row = [decode_column(c)[0] for c in book["sheets"]["Sheet1"]["columns"]]
+        assert first_row == ["hello"]
     finally:
         pool.close()
 

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 0 of the 1900 date system (after Excel's 1900 bug)
@@ -63,6 +63,10 @@ _ALL_SPACE = re.compile(r"\s+")
 # anything clean_text would change: edge or doubled spaces, other whitespace, invisible characters
 _UNTIDY = re.compile(r"^\s|\s$|\s\s|[^\S ]|[\u200b-\u200d\u2060\ufeff\u00ad]")
 UNTIDY = _UNTIDY  # public: checks that take text as typed when this finds nothing
+# the same over many texts joined by NUL (which no cell holds), plus a leading # (Excel errors)
+_UNTIDY_JOINED = re.compile(
+    r"(?:^|\x00)[\s#]|\s(?:\x00|$)|\s\s|[^\S ]|[\u200b-\u200d\u2060\ufeff\u00ad]"
+)
 # punctuation NFKC leaves alone but people use in numbers and dates
 _EXTRA = str.maketrans({"。": ".", "－": "-", "—": "-", "–": "-", "−": "-", "～": "-", "〜": "-"})
 
@@ -79,6 +83,19 @@ def is_blank(value: object) -> bool:
     if isinstance(value, str):
         return not value.translate(_ZERO_WIDTH).strip(" \t\r\n\u00a0\u3000")
     return False
+
+
+_BLANK_START = frozenset(" \t\r\n\u00a0\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def blank_positions(values: Sequence[object]) -> set[int]:
+    """The positions of the blank values (:func:`is_blank`) among ``values``."""
+    start = _BLANK_START
+    return {
+        i
+        for i, v in enumerate(values)
+        if v is None or (v.__class__ is str and (not v or (v[0] in start and is_blank(v))))
+    }
 
 
 def as_cell_error(value: object) -> CellError | None:
@@ -115,6 +132,22 @@ def clean_text(value: object, *, multiline: bool = False) -> str:
         lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
         return "\n".join(lines).strip("\n")
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
+def all_tidy(values: Iterable[object], max_length: int | None = None) -> bool:
+    """Whether every non-empty text among ``values`` is kept exactly as typed by :func:`clean_text`,
+    starts with no ``#`` (an Excel error typed as text) and is at most ``max_length`` long.
+
+    One regular-expression scan over all texts at once: a column of 100,000 distinct task
+    descriptions is cleared in milliseconds.
+    """
+    texts = [v for v in values if v.__class__ is str and v]
+    if not texts:
+        return True
+    joined = "\x00".join(texts)  # type: ignore[arg-type]
+    if joined.count("\x00") != len(texts) - 1 or _UNTIDY_JOINED.search(joined):
+        return False
+    return max_length is None or max(map(len, texts)) <= max_length
 
 
 def compact(value: object) -> str:

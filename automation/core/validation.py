@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
 from automation.core import normalize as nz
+from automation.core.columns import Column, decode_column, encode_rows
 from automation.core.problems import Problem, make_problem
 from automation.rules.forms import CrossRule, FieldSpec, FormRules
 
@@ -42,18 +43,41 @@ class RawRow:
 
 @dataclass
 class RawTable:
-    """A table as read, kept compact: the column of every key and the values of every row.
+    """A table as read, kept compact: the column of every key, the Excel row of every row, and
+    every key's values as an encoded column (:mod:`automation.core.columns`).
 
-    Validation reads this directly; :attr:`raw_rows` gives the same as :class:`RawRow` records.
+    Validation reads the encoded columns directly; :attr:`rows` and :attr:`raw_rows` give the
+    same row by row.
     """
 
     sheet: str
     columns: dict[str, str]  # field key → column letter where its header was found
-    rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (Excel row, values)
+    numbers: Sequence[int] = field(default_factory=list)  # Excel row (1-based) of every row
+    data: list[Column] = field(default_factory=list)  # one encoded column per key, in order
+
+    @classmethod
+    def from_rows(
+        cls, sheet: str, columns: dict[str, str], rows: Sequence[tuple[int, Sequence[Any]]]
+    ) -> RawTable:
+        """From (Excel row, values in the order of ``columns``) pairs."""
+        return cls(sheet, columns, [r for r, _ in rows], encode_rows([v for _, v in rows]))
 
     @property
     def keys(self) -> list[str]:
         return list(self.columns)
+
+    @property
+    def height(self) -> int:
+        """The number of rows."""
+        return len(self.numbers)
+
+    @cached_property
+    def rows(self) -> list[tuple[int, tuple[Any, ...]]]:
+        """(Excel row, values in the order of :attr:`columns`) of every row."""
+        if not self.data:
+            return [(r, ()) for r in self.numbers]
+        decoded = [decode_column(column) for column in self.data]
+        return list(zip(self.numbers, zip(*decoded, strict=True), strict=True))
 
     @cached_property
     def raw_rows(self) -> list[RawRow]:
@@ -108,7 +132,6 @@ class Checked:
 
 NEEDS_YEAR = "needs_year"  # a month-day date: parse again with the year of its context
 BLANK: tuple[Any, str | None, dict[str, Any]] = (None, "blank", {})  # only spaces: not filled
-NO_PARAMS: dict[str, Any] = {}  # shared by the results without a problem; never changed
 
 
 def _list_detail(allowed: Sequence[str]) -> str:
@@ -350,72 +373,51 @@ class _Checker:
         with a problem are visited again. Problems come out in row order, then column order,
         exactly as a row-by-row check would report them.
         """
-        rows = table.rows
-        if not rows:
+        if not table.height:
             return []
         by_key = {s.key: s for s in specs}
         keys = [k for k in table.columns if k in by_key]
-        index = {k: i for i, k in enumerate(table.columns)}
+        position = {k: i for i, k in enumerate(table.columns)}
+        data = {k: table.data[position[k]] for k in keys}
         letters = table.columns
         sheet = table.sheet
-        nums = [r for r, _ in rows]
-        columns = list(zip(*[values for _, values in rows], strict=True))
+        nums = list(table.numbers)
         used = [by_key[k] for k in keys]
         year_hint = outer_year(outer)
         # (Excel row, phase, order, problem): phase 0 values, 1 working days, 2 relations, 3 dups
         found: list[tuple[int, int, int, Problem]] = []
 
-        def report(
-            r: int,
-            phase: int,
-            order: int,
-            code: str,
-            cell: str,
-            spec: Any,
-            value: Any,
-            **params: Any,
-        ) -> None:
-            found.append((r, phase, order, self._make(code, sheet, cell, spec, value, **params)))
+        def report(r: int, phase: int, order: int, *args: Any, **params: Any) -> None:
+            found.append((r, phase, order, self._make(args[0], sheet, *args[1:], **params)))
 
-        typed_cols: list[Sequence[Any]] = []
+        def raw_at(key: str, i: int) -> Any:
+            values, codes = data[key]
+            return values[codes[i]]
+
+        typed_cols: list[list[Any]] = []
         for ci, key in enumerate(keys):
             spec = by_key[key]
-            col = columns[index[key]]
+            values, codes = data[key]
             required = spec.required and not spec.computed
-            # True == 1 == 1.0 as dict keys: a column mixing booleans and numbers is keyed by type
-            kinds = set(map(type, col))
-            lookup: Sequence[Any] = (
-                [v if v.__class__ is str else (v.__class__, v) for v in col]
-                if bool in kinds and (int in kinds or float in kinds)
-                else col
-            )
-            results = self._distinct(spec, dict.fromkeys(lookup))
-            typed_of = {k: res[0] for k, res in results.items()}
-            if all(t is k for k, t in typed_of.items()):
-                typed_col: Sequence[Any] = col  # text as typed: the column itself
-            else:
-                typed_col = list(map(typed_of.__getitem__, lookup))
-            bad = {k for k, res in results.items() if res[1] is not None}
-            if bad and not required:
-                bad = {k for k in bad if results[k] is not BLANK}
-            if bad:
-                typed_col = list(typed_col)
-                for i, k in enumerate(lookup):
-                    if k not in bad:
+            typed_values, results = self._distinct(spec, values)
+            typed_col = list(map(typed_values.__getitem__, codes))
+            bad = {code for code, res in results.items() if required or res is not BLANK}
+            for i, code in enumerate(codes) if bad else ():
+                if code not in bad:
+                    continue
+                r, value, res = nums[i], values[code], results[code]
+                cell = f"{letters[key]}{r}"
+                if res is BLANK:
+                    report(r, 0, ci, "E_REQUIRED", cell, spec, "")
+                    continue
+                if res[1] == NEEDS_YEAR:
+                    row = {k: raw_at(k, i) for k in keys}
+                    year = _explicit_year(used, row) or year_hint or self.ctx.today.year
+                    res = parse_value(spec, value, self.ctx, year)
+                    typed_col[i] = res[0]
+                    if res[1] is None:
                         continue
-                    r, value, res = nums[i], col[i], results[k]
-                    cell = f"{letters[key]}{r}"
-                    if res is BLANK:
-                        report(r, 0, ci, "E_REQUIRED", cell, spec, "")
-                        continue
-                    if res[1] == NEEDS_YEAR:
-                        values = {kk: columns[index[kk]][i] for kk in keys}
-                        year = _explicit_year(used, values) or year_hint or self.ctx.today.year
-                        res = parse_value(spec, value, self.ctx, year)
-                        typed_col[i] = res[0]
-                        if res[1] is None:
-                            continue
-                    report(r, 0, ci, res[1], cell, spec, value, **res[2])
+                report(r, 0, ci, res[1], cell, spec, value, **res[2])
             typed_cols.append(typed_col)
 
         if self.ctx.is_workday is not None:
@@ -428,60 +430,43 @@ class _Checker:
                     for d in set(typed_col)
                     if d.__class__ is dt.date and self.ctx.workday(d) is False
                 }
-                if not off:
-                    continue
-                raw_col = columns[index[spec.key]]
-                for i, day in enumerate(typed_col):
+                for i, day in enumerate(typed_col) if off else ():
                     if day in off and day.__class__ is dt.date:
                         r = nums[i]
-                        report(
-                            r,
-                            1,
-                            wi,
-                            "E_NOT_WORKDAY",
-                            f"{letters[spec.key]}{r}",
-                            spec,
-                            raw_col[i],
-                            date=day.isoformat(),
-                        )
+                        cell = f"{letters[spec.key]}{r}"
+                        value = raw_at(spec.key, i)
+                        report(r, 1, wi, "E_NOT_WORKDAY", cell, spec, value, date=day.isoformat())
 
         related = any(s.type == "date" and s.not_before for s in used) or any(
             rule.when in by_key for rule in self.form.rules
         )
-        if related:
-            raw_cols = [columns[index[k]] for k in keys]
-            for i, r in enumerate(nums):
-                rec = _Record(
-                    {k: c[i] for k, c in zip(keys, typed_cols, strict=True)},
-                    {k: c[i] for k, c in zip(keys, raw_cols, strict=True)},
-                    lambda k, r=r: f"{letters[k]}{r}",
-                    sheet,
-                )
-                mark = len(self.problems)
-                self.relations(used, rec, outer, workdays=False)
-                for n, problem in enumerate(self.problems[mark:]):
-                    found.append((r, 2, n, problem))
-                del self.problems[mark:]
+        for i, r in enumerate(nums) if related else ():
+            rec = _Record(
+                {k: c[i] for k, c in zip(keys, typed_cols, strict=True)},
+                {k: raw_at(k, i) for k in keys},
+                lambda k, r=r: f"{letters[k]}{r}",
+                sheet,
+            )
+            mark = len(self.problems)
+            self.relations(used, rec, outer, workdays=False)
+            found.extend((r, 2, n, problem) for n, problem in enumerate(self.problems[mark:]))
+            del self.problems[mark:]
 
         # every column counts: two tracking rows differing only in their (computed) ID are distinct
-        signatures = (
-            list(zip(*[columns[index[k]] for k in keys], strict=True)) if keys else [()] * len(nums)
-        )
+        codes_of = [data[k][1] for k in keys]
+        widest = max(keys, key=lambda k: len(data[k][0]), default=None)
+        if widest is not None and len(set(data[widest][1])) == len(nums):
+            signatures: list[Any] = []  # one column alone has no value twice: no duplicate rows
+        else:
+            signatures = list(zip(*codes_of, strict=True)) if keys else [()] * len(nums)
         if len(set(signatures)) < len(signatures):
             first_col = letters[keys[0]] if keys else "A"
             seen: dict[Any, int] = {}
             for r, signature in zip(nums, signatures, strict=True):
                 if signature in seen:
+                    cell = f"{first_col}{r}"
                     report(
-                        r,
-                        3,
-                        0,
-                        "E_DUPLICATE_ROW",
-                        f"{first_col}{r}",
-                        None,
-                        "",
-                        row=r,
-                        first_row=seen[signature],
+                        r, 3, 0, "E_DUPLICATE_ROW", cell, None, "", row=r, first_row=seen[signature]
                     )
                 else:
                     seen[signature] = r
@@ -490,37 +475,44 @@ class _Checker:
             found.sort(key=lambda item: item[:3])
             self.problems.extend(item[3] for item in found)
         names = (*keys, "_row")
-        return [
-            dict(zip(names, values, strict=True)) for values in zip(*typed_cols, nums, strict=True)
-        ]
+        return [dict(zip(names, row, strict=True)) for row in zip(*typed_cols, nums, strict=True)]
 
     def _distinct(
-        self, spec: FieldSpec, values: Iterable[Any]
-    ) -> dict[Any, tuple[Any, str | None, dict[str, Any]]]:
-        """The parse result of each distinct value of a column (``values`` may be type-keyed)."""
-        out: dict[Any, tuple[Any, str | None, dict[str, Any]]] = {}
+        self, spec: FieldSpec, values: Sequence[Any]
+    ) -> tuple[list[Any], dict[int, tuple[Any, str | None, dict[str, Any]]]]:
+        """The typed value of each of a column's distinct values (same order), and the parse
+        result of those with a problem (or blank) by their position."""
+        typed = list(values)
+        issues: dict[int, tuple[Any, str | None, dict[str, Any]]] = {}
         plain_text = spec.type in ("text", "long_text") and not spec.pattern
+        if plain_text and nz.all_tidy(values, spec.max_length):
+            # the common case, checked for all values at once: text as typed, nothing to parse
+            todo = [i for i, v in enumerate(values) if v.__class__ is not str or not v]
+        else:
+            todo = range(len(values))
         max_length = spec.max_length
         untidy = nz.UNTIDY.search
-        for key in values:
-            value = key[1] if key.__class__ is tuple else key
+        for i in todo:
+            value = values[i]
             if value is None or value == "":
-                out[key] = BLANK
-            elif value.__class__ is str:
+                typed[i], issues[i] = None, BLANK
+                continue
+            if value.__class__ is str:
                 if (
                     plain_text
                     and value[0] != "#"
                     and not untidy(value)
                     and (max_length is None or len(value) <= max_length)
                 ):
-                    out[key] = (value, None, NO_PARAMS)  # the common case: text as typed
-                elif nz.is_blank(value):
-                    out[key] = BLANK
-                else:
-                    out[key] = parse_value(spec, value, self.ctx)
-            else:
-                out[key] = parse_value(spec, value, self.ctx)
-        return out
+                    continue  # text as typed
+                if nz.is_blank(value):
+                    typed[i], issues[i] = None, BLANK
+                    continue
+            result = parse_value(spec, value, self.ctx)
+            typed[i] = result[0]
+            if result[1] is not None:
+                issues[i] = result
+        return typed, issues
 
 
 def outer_year(outer: _Record | None) -> int | None:

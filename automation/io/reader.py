@@ -15,11 +15,11 @@ import atexit
 import contextlib
 import functools
 import multiprocessing
-import operator
 import re
 import threading
 import time
 import zipfile
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,8 +27,9 @@ from typing import Any
 
 from defusedxml import ElementTree as SafeET
 
+from automation.core.columns import Column, decode_column, take, with_values
 from automation.core.layout import column_letter, layout
-from automation.core.normalize import CellError, compact, is_blank
+from automation.core.normalize import CellError, blank_positions, compact, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import RawCell, RawRow, RawTable
 from automation.io.reader_worker import serve
@@ -245,11 +246,18 @@ def _close_pools() -> None:
 
 
 class Grid:
-    """The cells of one sheet by 0-based (row, column), merged ranges read from their top-left."""
+    """The cells of one sheet by 0-based (row, column), merged ranges read from their top-left.
+
+    Values come as the worker sent them: encoded columns (distinct values and each row's index,
+    :mod:`automation.core.columns`), read here cell by cell for labels and as whole columns for
+    tables.
+    """
 
     def __init__(self, name: str, raw: dict[str, Any], errors: dict[tuple[int, int], CellError]):
         self.name = name
-        self.rows: list[list[Any]] = raw["rows"] or []
+        self.columns: list[Column] = raw.get("columns") or []
+        self.height = len(self.columns[0][1]) if self.columns else 0
+        self.width = len(self.columns)
         start = raw["start"] or (0, 0)
         self.r0, self.c0 = start
         self.errors = errors
@@ -265,17 +273,16 @@ class Grid:
     @property
     def nrows(self) -> int:
         """Rows from the top of the sheet to the last row with data."""
-        return self.r0 + len(self.rows)
+        return self.r0 + self.height
 
     def raw(self, r: int, c: int) -> Any:
         if (r, c) in self.errors:
             return self.errors[(r, c)]
         i, j = r - self.r0, c - self.c0
-        if 0 <= i < len(self.rows) and j >= 0:
-            row = self.rows[i]
-            if j < len(row):
-                value = row[j]
-                return None if value == "" else value
+        if 0 <= i < self.height and 0 <= j < self.width:
+            values, codes = self.columns[j]
+            value = values[codes[i]]
+            return None if value == "" else value
         return None
 
     def get(self, r: int, c: int) -> Any:
@@ -290,14 +297,20 @@ class Grid:
     def texts(self, max_rows: int = LABEL_SCAN_ROWS) -> dict[str, tuple[int, int]]:
         """Normalised label text → first (row, column) where it appears, in the top rows."""
         found: dict[str, tuple[int, int]] = {}
-        for i, row in enumerate(self.rows[: max(0, max_rows - self.r0)]):
+        top = [
+            decode_column((values, codes[: max(0, max_rows - self.r0)]))
+            for values, codes in self.columns
+        ]
+        for i, row in enumerate(zip(*top, strict=True)):
             for j, value in enumerate(row):
                 if isinstance(value, str) and value:
                     found.setdefault(label_key(value), (self.r0 + i, self.c0 + j))
         return found
 
     def is_empty(self) -> bool:
-        return not self.errors and not any(not is_blank(v) for row in self.rows for v in row)
+        return not self.errors and not any(
+            not is_blank(v) for values, _ in self.columns for v in values
+        )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -385,12 +398,13 @@ def _form_labels(form: FormRules) -> frozenset[str]:
 
 def _marker(book: dict[str, Any]) -> tuple[str | None, int | None]:
     for name, sheet in book["sheets"].items():
-        if name.casefold() != MARKER_SHEET.casefold() or not sheet["rows"]:
+        columns = sheet.get("columns") or []
+        if name.casefold() != MARKER_SHEET.casefold() or not columns:
             continue
         r0, c0 = sheet["start"] or (0, 0)
         if (r0, c0) != (0, 0):
             continue
-        row = sheet["rows"][0]
+        row = [values[codes[0]] for values, codes in columns]
         if not row or str(row[0]).strip() != MARKER_TAG:
             continue
         kind = str(row[1]).strip() if len(row) > 1 else ""
@@ -449,9 +463,7 @@ def _header(grid: Grid, labels: dict[str, str], expected_row: int) -> tuple[int,
 
     def match(r: int) -> dict[str, int]:
         found: dict[str, int] = {}
-        i = r - grid.r0
-        row = grid.rows[i] if 0 <= i < len(grid.rows) else []
-        width = grid.c0 + len(row)
+        width = grid.c0 + (grid.width if 0 <= r - grid.r0 < grid.height else 0)
         for c in range(width):
             value = grid.get(r, c)
             if isinstance(value, str):
@@ -469,34 +481,47 @@ def _header(grid: Grid, labels: dict[str, str], expected_row: int) -> tuple[int,
     return best_row, best
 
 
-def _has_data(values: tuple[Any, ...]) -> bool:
-    for v in values:
-        if v is not None and v != "" and not (v.__class__ is str and is_blank(v)):
-            return True
-    return False
-
-
 def _table(grid: Grid, columns: dict[str, int], first: int, last: int | None) -> RawTable:
-    """The rows with data between ``first`` and ``last`` (0-based), values in column order."""
+    """The rows with data between ``first`` and ``last`` (0-based), as encoded columns by key.
+
+    Whole columns are sliced from the worker's encoding; only cells with an Excel error or
+    inside a merged range are looked at one by one, and rows are visited one by one only when
+    every column has blank values (to drop the rows blank in all of them).
+    """
     keys = list(columns)
-    offsets = [columns[k] - grid.c0 for k in keys]
+    letters = {k: column_letter(columns[k]) for k in keys}
+    start = max(first, grid.r0)
     end = grid.nrows if last is None else min(last + 1, grid.nrows)
-    special = {r for r, _ in grid.errors} | {r for r, _ in grid.anchor}
-    widths = {len(row) for row in grid.rows}
-    # calamine gives a dense rectangle: one C-level itemgetter reads a row's values
-    fast = bool(offsets) and len(widths) == 1 and all(0 <= j < min(widths) for j in offsets)
-    getter = operator.itemgetter(*offsets) if fast else None
-    single = len(offsets) == 1
-    rows: list[tuple[int, tuple[Any, ...]]] = []
-    for r in range(max(first, grid.r0), end):
-        if r in special or getter is None:
-            values = tuple(grid.get(r, columns[k]) for k in keys)
+    if not keys or end <= start:
+        return RawTable(grid.name, letters)
+    i0, i1 = start - grid.r0, end - grid.r0
+    data: list[Column] = []
+    for k in keys:
+        j = columns[k] - grid.c0
+        if 0 <= j < grid.width:
+            values, codes = grid.columns[j]
+            data.append((values, codes[i0:i1]))
         else:
-            got = getter(grid.rows[r - grid.r0])
-            values = (got,) if single else got
-        if _has_data(values):
-            rows.append((r + 1, values))
-    return RawTable(grid.name, {k: column_letter(columns[k]) for k in keys}, rows)
+            data.append(([None], array("B", bytes(i1 - i0))))
+    position = {columns[k]: n for n, k in enumerate(keys)}
+    changes: dict[int, dict[int, Any]] = {}  # column position → row position → value
+    for r, c in [*grid.errors, *grid.anchor]:
+        if start <= r < end and c in position:
+            changes.setdefault(position[c], {})[r - start] = grid.get(r, c)
+    for n, changed in changes.items():
+        data[n] = with_values(data[n], changed)
+    blank = [blank_positions(values) for values, _ in data]
+    numbers = list(range(start + 1, end + 1))
+    if all(blank):  # rows blank in every column are not rows of the table
+        empty = [i for i, code in enumerate(data[0][1]) if code in blank[0]]
+        for (_, codes), blanks in zip(data[1:], blank[1:], strict=True):
+            empty = [i for i in empty if codes[i] in blanks]
+        if empty:
+            dropped = set(empty)
+            keep = [i for i in range(i1 - i0) if i not in dropped]
+            data = [take(column, keep) for column in data]
+            numbers = [numbers[i] for i in keep]
+    return RawTable(grid.name, letters, numbers, data)
 
 
 def _missing_columns(

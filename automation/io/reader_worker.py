@@ -3,16 +3,17 @@
 calamine is fast, but on some crafted files it allocates without bound or aborts the whole
 process. Parsing therefore happens here, in a child process with an address-space limit; the
 parent (``automation.io.reader``) survives a crash, a memory blow-up or a hang of this process
-and reports it with a stable code. Only the standard library and python_calamine are imported,
-so the worker starts quickly.
+and reports it with a stable code. Only the standard library, python_calamine and the stdlib-only
+:mod:`automation.core.columns` are imported, so the worker starts quickly.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 from typing import Any
+
+from automation.core.columns import encode_rows
 
 MAX_SHEETS = 20  # visible sheets read from one workbook (the form is one of the first few)
 
@@ -51,7 +52,7 @@ def _quiet_stderr() -> None:
 
 
 def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
-    """Every sheet the reader may need, as plain lists of cell values with their offsets.
+    """Every sheet the reader may need, as encoded columns of cell values with their offsets.
 
     ``wanted`` maps each workbook kind to its main sheet: when the marker names a kind whose
     sheet is present, only the marker and that sheet are read; otherwise every visible sheet.
@@ -87,19 +88,11 @@ def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
             except Exception:  # merged ranges are a convenience, never a reason to fail
                 merged = None
             sheets[name] = {
-                "rows": _shared(sheet.to_python(skip_empty_area=True)),
+                "columns": encode_rows(sheet.to_python(skip_empty_area=True)),
                 "start": sheet.start,
                 "merged": merged or [],
             }
     return {"names": names, "visibility": visibility, "types": kinds, "sheets": sheets}
-
-
-def _shared(rows: list[list[Any]]) -> list[list[Any]]:
-    """Equal texts and dates as one object each: the rows pickle and unpickle several times faster."""
-    seen: dict[Any, Any] = {}
-    keep = seen.setdefault
-    shared = (str, datetime.date, datetime.datetime)
-    return [[keep(v, v) if v.__class__ in shared else v for v in row] for row in rows]
 
 
 def serve(conn: Any, memory_mb: int) -> None:

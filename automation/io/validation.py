@@ -129,7 +129,7 @@ def validate_file(
 def _nothing_filled(data: WorkbookData) -> bool:
     if any(not is_blank(c.value) for c in data.fields.values()):
         return False
-    return not any(t.rows for t in data.inner.values()) and not (data.table and data.table.rows)
+    return not any(t.height for t in data.inner.values()) and not (data.table and data.table.height)
 
 
 def is_temporary(path: Path) -> bool:
