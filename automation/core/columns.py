@@ -15,23 +15,35 @@ from typing import Any
 Column = tuple[list[Any], Sequence[int]]  # (distinct values, index into them for every row)
 
 
+NUMBERS = frozenset({bool, int, float})
+
+
 def encode_column(column: Sequence[Any]) -> Column:
     """A column as its distinct values (first seen first) and each row's index into them.
 
-    Values are told apart as Python compares them, except that booleans stay apart from the
-    numbers 1 and 0 (``True == 1 == 1.0`` as dictionary keys).
+    Decoding gives back every value with its type: ``True``, ``1`` and ``1.0`` are equal as
+    dictionary keys, so a column mixing number types is keyed by (type, value). Indexes come as
+    ``bytes`` when there are fewer than 256 distinct values, else as an ``array``.
     """
-    kinds = set(map(type, column))
-    if bool in kinds and (int in kinds or float in kinds):
-        keys: Sequence[Any] = [v if v.__class__ is str else (v.__class__, v) for v in column]
-        index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-        values = [k[1] if k.__class__ is tuple else k for k in index]
-    else:
-        keys = column
-        index = {k: i for i, k in enumerate(dict.fromkeys(column))}
-        values = list(index)
-    code = "B" if len(values) < 256 else "H" if len(values) < 65536 else "I"
-    return values, array(code, map(index.__getitem__, keys))
+    distinct = dict.fromkeys(column)
+    if not NUMBERS.isdisjoint(map(type, distinct)):  # a number may hide behind an equal one
+        kinds = NUMBERS.intersection(map(type, column))
+        if len(kinds) > 1:
+            keys = [(v.__class__, v) if v.__class__ in kinds else v for v in column]
+            typed = dict.fromkeys(keys)
+            values = [k[1] if k.__class__ is tuple else k for k in typed]
+            return values, _codes(typed, keys)
+    return list(distinct), _codes(distinct, column)
+
+
+def _codes(distinct: dict[Any, None], column: Sequence[Any]) -> Sequence[int]:
+    n = len(distinct)
+    if n == len(column):  # every value differs (a column of task descriptions)
+        return array("I", range(n))
+    index = dict(zip(distinct, range(n), strict=True))
+    if n < 256:
+        return bytes(map(index.__getitem__, column))
+    return array("H" if n < 65536 else "I", map(index.__getitem__, column))
 
 
 def encode_rows(rows: Sequence[Sequence[Any]]) -> list[Column]:
@@ -53,16 +65,15 @@ def decode_column(column: Column) -> list[Any]:
 def take(column: Column, rows: Iterable[int]) -> Column:
     """The encoded column of only the given row positions, in the order given."""
     values, codes = column
-    picked = list(map(codes.__getitem__, rows))
-    code = codes.typecode if isinstance(codes, array) else "I"
-    return values, array(code, picked)
+    picked = map(codes.__getitem__, rows)
+    return values, (array(codes.typecode, picked) if isinstance(codes, array) else bytes(picked))
 
 
 def with_values(column: Column, changes: dict[int, Any]) -> Column:
     """A copy of the encoded column with the values at some row positions replaced."""
     values, codes = column
     values = list(values)
-    codes = array("I", codes)
+    codes = array("I", list(codes))  # not array("I", bytes): that would read the bytes as raw words
     index: dict[tuple[type, Any], int] = {}
     for i, v in enumerate(values):
         index.setdefault((v.__class__, v), i)
