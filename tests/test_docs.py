@@ -38,4 +38,3 @@ def test_every_command_is_in_the_readme_and_has_help(name):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"xietong {name}" in readme
     assert COMMANDS[name].help and COMMANDS[name].help.strip()
-

@@ -94,6 +94,8 @@ def require_drive(root: str | Path) -> DrivePaths:
         raise XietongError(f"共享盘目录不存在：{paths.root}", code="E_NO_DRIVE", exit_code=2)
     if not paths.inbox.is_dir() or not paths.tracking.is_file():
         raise XietongError(
-            f"{paths.root} 不是已初始化的协同共享盘，请先运行 xietong init", code="E_NO_DRIVE", exit_code=2
+            f"{paths.root} 不是已初始化的协同共享盘，请先运行 xietong init",
+            code="E_NO_DRIVE",
+            exit_code=2,
         )
     return drive_paths(root, drive_rules(root))

@@ -57,7 +57,8 @@ class DriveRules(Strict):
     user_guide_file: str = "使用说明.md"
     item_ids: ItemIds = ItemIds()
     backups_kept: int = Field(default=10, ge=1, le=1000)
-    settle_seconds: float = Field(default=2.0, ge=0, le=600)  # a file must rest this long before it is read
+    # a saved file must rest this long before it is read (never a half-saved file)
+    settle_seconds: float = Field(default=2.0, ge=0, le=600)
 
 
 class Route(Strict):
