@@ -552,9 +552,12 @@ def read_workbook(path: str | Path, rules: Rules) -> WorkbookData:
     wanted = {kind: form.sheet for kind, form in rules.forms.items()}
     # the isolated worker parses while this process scans the parts; nothing read is used unless
     # the scan passes (a rejected file's parse is abandoned, its worker stopped if still busy)
-    with reader_pool(limits).reading(path, wanted, limits.worker_timeout_seconds) as book_of:
-        info = checking.finish()
-        book = book_of()
+    try:
+        with reader_pool(limits).reading(path, wanted, limits.worker_timeout_seconds) as book_of:
+            info = checking.finish()
+            book = book_of()
+    finally:
+        checking.close()
     errors = excel_errors(info) if info.format in ("xlsx", "xlsm") else {}
     grids = {
         name: Grid(name, sheet, errors.get(name, {}))

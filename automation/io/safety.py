@@ -10,6 +10,7 @@ raises :class:`FileRejected` with a catalogue code when the file must not be par
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -99,10 +100,18 @@ class Checking:
     path: Path
     size: int
     _finish: Callable[[], FileInfo]
+    _close: Callable[[], None] = lambda: None
 
     def finish(self) -> FileInfo:
         """Scan the parts; :class:`FileRejected` when the file must not be used."""
-        return self._finish()
+        try:
+            return self._finish()
+        finally:
+            self._close()
+
+    def close(self) -> None:
+        """Release the file without scanning it (the caller gave up on it)."""
+        self._close()
 
 
 def start_check(path: str | Path, limits: ValidationRules) -> Checking:
@@ -123,8 +132,9 @@ def start_check(path: str | Path, limits: ValidationRules) -> Checking:
             "E_TOO_LARGE", detail=f"文件 {size / MB:.1f} MB，上限 {limits.max_file_mb:g} MB"
         )
     if head.startswith(ZIP_SIGNATURES):
-        fmt = _zip_directory(path, limits)
-        return Checking(path, size, lambda: _check_zip(path, size, fmt, limits))
+        zf, infos, fmt = _zip_directory(path, limits)  # kept open for the scan
+        scan = functools.partial(_check_zip, zf, infos, path, size, fmt, limits)
+        return Checking(path, size, scan, zf.close)
     if head.startswith(OLE_SIGNATURE):
         return Checking(path, size, lambda: _check_ole(path, size))
     raise FileRejected(_other_format(head), detail=_describe_other(head))
@@ -182,31 +192,38 @@ def _zip_format(names: set[str]) -> str:
     raise FileRejected("E_LEGACY_FORMAT", detail="压缩包，不是 Excel 工作簿")
 
 
-def _zip_directory(path: Path, limits: ValidationRules) -> str:
-    """The checks on the zip directory alone (parts, sizes, ratios, encryption); the format."""
-    with _zip_errors(), zipfile.ZipFile(path) as zf:
-        return _directory(zf, limits)[1]
+def _zip_directory(
+    path: Path, limits: ValidationRules
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], str]:
+    """The open zip after the checks on its directory alone (parts, sizes, ratios, encryption)."""
+    with _zip_errors():
+        zf = zipfile.ZipFile(path)
+        try:
+            infos = zf.infolist()
+            if len(infos) > limits.max_entries:
+                raise FileRejected(
+                    "E_TOO_LARGE", detail=f"包含 {len(infos)} 个部件，上限 {limits.max_entries}"
+                )
+            _check_sizes(infos, limits)
+            fmt = _zip_format({i.filename for i in infos})
+            if any(i.flag_bits & 0x1 for i in infos):
+                raise FileRejected("E_ENCRYPTED")
+        except BaseException:
+            zf.close()
+            raise
+    return zf, infos, fmt
 
 
-def _directory(zf: zipfile.ZipFile, limits: ValidationRules) -> tuple[list[zipfile.ZipInfo], str]:
-    infos = zf.infolist()
-    if len(infos) > limits.max_entries:
-        raise FileRejected(
-            "E_TOO_LARGE", detail=f"包含 {len(infos)} 个部件，上限 {limits.max_entries}"
-        )
-    _check_sizes(infos, limits)
-    fmt = _zip_format({i.filename for i in infos})
-    if any(i.flag_bits & 0x1 for i in infos):
-        raise FileRejected("E_ENCRYPTED")
-    return infos, fmt
-
-
-def _check_zip(path: Path, size: int, fmt: str, limits: ValidationRules) -> FileInfo:
-    """Every XML part scanned (the directory checked again: the file may have been replaced)."""
-    with _zip_errors(), zipfile.ZipFile(path) as zf:
-        infos, found = _directory(zf, limits)
-        if found != fmt:
-            raise FileRejected("E_FILE_UNREADABLE", detail="读取过程中文件被替换")
+def _check_zip(
+    zf: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    path: Path,
+    size: int,
+    fmt: str,
+    limits: ValidationRules,
+) -> FileInfo:
+    """Every XML part scanned: entity tricks, sheet extent, shared-string count."""
+    with _zip_errors():
         scan = _Scan(limits)
         for info in infos:
             if info.filename.endswith((".xml", ".rels", ".vml")) and not info.is_dir():
