@@ -142,6 +142,11 @@ def _write_result(target: Path, report: FileReport, submitted: Path, marked: Pat
         ws.write_string(row, 6, _text(p.message), text)
         ws.write_string(row, 7, p.code + " " + CATALOGUE[p.code].title, text)
     ws.freeze_panes(6, 0)
+    ws.set_row(0, 24)
+    ws.set_paper(9)  # A4 landscape, one page wide: the submitter may print it beside the form
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(5)
     if report.problems:
         ws.autofilter(5, 0, row, len(headers) - 1)
     ws.activate()
