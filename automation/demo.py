@@ -266,7 +266,25 @@ def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
             echo(f"  {r['item']} {r['label']}{dept}{due}{late}")
         if len(hits) > 12:
             echo(f"  …… 另有 {len(hits) - 12} 项，运行 xietong clocks {root} 查看全部")
+    from automation.api import calendar_add, calendar_week, log, validate
+
+    echo("\n工作日历（含调休）：")
+    added = calendar_add("2026-09-30", 2, drive=root)
+    skipped = "、".join(d["date"][5:] for d in added["skipped"])
+    echo(
+        f"  2026-09-30 登记的申请，2 个工作日内完成评估：截止 {added['due_at'][:16].replace('T', ' ')}（跳过 {skipped}）"
+    )
+    week = calendar_week("2026-W41", drive=root)
+    echo(
+        f"  2026-W41 的工作日 {'、'.join(d[5:] for d in week['workdays'])}，周报截止 {week['due_at'][:16].replace('T', ' ')}"
+    )
     paths = drive_paths(root)
+    reports = validate(paths.inbox, drive=root)
+    problems = sum(len(r.problems) for r in reports)
+    echo(
+        f"\n收件箱里仍有 {len(reports)} 份未通过校验的申请，共 {problems} 个问题（xietong validate）"
+    )
+    echo(f"审计日志共 {len(log(root))} 条写入记录（xietong log）")
     feedback = sorted(p.name for p in Path(paths.feedback).glob("*_校验结果.xlsx"))
     echo("\n去哪里看：")
     echo(f"  跟踪表（灰色列为系统计算）：{paths.tracking}")
