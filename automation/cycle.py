@@ -15,6 +15,8 @@ The cycle takes "now" as ``as_of`` (the CLI reads the wall clock). Order of work
 4. registered forms whose row is written are filed into their item folders with a receipt.
 
 Nothing changes → nothing is written: a second run leaves every file's bytes as they were.
+Workbooks unchanged since an earlier run are not read again: their validation results are kept
+in the local state database (``automation.io.cache``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from automation.core import intake as core
+from automation.io.cache import ValidationCache
 from automation.io.drive import DrivePaths, drive_rules, require_drive
 from automation.io.intake import (
     IntakeOutcome,
@@ -165,7 +168,8 @@ def run_cycle(
             rebuild_state(paths.root, ledger=ledger)
         _cleanup(paths)
         report.retried = [p.file for p in ledger.pending()]
-        table = read_tracking(paths, rules, calendar=calendar)
+        cache = ValidationCache(ledger, rules, calendar)
+        table = read_tracking(paths, rules, calendar=calendar, cache=cache)
         files = scan_inbox(
             paths,
             settle_s=settle_seconds(rules) if settle_s is None else settle_s,
@@ -177,10 +181,11 @@ def run_cycle(
         with drive_lock(paths.root):
             for _attempt in range(CHANGED_RETRIES):
                 report.deferred = []
-                _write_back(paths, rules, ledger, report, as_of=as_of, calendar=calendar)
+                _write_back(paths, rules, ledger, cache, report, as_of=as_of)
                 if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                     break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+        cache.prune()
     return report
 
 
@@ -196,12 +201,14 @@ def _write_back(
     paths: DrivePaths,
     rules: Rules,
     ledger: Ledger,
+    cache: ValidationCache,
     report: CycleReport,
     *,
     as_of: dt.datetime,
-    calendar: Any,
 ) -> None:
-    table = read_tracking(paths, rules, calendar=calendar)  # the latest version, under the lock
+    calendar = cache.calendar
+    # the latest version, under the lock (its bytes are hashed: validated again only if changed)
+    table = read_tracking(paths, rules, calendar=calendar, cache=cache)
     if table.errors and not any(w.startswith("跟踪表有") for w in report.warnings):
         report.warnings.append(
             f"跟踪表有 {table.errors} 处填写问题，相关时限可能不准确"
@@ -220,7 +227,7 @@ def _write_back(
         *new_changes,
         *approval_route_changes(rules, ledger, table, passed_rows(table)),
         *_computed_changes(
-            paths, rules, table, rows, as_of=as_of, calendar=calendar, warnings=report.warnings
+            paths, rules, table, rows, as_of=as_of, cache=cache, warnings=report.warnings
         ),
     ]
     rel = relative(paths, paths.tracking)
@@ -295,7 +302,7 @@ def _computed_changes(
     rows: list[dict[str, Any]],
     *,
     as_of: dt.datetime,
-    calendar: Any,
+    cache: ValidationCache,
     warnings: list[str],
 ) -> list[CellChange]:
     """Current stage, deadline, clock state and working days late of every row that changed."""
@@ -303,7 +310,8 @@ def _computed_changes(
 
     cycles = []
     keyed: dict[tuple[str, int], dict[str, Any]] = {}
-    departments = _department_records(paths, rules, rows, calendar, warnings)
+    calendar = cache.calendar
+    departments = _department_records(paths, rules, rows, cache, warnings)
     for row in rows:
         item_id = row.get("item_id")
         if not item_id:
@@ -348,18 +356,25 @@ def _department_records(
     paths: DrivePaths,
     rules: Rules,
     rows: list[dict[str, Any]],
-    calendar: Any,
+    cache: ValidationCache,
     warnings: list[str],
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """The execution-workbook records (DeptRecord by department) of the latest cycle of every
     item, read by the clock engine's own reader of the drive."""
     from automation.io.clock_inputs import department_records, read_weekly_reports
 
-    weekly = read_weekly_reports(paths, rules, calendar, warnings)
+    calendar = cache.calendar
+    weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for row in core.latest_revisions(rows).values():
         item_id = str(row["item_id"]).strip()
         out[(item_id, int(row.get("revision") or 1))] = department_records(
-            paths, rules, item_id, calendar=calendar, warnings=warnings, weekly_reports=weekly
+            paths,
+            rules,
+            item_id,
+            calendar=calendar,
+            warnings=warnings,
+            weekly_reports=weekly,
+            cache=cache,
         )
     return out

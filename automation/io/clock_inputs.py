@@ -7,7 +7,8 @@ Python calls (``xietong clocks`` / ``xietong calendar`` call exactly these).
 - weekly reports (周进度报告) in the drive's weekly folder and the item folders: the ISO weeks
   each department reported on.
 
-Every workbook is read through the one validator (``automation.io.validation.validate_file``).
+Every workbook is read through the one validator (``automation.io.validation.validate_file``),
+or, given a ``ValidationCache`` (``automation.io.cache``), not read again while unchanged.
 This layer may read the wall clock (the default ``as_of``); the core never does.
 """
 
@@ -17,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.core.calendar import WorkCalendar, parse_date, parse_week, week_label
 from automation.core.clocks import (
@@ -32,6 +33,9 @@ from automation.core.clocks import (
 from automation.errors import XietongError
 from automation.io.drive import DrivePaths, drive_rules, require_drive
 from automation.rules import Rules, load_rules
+
+if TYPE_CHECKING:
+    from automation.io.cache import ValidationCache
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -115,9 +119,13 @@ class DriveInputs:
     warnings: list[str] = field(default_factory=list)
 
 
-def _validate(path: Path, rules: Rules, calendar: WorkCalendar | None) -> Any:
+def _validate(
+    path: Path, rules: Rules, calendar: WorkCalendar | None, cache: ValidationCache | None
+) -> Any:
     from automation.io.validation import validate_file
 
+    if cache is not None:
+        return cache.validate(path)
     return validate_file(path, rules, calendar=calendar)
 
 
@@ -227,17 +235,21 @@ def department_records(
     calendar: WorkCalendar | None = None,
     warnings: list[str] | None = None,
     weekly_reports: list[Any] | None = None,
+    cache: ValidationCache | None = None,
 ) -> dict[str, DeptRecord]:
-    """The department records of one item from its folder (and the weekly folder)."""
+    """The department records of one item from its folder (and the weekly folder).
+
+    With a ``cache``, workbooks unchanged since it stored their result are not read again.
+    """
     warn = warnings if warnings is not None else []
     rec = _Records()
     if weekly_reports is None:
-        weekly_reports = read_weekly_reports(paths, rules, calendar, warn)
+        weekly_reports = read_weekly_reports(paths, rules, calendar, warn, cache=cache)
     reports = list(weekly_reports)
     for folder in item_folders(paths, item_id):
         for path in _workbooks(folder, recursive=True):
             try:
-                report = _validate(path, rules, calendar)
+                report = _validate(path, rules, calendar, cache)
             except XietongError as exc:
                 warn.append(f"{path.name} 无法读取：{exc.message}")
                 continue
@@ -262,13 +274,18 @@ def _paths(reports: list[Any]) -> set[Path]:
 
 
 def read_weekly_reports(
-    paths: DrivePaths, rules: Rules, calendar: WorkCalendar | None, warnings: list[str]
+    paths: DrivePaths,
+    rules: Rules,
+    calendar: WorkCalendar | None,
+    warnings: list[str],
+    *,
+    cache: ValidationCache | None = None,
 ) -> list[Any]:
     """Every weekly report workbook in the drive's weekly folder."""
     out = []
     for path in _workbooks(paths.weekly, recursive=True):
         try:
-            report = _validate(path, rules, calendar)
+            report = _validate(path, rules, calendar, cache)
         except XietongError as exc:
             warnings.append(f"{path.name} 无法读取：{exc.message}")
             continue
@@ -284,18 +301,24 @@ def _revision(value: Any) -> int:
         return 1
 
 
-def read_inputs(paths: DrivePaths, rules: Rules, calendar: WorkCalendar) -> DriveInputs:
+def read_inputs(
+    paths: DrivePaths,
+    rules: Rules,
+    calendar: WorkCalendar,
+    *,
+    cache: ValidationCache | None = None,
+) -> DriveInputs:
     """Every cycle of the tracking table; the latest cycle of an item gets its departments."""
     from automation.io.tracking import read_tracking
 
-    table = read_tracking(paths, rules, calendar=calendar)
+    table = read_tracking(paths, rules, calendar=calendar, cache=cache)
     warnings: list[str] = []
     latest: dict[str, int] = {}
     for row in table.rows:
         if _filled(row.get("item_id")):
             item = str(row["item_id"]).strip()
             latest[item] = max(latest.get(item, 0), _revision(row.get("revision")))
-    weekly = read_weekly_reports(paths, rules, calendar, warnings)
+    weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
     cycles = []
     for row in table.rows:
         if not _filled(row.get("item_id")):
@@ -306,7 +329,13 @@ def read_inputs(paths: DrivePaths, rules: Rules, calendar: WorkCalendar) -> Driv
         depts: dict[str, DeptRecord] = {}
         if cycle == latest[item]:
             depts = department_records(
-                paths, rules, item, calendar=calendar, warnings=warnings, weekly_reports=weekly
+                paths,
+                rules,
+                item,
+                calendar=calendar,
+                warnings=warnings,
+                weekly_reports=weekly,
+                cache=cache,
             )
         cycles.append(ItemCycle(item, cycle, fields, depts))
     return DriveInputs(cycles, warnings)

@@ -14,7 +14,8 @@ Tables:
 - ``id_counter``: the last sequence number per year, allocated under ``BEGIN IMMEDIATE``;
 - ``pending``: writes deferred because a person had the file open or it changed under us;
 - ``created``: item workbooks already created (created once, never again);
-- ``journal``: a mirror of the journal lines written to the drive's log folder.
+- ``journal``: a mirror of the journal lines written to the drive's log folder;
+- ``validated``: validation results of unchanged workbooks (``automation.io.cache``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ CREATE TABLE IF NOT EXISTS journal (
     entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_item ON journal (item_id);
+CREATE TABLE IF NOT EXISTS validated (
+    path TEXT PRIMARY KEY, ident TEXT NOT NULL, env TEXT NOT NULL, report BLOB NOT NULL,
+    stored REAL NOT NULL
+);
 """
 
 

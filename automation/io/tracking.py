@@ -2,7 +2,8 @@
 
 Rows are read with the one validator (``automation.io.validation.validate_file``) from a private
 copy of exactly the bytes that were snapshotted, so the rows, the bytes patched and the change
-check of the safe write all describe the same version of the file. Writes patch only the owned
+check of the safe write all describe the same version of the file (bytes validated before are
+not validated again: ``automation.io.cache``). Writes patch only the owned
 cells in the sheet XML (``automation.io.xlsxpatch``) and replace the file through
 ``automation.io.safewrite``; every other part of the person's workbook is carried over as is.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from automation.core.intake import highest_seq, normalise_value
 from automation.core.layout import Layout, layout
 from automation.errors import XietongError
+from automation.io.cache import ValidationCache
 from automation.io.drive import DrivePaths
 from automation.io.journal import append_entries, make_entry
 from automation.io.ledger import Ledger
@@ -84,10 +85,14 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def read_tracking(paths: DrivePaths, rules: Rules, *, calendar: Any = None) -> TrackingTable:
-    """Read the tracking table's current version (bytes, snapshot and typed rows)."""
-    from automation.io.validation import validate_file
+def read_tracking(
+    paths: DrivePaths, rules: Rules, *, calendar: Any = None, cache: ValidationCache | None = None
+) -> TrackingTable:
+    """Read the tracking table's current version (bytes, snapshot and typed rows).
 
+    With a ``cache``, the rows of bytes validated before (same SHA-256, same rules) are taken
+    from it instead of validating the table again.
+    """
     form = rules.form("tracking")
     data, snap = read_with_snapshot(paths.tracking)
     if not snap.exists:
@@ -96,10 +101,9 @@ def read_tracking(paths: DrivePaths, rules: Rules, *, calendar: Any = None) -> T
             code="E_NO_TRACKING",
             exit_code=2,
         )
-    with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
-        copy = Path(tmp) / paths.tracking.name
-        copy.write_bytes(data)
-        report = validate_file(copy, rules, calendar=calendar)
+    if cache is None:
+        cache = ValidationCache(None, rules, calendar)
+    report = cache.validate_bytes(paths.tracking, data, snap.sha256)
     if not getattr(report, "readable", True) or report.kind != "tracking":
         # never guess where rows are in a table we cannot read: nothing is written
         why = "；".join(getattr(p, "message", str(p)) for p in report.problems[:3])

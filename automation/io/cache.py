@@ -1,0 +1,307 @@
+"""Validation results of unchanged workbooks, kept in the drive's local state database.
+
+A shared drive holds thousands of execution workbooks and weekly reports, and ``xietong run``
+needs every one of them for the clocks. Most do not change between two runs, so the result of
+validating a file (its ``FileReport``: kind, fields, rows, tables, problems) is stored in the
+local SQLite database of the drive (``automation.io.ledger``, table ``validated``), and the file is
+not opened again while it stays the same. There is still one reader: a file that is not in the
+cache, or may have changed, goes through ``automation.io.validation.validate_file``.
+
+A stored result is used only when all of these match what was stored:
+
+- the file: its absolute path, size, modification time (ns), inode number and ctime; or, for a
+  file whose bytes are already in memory (the tracking table), the SHA-256 of those bytes;
+- the environment: the cache format, the rules in force, the working-day calendar, the year
+  "today" (the year of dates typed without one), the source of the ``automation`` package and
+  the versions of the libraries that read workbooks and know the holidays.
+
+When in doubt the file is read again: a file modified within the last few seconds (a
+modification time on a shared drive can be 2 s coarse, so a second save may keep the same time),
+a file that changed while it was being read, a file that could not be read at all, a calendar
+of an unknown kind. ``XIETONG_NO_CACHE=1`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import pickle
+import sqlite3
+import tempfile
+import time
+import zlib
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from automation.io import validation
+from automation.io.ledger import Ledger
+from automation.io.validation import FileReport
+from automation.rules import Rules
+
+CACHE_FORMAT = 1  # bump when what is stored, or how, changes
+UNSETTLED_S = 3.0  # a file modified more recently than this is read, never cached
+MAX_BLOB = 64 * 1024 * 1024  # a result larger than this (compressed) is not stored
+NO_CACHE_ENV = "XIETONG_NO_CACHE"
+_LIBRARIES = ("python-calamine", "openpyxl", "defusedxml", "lxml", "chinesecalendar", "holidays")
+
+
+def cache_disabled() -> bool:
+    """``XIETONG_NO_CACHE`` set to anything but ``""`` or ``0``."""
+    return os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0")
+
+
+class ValidationCache:
+    """Validate files of one drive, skipping those unchanged since their result was stored.
+
+    ``ledger`` None (or ``XIETONG_NO_CACHE=1``) gives a cache that stores nothing: every file is
+    validated. ``hits`` and ``misses`` count what happened; ``seen`` holds every path asked for,
+    so :meth:`prune` can drop the entries of files that are gone.
+    """
+
+    def __init__(self, ledger: Ledger | None, rules: Rules, calendar: Any = None) -> None:
+        self.ledger = ledger
+        self.rules = rules
+        self.calendar = calendar
+        self.today = dt.date.today()
+        self.env: str | None = None
+        if ledger is not None and not cache_disabled():
+            self.env = environment_key(rules, calendar, self.today)
+        self.seen: set[str] = set()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.env is not None
+
+    # -- files on the drive ---------------------------------------------------------------
+
+    def validate(self, path: str | Path) -> FileReport:
+        """The report of ``path``: the stored one when the file is unchanged, else read now."""
+        path = Path(path)
+        key = cache_key(path)
+        self.seen.add(key)
+        before = _identity(path) if self.enabled else None
+        if before is not None and _settled(before):
+            report = self._stored(key, before, path)
+            if report is not None:
+                return report
+        self.misses += 1
+        report = self._validate(path)
+        if before is not None and _settled(before) and _identity(path) == before:
+            self._store(key, before, report)
+        return report
+
+    def validate_bytes(
+        self, path: str | Path, data: bytes, sha256: str | None = None
+    ) -> FileReport:
+        """The report of ``data``, the bytes of ``path`` read by the caller (a private copy is
+        validated, so the report describes exactly these bytes). Keyed on their SHA-256."""
+        path = Path(path)
+        key = cache_key(path)
+        self.seen.add(key)
+        ident = "sha256:" + (sha256 or hashlib.sha256(data).hexdigest())
+        if self.enabled:
+            report = self._stored(key, ident, path)
+            if report is not None:
+                return report
+        self.misses += 1
+        with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
+            copy = Path(tmp) / path.name
+            copy.write_bytes(data)
+            report = _relocated(self._validate(copy), copy, path)
+        if self.enabled:
+            self._store(key, ident, report)
+        return report
+
+    def _validate(self, path: Path) -> FileReport:
+        # looked up at call time: the one validator, whatever module attribute is in force
+        return validation.validate_file(path, self.rules, calendar=self.calendar, today=self.today)
+
+    # -- the stored results ---------------------------------------------------------------
+
+    def _stored(self, key: str, ident: str, path: Path) -> FileReport | None:
+        assert self.ledger is not None and self.env is not None
+        try:
+            row = self.ledger.conn.execute(
+                "SELECT report FROM validated WHERE path = ? AND ident = ? AND env = ?",
+                (key, ident, self.env),
+            ).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None:
+            return None
+        try:
+            values = pickle.loads(zlib.decompress(row["report"]))
+            report = FileReport(path, **values)
+        except Exception:  # an unreadable entry is a miss, overwritten by the next store
+            return None
+        self.hits += 1
+        return report
+
+    def _store(self, key: str, ident: str, report: FileReport) -> None:
+        assert self.ledger is not None and self.env is not None
+        if not report.readable:  # a sharing violation or a half-saved file: look again next time
+            return
+        values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+        del values["path"]
+        try:
+            blob = zlib.compress(pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        except Exception:  # something in the report that does not pickle: do not cache it
+            return
+        if len(blob) > MAX_BLOB:
+            return
+        with self.ledger.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO validated (path, ident, env, report, stored) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, ident, self.env, blob, time.time()),
+            )
+
+    def prune(self) -> int:
+        """Drop the entries of files that no longer exist (only those not asked for in this
+        run are checked); the number dropped."""
+        if self.ledger is None:
+            return 0
+        rows = self.ledger.conn.execute("SELECT path FROM validated").fetchall()
+        gone = [r["path"] for r in rows if r["path"] not in self.seen]
+        gone = [p for p in gone if not os.path.exists(p)]
+        if gone:
+            with self.ledger.transaction() as c:
+                c.executemany("DELETE FROM validated WHERE path = ?", [(p,) for p in gone])
+        return len(gone)
+
+
+def cached_validate(
+    path: str | Path, rules: Rules, ledger: Ledger | None, calendar: Any = None
+) -> FileReport:
+    """Validate one file through the cache of ``ledger`` (see :class:`ValidationCache`)."""
+    return ValidationCache(ledger, rules, calendar).validate(path)
+
+
+def cache_key(path: Path) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _identity(path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+
+
+def _settled(ident: str) -> bool:
+    """Modified long enough ago that a further save must show another modification time."""
+    mtime_ns = int(ident.split(":")[1])
+    age = time.time_ns() - mtime_ns
+    return age >= UNSETTLED_S * 1e9  # a time in the future (clock skew) is never settled
+
+
+def _relocated(report: FileReport, copy: Path, path: Path) -> FileReport:
+    """The report of a private copy, naming the real file."""
+    old = str(copy)
+    problems = [
+        dataclasses.replace(p, file=str(path)) if getattr(p, "file", None) == old else p
+        for p in report.problems
+    ]
+    return dataclasses.replace(report, path=path, problems=problems)
+
+
+# -- the environment a result depends on ---------------------------------------------------
+
+
+_CODE_KEY: list[str] = []
+_RULES_KEYS: dict[int, tuple[Rules, str]] = {}
+
+
+def environment_key(rules: Rules, calendar: Any, today: dt.date) -> str | None:
+    """Everything besides the file that a validation result depends on, hashed; None when it
+    cannot be told (the result is then never cached)."""
+    cal = _calendar_key(calendar)
+    if cal is None:
+        return None
+    try:
+        rules_key = _rules_key(rules)
+    except Exception:
+        return None
+    text = json.dumps([CACHE_FORMAT, rules_key, cal, today.year, _code_key()])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _rules_key(rules: Rules) -> str:
+    cached = _RULES_KEYS.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    dumped: dict[str, Any] = {}
+    for f in dataclasses.fields(rules):
+        if f.name == "sources":  # where the files are does not matter, what they say does
+            continue
+        value = getattr(rules, f.name)
+        if isinstance(value, dict):
+            dumped[f.name] = {k: v.model_dump(mode="json") for k, v in value.items()}
+        else:
+            dumped[f.name] = value.model_dump(mode="json")
+    text = json.dumps(dumped, sort_keys=True, ensure_ascii=False, default=str)
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _RULES_KEYS[id(rules)] = (rules, key)
+    return key
+
+
+def _calendar_key(calendar: Any) -> str | None:
+    """The working days a calendar gives, as text; None for a calendar of an unknown kind."""
+    if calendar is None:
+        return "from-rules"  # validate_file builds it from the rules, which are in the key
+    from automation.core.calendar import WorkCalendar
+
+    if type(calendar) is not WorkCalendar:
+        return None
+    try:
+        state = {k: v for k, v in vars(calendar).items() if k != "_cache"}
+        state["_sources"] = [type(s).__qualname__ for s in state.get("_sources", [])]
+        return json.dumps(
+            {k: sorted(v.items()) if isinstance(v, dict) else v for k, v in state.items()},
+            sort_keys=True,
+            ensure_ascii=False,
+            default=_sorted_repr,
+        )
+    except Exception:
+        return None
+
+
+def _sorted_repr(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return repr(value)
+
+
+def _code_key() -> str:
+    """The source of the ``automation`` package and the versions of the reading libraries."""
+    if not _CODE_KEY:
+        digest = hashlib.sha256()
+        package = Path(__file__).resolve().parent.parent
+        for source in sorted(package.rglob("*.py")):
+            digest.update(source.relative_to(package).as_posix().encode("utf-8"))
+            digest.update(source.read_bytes())
+        for name in _LIBRARIES:
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                version = "-"
+            digest.update(f"{name}={version}".encode())
+        _CODE_KEY.append(digest.hexdigest())
+    return _CODE_KEY[0]
+
+
+__all__ = [
+    "CACHE_FORMAT",
+    "ValidationCache",
+    "cache_disabled",
+    "cache_key",
+    "cached_validate",
+    "environment_key",
+]

@@ -1,0 +1,355 @@
+"""Validation results of unchanged workbooks are kept in the local state database: a workbook that
+did not change since the last run is not opened again; a changed, touched or deleted one, or
+other rules, and it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from intake_helpers import drive_hashes, tracking_rows
+
+from automation.cycle import run_cycle
+from automation.io import validation
+from automation.io.cache import ValidationCache, cache_key
+from automation.io.clock_inputs import department_records
+from automation.io.drive import drive_paths, drive_rules
+from automation.io.ledger import open_ledger
+from automation.io.templates import write_workbook
+from automation.io.tracking import read_tracking
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.rules import load_rules
+from tests.conftest import run_cli
+
+D = dt.date
+TZ = dt.timezone(dt.timedelta(hours=8))
+AS_OF = dt.datetime(2026, 10, 9, 10, tzinfo=TZ)
+ITEM = "XT-2026-0002"
+HOUR = 3600
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list[Path]:
+    """Every file the one validator opens, in order (the real validator still runs)."""
+    calls: list[Path] = []
+    real = validation.validate_file
+
+    def counting(path, *args, **kwargs):
+        calls.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "validate_file", counting)
+    return calls
+
+
+def _daily(*days: dt.date) -> list[dict]:
+    return [
+        {
+            "date": d,
+            "task": "试产准备",
+            "owner": "赵磊",
+            "progress": 0.2,
+            "status": "进行中",
+            "updated_by": "赵磊",
+        }
+        for d in days
+    ]
+
+
+def _execution(folder: Path, dept: str, days: tuple[dt.date, ...]) -> Path:
+    rules = load_rules()
+    path = folder / f"模板四_跨部门任务执行跟踪表_{ITEM}_{dept}.xlsx"
+    if path.exists():
+        path.unlink()
+    write_workbook(
+        "execution",
+        rules,
+        path,
+        values={
+            "item_id": ITEM,
+            "department": dept,
+            "exec_lead_dept": "研发部",
+            "plan_submitted_date": D(2026, 9, 21),
+        },
+        rows=_daily(*days),
+    )
+    return path
+
+
+def _fill(drive: Path) -> dict[str, Path]:
+    """A passed item in execution with two cooperating departments, one workbook each."""
+    rules = load_rules()
+    paths = drive_paths(drive)
+    row = {
+        "item_id": ITEM,
+        "revision": 1,
+        "submitted_date": D(2026, 9, 14),
+        "registered_date": D(2026, 9, 14),
+        "requesting_dept": "研发部",
+        "title": "新产品试产",
+        "evaluation_result": "通过",
+        "evaluation_date": D(2026, 9, 15),
+        "lead_dept": "研发部",
+        "coop_depts": ["生产部", "市场部"],
+        "meeting_date": D(2026, 9, 16),
+        "minutes_date": D(2026, 9, 17),
+        "plan_date": D(2026, 9, 22),
+        "approval_date": D(2026, 9, 28),
+    }
+    paths.tracking.unlink()
+    write_workbook("tracking", rules, paths.tracking, rows=[row])
+    folder = paths.items / f"{ITEM} 新产品试产"
+    folder.mkdir(parents=True, exist_ok=True)
+    days = (D(2026, 9, 28), D(2026, 9, 29), D(2026, 10, 8))
+    write_workbook(
+        "weekly",
+        rules,
+        paths.weekly / "周进度报告_2026-W40.xlsx",
+        rows=[_weekly("生产部"), _weekly("市场部")],
+    )
+    return {dept: _execution(folder, dept, days) for dept in ("生产部", "市场部")}
+
+
+def _weekly(dept: str) -> dict:
+    return {
+        "week": "2026-W40",
+        "department": dept,
+        "item_id": ITEM,
+        "done": "完成试产准备",
+        "submitted_by": "赵磊",
+        "submitted_date": D(2026, 9, 30),
+    }
+
+
+def _age(drive: Path, seconds: int = HOUR) -> None:
+    """Every workbook on the drive saved ``seconds`` ago (a file saved moments ago is never
+    cached: its modification time may not yet tell a second save apart)."""
+    when = time.time() - seconds
+    for p in drive.rglob("*.xlsx"):
+        os.utime(p, (when, when))
+
+
+def _run(drive: Path):
+    return run_cycle(drive, as_of=AS_OF, settle_s=0)
+
+
+def _names(calls: list[Path]) -> list[str]:
+    return [p.name for p in calls]
+
+
+def _stored(drive: Path) -> dict[str, str]:
+    with open_ledger(drive) as ledger:
+        rows = ledger.conn.execute("SELECT path, ident FROM validated").fetchall()
+    return {r["path"]: r["ident"] for r in rows}
+
+
+def _late(drive: Path) -> int:
+    [row] = tracking_rows(drive, load_rules())
+    return row["late_workdays"]
+
+
+# -- xietong run -----------------------------------------------------------------------------
+
+
+def test_an_unchanged_workbook_is_not_opened_again_on_the_next_run(drive, opened):
+    books = _fill(drive)
+    _run(drive)  # computes and writes the computed columns
+    _age(drive)
+    opened.clear()
+    _run(drive)
+    tracking = drive_paths(drive).tracking.name
+    # the table changed in the first run: validated once, not twice (before intake, under lock)
+    assert _names(opened).count(tracking) == 1
+    assert {p.name for p in books.values()} <= set(_names(opened))
+
+    before = drive_hashes(drive)
+    opened.clear()
+    report = _run(drive)
+    assert opened == []  # nothing read again …
+    assert not report.tracking_written and report.cells_updated == 0  # … and nothing lost
+    assert drive_hashes(drive) == before
+    assert _late(drive) == 1  # 09-30 has no daily row
+
+
+def test_the_cache_outlives_the_process(drive, opened):
+    _fill(drive)
+    args = ("run", str(drive), "--as-of", AS_OF.isoformat())
+    assert run_cli(*args).returncode == 0
+    _age(drive)
+    proc = run_cli(*args)  # a second process: reads every aged workbook and stores the results
+    assert proc.returncode == 0, proc.stderr
+    opened.clear()
+    _run(drive)
+    assert opened == []
+
+
+def test_a_workbook_with_a_new_row_is_read_again_and_the_row_counts(drive, opened):
+    books = _fill(drive)
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    assert _late(drive) == 1
+    sheet = load_rules().form("execution").sheet
+    for book in books.values():  # every department adds the missing day, below its rows
+        book.write_bytes(patch_workbook(book.read_bytes(), sheet, _row(4, D(2026, 9, 30))))
+    _age(drive, HOUR // 2)  # saved a while ago, after the last run
+    opened.clear()
+    _run(drive)
+    assert {p.name for p in books.values()} <= set(_names(opened))
+    assert _late(drive) == 0  # every daily row is there
+
+
+def _row(n: int, day: dt.date) -> list[CellEdit]:
+    """The cells of daily row ``n`` (1 = the first row of the table)."""
+    from automation.core.layout import layout
+
+    lay = layout(load_rules().form("execution"))
+    row = lay.first_data_row + n - 1
+    return [CellEdit(f"{lay.columns[k]}{row}", v) for k, v in _daily(day)[0].items()]
+
+
+def test_a_touched_workbook_is_read_again(drive, opened):
+    books = _fill(drive)
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    when = time.time() - HOUR // 2
+    os.utime(books["市场部"], (when, when))  # same bytes, another modification time
+    opened.clear()
+    _run(drive)
+    assert _names(opened) == [books["市场部"].name]
+
+
+def test_other_rules_read_every_workbook_again_a_comment_does_not(drive, opened):
+    books = _fill(drive)
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    rules_file = drive_paths(drive).rules / "validation.yaml"
+    text = rules_file.read_text(encoding="utf-8")
+
+    rules_file.write_text(text + "\n# 说明：只加了一行注释\n", encoding="utf-8")
+    opened.clear()
+    _run(drive)
+    assert opened == []  # the rules in force are the same
+
+    rules_file.write_text(text.replace("date_max_year: 2099", "date_max_year: 2098"), "utf-8")
+    assert drive_rules(drive).validation.date_max_year == 2098
+    opened.clear()
+    _run(drive)
+    assert {p.name for p in books.values()} <= set(_names(opened))
+
+
+def test_a_deleted_workbook_leaves_the_results_and_the_cache(drive, opened):
+    books = _fill(drive)
+    paths = drive_paths(drive)
+    extra = _execution(books["生产部"].parent, "财务部", (D(2026, 9, 28),))
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    rules = drive_rules(drive)
+    with open_ledger(drive) as ledger:
+        records = department_records(paths, rules, ITEM, cache=ValidationCache(ledger, rules))
+    assert set(records) == {"生产部", "市场部", "财务部"}
+    assert cache_key(extra) in _stored(drive)
+
+    extra.unlink()
+    _run(drive)
+    assert not extra.exists()
+    assert cache_key(extra) not in _stored(drive)
+    assert cache_key(books["生产部"]) in _stored(drive)
+    with open_ledger(drive) as ledger:
+        records = department_records(paths, rules, ITEM, cache=ValidationCache(ledger, rules))
+    assert set(records) == {"生产部", "市场部"}
+
+
+def test_no_cache_when_switched_off(drive, opened, monkeypatch):
+    books = _fill(drive)
+    monkeypatch.setenv("XIETONG_NO_CACHE", "1")
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    opened.clear()
+    _run(drive)
+    assert {p.name for p in books.values()} <= set(_names(opened))
+    assert _names(opened).count(drive_paths(drive).tracking.name) == 2
+    assert _stored(drive) == {}
+
+
+def test_an_unreadable_cache_entry_is_read_again(drive, opened):
+    books = _fill(drive)
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    with open_ledger(drive) as ledger, ledger.transaction() as c:
+        c.execute("UPDATE validated SET report = ?", (b"not a report",))
+    opened.clear()
+    _run(drive)
+    assert {p.name for p in books.values()} <= set(_names(opened))
+    assert _late(drive) == 1
+
+
+# -- the cache itself --------------------------------------------------------------------------
+
+
+def test_a_workbook_saved_moments_ago_is_not_cached(drive, opened):
+    books = _fill(drive)  # just written
+    rules = load_rules()
+    with open_ledger(drive) as ledger:
+        for _ in range(2):
+            ValidationCache(ledger, rules).validate(books["生产部"])
+    assert _names(opened) == [books["生产部"].name] * 2
+    assert _stored(drive) == {}
+
+
+def test_same_size_and_time_under_other_rules_is_read_again(drive, opened, tmp_path):
+    books = _fill(drive)
+    _age(drive)
+    book = books["生产部"]
+    stat = book.stat()
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(drive_paths(drive).rules, rules_dir)
+    (rules_dir / "validation.yaml").write_text(
+        (rules_dir / "validation.yaml")
+        .read_text(encoding="utf-8")
+        .replace("date_min_year: 2000", "date_min_year: 2001"),
+        encoding="utf-8",
+    )
+    with open_ledger(drive) as ledger:
+        first = ValidationCache(ledger, load_rules()).validate(book)
+        again = ValidationCache(ledger, load_rules()).validate(book)  # rules loaded afresh
+        assert len(opened) == 1
+        assert again.fields == first.fields and again.rows == first.rows
+        assert again.path == book and again.kind == "execution"
+        other = ValidationCache(ledger, load_rules(rules_dir)).validate(book)
+    assert len(opened) == 2 and other.rows == first.rows
+    assert (book.stat().st_size, book.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+def test_the_tracking_table_is_keyed_on_its_bytes_not_its_time(drive):
+    _fill(drive)
+    paths = drive_paths(drive)
+    rules = drive_rules(drive)
+    form = rules.form("tracking")
+    with open_ledger(drive) as ledger:
+        cache = ValidationCache(ledger, rules)
+        [row] = read_tracking(paths, rules, cache=cache).rows
+        assert row["lead_dept"] == "研发部"
+        stat = paths.tracking.stat()
+        cell = f"{_column(form, 'lead_dept')}{row['_row']}"
+        edited = patch_workbook(paths.tracking.read_bytes(), form.sheet, [CellEdit(cell, "生产部")])
+        paths.tracking.write_bytes(edited)
+        os.utime(paths.tracking, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same time
+        [row] = read_tracking(paths, rules, cache=cache).rows
+    assert row["lead_dept"] == "生产部"
+    assert cache.misses == 2 and cache.hits == 0
+
+
+def _column(form, key: str) -> str:
+    from automation.core.layout import layout
+
+    return layout(form).columns[key]
