@@ -361,10 +361,15 @@ def _department_records(
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """The execution-workbook records (DeptRecord by department) of the latest cycle of every
     item, read by the clock engine's own reader of the drive."""
-    from automation.io.clock_inputs import department_records, read_weekly_reports
+    from automation.io.clock_inputs import (
+        department_records,
+        item_folder_index,
+        read_weekly_reports,
+    )
 
     calendar = cache.calendar
     weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
+    folders = item_folder_index(paths)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for row in core.latest_revisions(rows).values():
         item_id = str(row["item_id"]).strip()
@@ -376,5 +381,6 @@ def _department_records(
             warnings=warnings,
             weekly_reports=weekly,
             cache=cache,
+            folders=folders,
         )
     return out

@@ -1,8 +1,14 @@
-"""How long ``xietong run`` takes: registering 200 forms in one run, then a run with nothing new
-on the resulting 200-row tracking table (computed columns only compared, nothing written).
+"""How long ``xietong run`` takes.
 
-Run by hand: ``python -m pytest -m benchmark benchmarks/bench_cycle.py -s``. Prints timings;
-asserts only the outcome (200 rows, second run writes nothing).
+- registering 200 forms in one run, then a run with nothing new on the resulting 200-row
+  tracking table (computed columns only compared, nothing written);
+- the validation cache (``automation.io.cache``): a drive with 300 passed items and 1,000
+  execution workbooks; a run with a cold cache, then a second run with nothing new, then the same
+  second run with the cache switched off (``XIETONG_NO_CACHE=1``), in alternating rounds.
+
+Run by hand: ``python -m pytest -m benchmark benchmarks/bench_cycle.py -o addopts="" -q -s``.
+Prints timings; asserts only outcomes (rows registered, nothing written by a second run, no file
+validated again when nothing changed), never a timing.
 """
 
 from __future__ import annotations
@@ -48,4 +54,167 @@ def test_cycle_timings(tmp_path, monkeypatch):
     print(
         f"\nregister {FORMS} forms in one run: {t1 - t0:.1f} s ({per_form:.0f} ms per form); "
         f"run with nothing new on {FORMS} rows: {t2 - t1:.2f} s (cpu count {os.cpu_count()})"
+    )
+
+
+# -- the validation cache: a second run with nothing new on a large drive --------------------
+
+ITEMS = 300  # passed items in execution, 3 or 4 cooperating departments each: 1,000 workbooks
+DEPARTMENTS = ["生产部", "市场部", "销售部", "IT部", "财务部", "客服部", "产品部", "法务部"]
+CACHE_ROUNDS = 2
+
+
+def _coop(i: int) -> list[str]:
+    n = 4 if i % 3 == 0 else 3
+    return [DEPARTMENTS[(i + k) % len(DEPARTMENTS)] for k in range(n)]
+
+
+def _item_id(i: int) -> str:
+    return f"XT-2026-{i + 1:04d}"
+
+
+def _large_drive(drive: Path, rules) -> int:
+    """A tracking table of ``ITEMS`` passed items and one execution workbook (10 daily rows) per
+    cooperating department: one workbook written per department, then its item ID patched in
+    for every item (the patcher is much faster than writing each workbook)."""
+    from automation.core.layout import layout
+    from automation.io.drive import drive_paths
+    from automation.io.templates import write_workbook
+    from automation.io.xlsxpatch import CellEdit, patch_workbook
+
+    D = dt.date
+    paths = drive_paths(drive)
+    rows = []
+    for i in range(ITEMS):
+        rows.append(
+            {
+                "item_id": _item_id(i),
+                "revision": 1,
+                "submitted_date": D(2026, 9, 14),
+                "registered_date": D(2026, 9, 14),
+                "requesting_dept": "研发部",
+                "title": f"事项{i:03d}",
+                "evaluation_result": "通过",
+                "evaluation_date": D(2026, 9, 15),
+                "lead_dept": "研发部",
+                "coop_depts": _coop(i),
+                "meeting_date": D(2026, 9, 16),
+                "minutes_date": D(2026, 9, 17),
+                "plan_date": D(2026, 9, 22),
+                "approval_date": D(2026, 9, 28),
+            }
+        )
+    paths.tracking.unlink()
+    write_workbook("tracking", rules, paths.tracking, rows=rows)
+    form = rules.form("execution")
+    item_cell = layout(form).cells["item_id"]
+    daily = [
+        {
+            "date": D(2026, 9, 28) + dt.timedelta(days=n),
+            "task": "执行",
+            "owner": "赵磊",
+            "progress": 0.1 * n,
+            "status": "进行中",
+            "updated_by": "赵磊",
+        }
+        for n in range(10)
+    ]
+    staging = drive.parent / "staging"
+    staging.mkdir(exist_ok=True)
+    template: dict[str, bytes] = {}
+    for dept in DEPARTMENTS:
+        path = write_workbook(
+            "execution",
+            rules,
+            staging / f"{dept}.xlsx",
+            values={"department": dept, "plan_submitted_date": D(2026, 9, 21)},
+            rows=daily,
+        )
+        template[dept] = Path(path).read_bytes()
+    count = 0
+    stem = Path(form.file_name).stem
+    for i in range(ITEMS):
+        item = _item_id(i)
+        folder = paths.items / f"{item} 事项{i:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for dept in _coop(i):
+            data = patch_workbook(template[dept], form.sheet, [CellEdit(item_cell, item)])
+            (folder / f"{stem}_{item}_{dept}.xlsx").write_bytes(data)
+            count += 1
+    return count
+
+
+def _age_all(drive: Path, seconds: float = 3600) -> None:
+    when = time.time() - seconds
+    for p in drive.rglob("*.xlsx"):
+        os.utime(p, (when, when))
+
+
+def test_second_run_with_the_validation_cache(tmp_path, monkeypatch):
+    from automation.io import validation
+    from automation.io.ledger import open_ledger
+
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    rules = load_rules()
+    drive = tmp_path / "drive"
+    init_drive(drive)
+    t0 = time.perf_counter()
+    books = _large_drive(drive, rules)
+    generated = time.perf_counter() - t0
+
+    opened: list[Path] = []
+    real = validation.validate_file
+
+    def counting(path, *args, **kwargs):
+        opened.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "validate_file", counting)
+    as_of = dt.datetime(2026, 10, 9, 10)
+
+    def run(*, cache: bool) -> tuple[float, int]:
+        if cache:
+            monkeypatch.delenv("XIETONG_NO_CACHE", raising=False)
+        else:
+            monkeypatch.setenv("XIETONG_NO_CACHE", "1")
+        opened.clear()
+        start = time.perf_counter()
+        report = run_cycle(drive, as_of=as_of, settle_s=0)
+        took = time.perf_counter() - start
+        assert not report.tracking_written and not report.created, "a run changed something"
+        return took, len(opened)
+
+    # priming: the minutes of every item are created, the computed columns written
+    monkeypatch.setenv("XIETONG_NO_CACHE", "1")
+    primed = run_cycle(drive, as_of=as_of, settle_s=0)
+    assert primed.tracking_written and len(primed.created) == ITEMS
+    _age_all(drive)  # every workbook saved an hour ago
+    print(
+        f"\n{ITEMS} items, {books} execution workbooks (+{ITEMS} minutes) generated in "
+        f"{generated:.1f} s; cpu count {os.cpu_count()}"
+    )
+
+    colds, warms, offs = [], [], []
+    for n in range(CACHE_ROUNDS):
+        with open_ledger(drive) as ledger, ledger.transaction() as c:
+            c.execute("DELETE FROM validated")  # a cold cache
+        cold, cold_opened = run(cache=True)
+        warm, warm_opened = run(cache=True)
+        off, off_opened = run(cache=False)
+        # the tracking table and every workbook once; without the cache, the table twice
+        assert cold_opened == books + ITEMS + 1 and warm_opened == 0
+        assert off_opened == cold_opened + 1
+        colds.append(cold)
+        warms.append(warm)
+        offs.append(off)
+        print(
+            f"round {n + 1}: cold run {cold:.2f} s ({cold_opened} files validated); "
+            f"second run {warm:.2f} s ({warm_opened} validated); "
+            f"same run without the cache {off:.2f} s ({off_opened} validated)"
+        )
+    cold, warm, off = min(colds), min(warms), min(offs)
+    print(
+        f"best of {CACHE_ROUNDS}: second run / cold run = {warm / cold:.3f} "
+        f"({cold / warm:.0f}x faster); second run / second run without cache = "
+        f"{warm / off:.3f} ({off / warm:.0f}x faster)"
     )

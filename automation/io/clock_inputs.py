@@ -15,6 +15,7 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,13 +149,21 @@ def _workbooks(folder: Path, *, recursive: bool) -> list[Path]:
 
 def item_folders(paths: DrivePaths, item_id: str) -> list[Path]:
     """The folders of an item: ``<ID>`` or ``<ID> <title>`` under the items folder."""
+    return item_folder_index(paths).get(item_id, [])
+
+
+def item_folder_index(paths: DrivePaths) -> dict[str, list[Path]]:
+    """The folders of every item by ID, from one listing of the items folder (the name's part
+    before the first space is the ID)."""
+    index: dict[str, list[Path]] = {}
     if not paths.items.is_dir():
-        return []
-    return sorted(
-        p
-        for p in paths.items.iterdir()
-        if p.is_dir() and (p.name == item_id or p.name.startswith(item_id + " "))
-    )
+        return index
+    for entry in os.scandir(paths.items):
+        if entry.is_dir():
+            index.setdefault(entry.name.split(" ", 1)[0], []).append(Path(entry.path))
+    for folders in index.values():
+        folders.sort()
+    return index
 
 
 def _filled(value: Any) -> bool:
@@ -236,17 +245,20 @@ def department_records(
     warnings: list[str] | None = None,
     weekly_reports: list[Any] | None = None,
     cache: ValidationCache | None = None,
+    folders: dict[str, list[Path]] | None = None,
 ) -> dict[str, DeptRecord]:
     """The department records of one item from its folder (and the weekly folder).
 
-    With a ``cache``, workbooks unchanged since it stored their result are not read again.
+    With a ``cache``, workbooks unchanged since it stored their result are not read again;
+    ``folders`` is the :func:`item_folder_index` of the drive, when the caller has it.
     """
     warn = warnings if warnings is not None else []
     rec = _Records()
     if weekly_reports is None:
         weekly_reports = read_weekly_reports(paths, rules, calendar, warn, cache=cache)
     reports = list(weekly_reports)
-    for folder in item_folders(paths, item_id):
+    mine = item_folders(paths, item_id) if folders is None else folders.get(item_id, [])
+    for folder in mine:
         for path in _workbooks(folder, recursive=True):
             try:
                 report = _validate(path, rules, calendar, cache)
@@ -319,6 +331,7 @@ def read_inputs(
             item = str(row["item_id"]).strip()
             latest[item] = max(latest.get(item, 0), _revision(row.get("revision")))
     weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
+    folders = item_folder_index(paths)
     cycles = []
     for row in table.rows:
         if not _filled(row.get("item_id")):
@@ -336,6 +349,7 @@ def read_inputs(
                 warnings=warnings,
                 weekly_reports=weekly,
                 cache=cache,
+                folders=folders,
             )
         cycles.append(ItemCycle(item, cycle, fields, depts))
     return DriveInputs(cycles, warnings)
@@ -435,6 +449,7 @@ __all__ = [
     "departments_of",
     "drive_clocks",
     "explain_item",
+    "item_folder_index",
     "item_folders",
     "now_in",
     "parse_as_of",
