@@ -19,6 +19,10 @@ When in doubt the file is read again: a file modified within the last few second
 modification time on a shared drive can be 2 s coarse, so a second save may keep the same time),
 a file that changed while it was being read, a file that could not be read at all, a calendar
 of an unknown kind. ``XIETONG_NO_CACHE=1`` turns the cache off.
+
+Results are stored pickled (and zlib-compressed): the database is on the local disk of the
+machine that runs xietong and written only by xietong, never on the share. An entry that cannot
+be read back is a miss.
 """
 
 from __future__ import annotations
