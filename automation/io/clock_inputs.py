@@ -15,7 +15,6 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from automation.core.clocks import (
     status_by_cycle,
 )
 from automation.errors import XietongError
-from automation.io.drive import DrivePaths, drive_rules, require_drive
+from automation.io.drive import DrivePaths, drive_rules, item_folder_index, require_drive
 from automation.rules import Rules, load_rules
 
 if TYPE_CHECKING:
@@ -150,20 +149,6 @@ def _workbooks(folder: Path, *, recursive: bool) -> list[Path]:
 def item_folders(paths: DrivePaths, item_id: str) -> list[Path]:
     """The folders of an item: ``<ID>`` or ``<ID> <title>`` under the items folder."""
     return item_folder_index(paths).get(item_id, [])
-
-
-def item_folder_index(paths: DrivePaths) -> dict[str, list[Path]]:
-    """The folders of every item by ID, from one listing of the items folder (the name's part
-    before the first space is the ID)."""
-    index: dict[str, list[Path]] = {}
-    if not paths.items.is_dir():
-        return index
-    for entry in os.scandir(paths.items):
-        if entry.is_dir():
-            index.setdefault(entry.name.split(" ", 1)[0], []).append(Path(entry.path))
-    for folders in index.values():
-        folders.sort()
-    return index
 
 
 def _filled(value: Any) -> bool:

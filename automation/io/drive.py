@@ -6,6 +6,7 @@ overrides the package defaults file by file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,3 +100,16 @@ def require_drive(root: str | Path) -> DrivePaths:
             exit_code=2,
         )
     return drive_paths(root, drive_rules(root))
+
+
+def item_folder_index(paths: DrivePaths) -> dict[str, list[Path]]:
+    """The folders of every item by ID (``<ID>`` or ``<ID> <title>``), from one listing."""
+    index: dict[str, list[Path]] = {}
+    if not paths.items.is_dir():
+        return index
+    for entry in os.scandir(paths.items):
+        if entry.is_dir():
+            index.setdefault(entry.name.split(" ", 1)[0], []).append(Path(entry.path))
+    for folders in index.values():
+        folders.sort()
+    return index

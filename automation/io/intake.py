@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from automation.core import intake as core
 from automation.errors import XietongError
-from automation.io.drive import DrivePaths
+from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.journal import append_entries, make_entry
 from automation.io.ledger import Ledger, Registration
 from automation.io.locks import is_temporary, lock_holder
@@ -426,12 +426,16 @@ def _write_feedback(
 # -- filing registered forms ---------------------------------------------------------------
 
 
-def item_folder(paths: DrivePaths, item_id: str, title: str) -> Path:
-    """The item's folder ``<ID> <title>`` (an existing folder of that ID is kept as named)."""
-    if paths.items.is_dir():
-        for entry in sorted(paths.items.iterdir()):
-            if entry.is_dir() and (entry.name == item_id or entry.name.startswith(item_id + " ")):
-                return entry
+def item_folder(
+    paths: DrivePaths, item_id: str, title: str, index: dict[str, list[Path]] | None = None
+) -> Path:
+    """The item's folder ``<ID> <title>`` (an existing folder of that ID is kept as named).
+
+    ``index`` (from :func:`item_folder_index`) saves listing the items folder once per item.
+    """
+    existing = (index if index is not None else item_folder_index(paths)).get(item_id)
+    if existing:
+        return existing[0]
     return paths.items / f"{item_id} {_safe_name(title)}".rstrip()
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core import intake as core
-from automation.io.drive import DrivePaths
+from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.intake import item_folder, relative
 from automation.io.journal import append_entries, make_entry
 from automation.io.ledger import Ledger
@@ -123,11 +123,12 @@ def create_item_workbooks(
     calendar = calendar if calendar is not None else _calendar(rules)
     created: list[CreatedWorkbook] = []
     deferred: list[str] = []
+    folders = item_folder_index(paths)  # one listing of the items folder for all items
     for row in passed_rows(table):
         item_id = str(row["item_id"])
         lead = str(row["lead_dept"])
         coop = _depts(row.get("coop_depts"))
-        folder = item_folder(paths, item_id, str(row.get("title") or ""))
+        folder = item_folder(paths, item_id, str(row.get("title") or ""), folders)
         for key, name in workbook_names(rules, item_id, coop).items():
             target = folder / name
             rel = relative(paths, target)
