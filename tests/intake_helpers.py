@@ -74,6 +74,19 @@ def office_edit(drive: Path, rules: Rules, row: int, values: dict[str, Any]) -> 
     paths.tracking.write_bytes(patch_workbook(paths.tracking.read_bytes(), form.sheet, edits))
 
 
+def pass_evaluation(
+    drive: Path, rules: Rules, row: int = 4, *, coop: str = "市场部", **more: Any
+) -> None:
+    """The office records evaluation passed (2026-03-11), lead 生产部, and ``coop`` cooperating."""
+    values = {
+        "evaluation_result": "通过",
+        "evaluation_date": dt.date(2026, 3, 11),
+        "lead_dept": "生产部",
+        "coop_depts": coop,
+    }
+    office_edit(drive, rules, row, values | more)
+
+
 def drive_hashes(drive: Path) -> dict[str, str]:
     """sha256 of every file on the drive, by relative path."""
     return {

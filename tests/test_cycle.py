@@ -12,6 +12,7 @@ from intake_helpers import (
     drive_hashes,
     drop_request,
     office_edit,
+    pass_evaluation,
     request_values,
     tracking_rows,
 )
@@ -40,17 +41,7 @@ def _office_lock(paths, user="张三"):
 def test_computed_columns_follow_the_clocks(drive, rules):
     drop_request(drive, rules, "申请.xlsx", request_values())
     run(drive)
-    office_edit(
-        drive,
-        rules,
-        4,
-        {
-            "evaluation_result": "通过",
-            "evaluation_date": dt.date(2026, 3, 11),
-            "lead_dept": "生产部",
-            "coop_depts": "市场部",
-        },
-    )
+    pass_evaluation(drive, rules)
     report = run(drive, as_of=dt.datetime(2026, 3, 16, 10))  # meeting due 03-13 18:00, not held
     [row] = tracking_rows(drive, rules)
     assert row["current_stage"] == "沟通协商"
@@ -64,17 +55,7 @@ def test_only_changed_cells_are_written_and_a_second_run_changes_no_file(drive, 
     drop_request(drive, rules, "申请.xlsx", request_values())
     drop_request(drive, rules, "坏.xlsx", request_values(2, title=None))
     run(drive)
-    office_edit(
-        drive,
-        rules,
-        4,
-        {
-            "evaluation_result": "通过",
-            "evaluation_date": dt.date(2026, 3, 11),
-            "lead_dept": "生产部",
-            "coop_depts": "市场部",
-        },
-    )
+    pass_evaluation(drive, rules)
     run(drive, as_of=dt.datetime(2026, 3, 12, 10))
     before = drive_hashes(drive)
     report = run(drive, as_of=dt.datetime(2026, 3, 12, 10))

@@ -10,7 +10,14 @@ import time
 
 import openpyxl
 import pytest
-from intake_helpers import AS_OF, drop_request, office_edit, request_values, tracking_rows
+from intake_helpers import (
+    AS_OF,
+    drop_request,
+    office_edit,
+    pass_evaluation,
+    request_values,
+    tracking_rows,
+)
 
 from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
@@ -259,17 +266,7 @@ def test_rebuilt_state_remembers_the_journal_and_the_workbooks_created(drive, ru
     paths = drive_paths(drive, rules)
     drop_request(drive, rules, "申请.xlsx", request_values())
     run(drive)
-    office_edit(
-        drive,
-        rules,
-        4,
-        {
-            "evaluation_result": "通过",
-            "evaluation_date": dt.date(2026, 3, 11),
-            "lead_dept": "生产部",
-            "coop_depts": "市场部",
-        },
-    )
+    pass_evaluation(drive, rules)
     run(drive, as_of=dt.datetime(2026, 3, 11, 17))
     folder = next(paths.items.glob("XT-2026-0001*"))
     next(folder.glob("模板四*")).unlink()  # removed on purpose

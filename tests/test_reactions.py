@@ -9,6 +9,7 @@ from intake_helpers import (
     drive_hashes,
     drop_request,
     office_edit,
+    pass_evaluation,
     request_values,
     tracking_rows,
 )
@@ -24,17 +25,7 @@ EVALUATED = dt.datetime(2026, 3, 11, 17, 0)
 def _passed_item(drive, rules, **request):
     drop_request(drive, rules, "申请.xlsx", request_values(**request))
     run_cycle(drive, as_of=AS_OF, settle_s=0)
-    office_edit(
-        drive,
-        rules,
-        4,
-        {
-            "evaluation_result": "通过",
-            "evaluation_date": dt.date(2026, 3, 11),
-            "lead_dept": "生产部",
-            "coop_depts": "市场部、研发部",
-        },
-    )
+    pass_evaluation(drive, rules, coop="市场部、研发部")
     return run_cycle(drive, as_of=EVALUATED, settle_s=0)
 
 
