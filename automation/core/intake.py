@@ -212,7 +212,7 @@ def approval_route(
             leader = _leader_of(departments, lead_dept) or _leader_of(
                 departments, normalise_value(request_fields.get("requesting_dept"))
             )
-            names.append(f"分管领导（{leader}）" if leader else "分管领导")
+            names.append(f"{roles.leader_role}（{leader}）" if leader else roles.leader_role)
     return " → ".join(names)
 
 

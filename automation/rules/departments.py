@@ -27,6 +27,7 @@ class Roles(Strict):
     office_email: str = ""
     finance: str  # 财务部
     leaders: list[Person] = []  # 分管领导
+    leader_role: str = "分管领导"  # how the leader role is named in approval routes
     gm_meeting: Person  # 总经理办公会
 
 
