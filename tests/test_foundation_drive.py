@@ -140,3 +140,11 @@ def test_a_drive_laid_out_again_at_the_same_path_starts_with_fresh_state(tmp_pat
         outcomes.append([(o.result, o.item_id) for o in report.intake])
         shutil.rmtree(root)
     assert outcomes == [[("registered", "XT-2026-0001")]] * 2
+
+
+def test_a_drive_that_cannot_be_created_is_a_coded_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    proc = run_cli("init", str(blocker / "盘"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("错误 [E_FILE_SYSTEM]") and "Traceback" not in proc.stderr

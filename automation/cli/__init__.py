@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:  # a folder missing, not writable, a disk full: the user can act on it
+        where = f"{exc.filename}：" if exc.filename else ""
+        click.echo(f"错误 [E_FILE_SYSTEM] {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except Exception as exc:  # last resort: one line, not a traceback
         if os.environ.get("XIETONG_DEBUG"):
             raise
