@@ -299,12 +299,19 @@ def _deadline_clock(ctx: _Ctx, spec: ClockSpec, dept: str | None) -> ClockResult
     )
 
 
+def _dept_span(
+    ctx: _Ctx, spec: ClockSpec, dept: str
+) -> tuple[dt.date | None, dt.date | None, dict[str, Any]]:
+    """Start and end dates of a department's execution clock, with the start of its explanation."""
+    start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
+    end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
+    return start, end, _explain_start(spec, start, end, {})
+
+
 def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     """A daily progress row (模板四) for every working day of execution."""
     cal = ctx.cal
-    start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
-    end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
-    explain = _explain_start(spec, start, end, {})
+    start, end, explain = _dept_span(ctx, spec, dept)
     if start is None:
         return ctx.result(spec, dept, end=end, derivation=explain)
     first = cal.add_workdays_explained(start, spec.workdays)
@@ -372,9 +379,7 @@ def _normal_week(text: str) -> str | None:
 def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     """A weekly progress report (周进度报告) for every ISO week of execution."""
     cal = ctx.cal
-    start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
-    end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
-    explain = _explain_start(spec, start, end, {})
+    start, end, explain = _dept_span(ctx, spec, dept)
     if start is None:
         return ctx.result(spec, dept, end=end, derivation=explain)
     first = cal.add_workdays(start, spec.workdays)
