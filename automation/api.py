@@ -100,7 +100,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build a demo drive with a sample year and run every operation on it."""
     from automation.demo import run_demo as _run
-    from automation.io.clock_inputs import parse_as_of
+    from automation.process.clocks import parse_as_of
 
     if isinstance(as_of, str):
         as_of = parse_as_of(as_of, _rules(None))
@@ -114,7 +114,7 @@ def calendar_check(
     date: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """Is ``date`` a working day, and why: ``{date, workday, kind, name, provisional}``."""
-    from automation.io import clock_inputs
+    from automation.process import clocks as clock_inputs
 
     return clock_inputs.calendar_check(date, drive=drive, rules_dir=rules_dir)
 
@@ -123,7 +123,7 @@ def calendar_add(
     date: str, n: int, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """The ``n``-th working day after ``date`` and its due time, with the days skipped."""
-    from automation.io import clock_inputs
+    from automation.process import clocks as clock_inputs
 
     return clock_inputs.calendar_add(date, n, drive=drive, rules_dir=rules_dir)
 
@@ -132,7 +132,7 @@ def calendar_week(
     week: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """The working days of an ISO week (``2026-W41``) and the weekly report's due time."""
-    from automation.io import clock_inputs
+    from automation.process import clocks as clock_inputs
 
     return clock_inputs.calendar_week(week, drive=drive, rules_dir=rules_dir)
 
@@ -141,14 +141,14 @@ def as_of_time(
     text: str | None, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> Any:
     """``--as-of``: an ISO date-time or a date (its close of business); None means now."""
-    from automation.io.clock_inputs import parse_as_of, rules_for
+    from automation.process.clocks import parse_as_of, rules_for
 
     return parse_as_of(text, rules_for(drive, rules_dir))
 
 
 def clocks(drive: str | Path, *, as_of: Any = None, rules_dir: str | Path | None = None) -> Any:
     """Every clock of every item on a drive (``DriveClocks``: ``.results``, ``.warnings``)."""
-    from automation.io.clock_inputs import compute_drive
+    from automation.process.clocks import compute_drive
 
     return compute_drive(drive, as_of, rules_dir=rules_dir)
 
@@ -157,7 +157,7 @@ def explain_clocks(
     drive: str | Path, item_id: str, *, as_of: Any = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """How each due date of one item was derived (start, days counted, days skipped)."""
-    from automation.io.clock_inputs import explain_item
+    from automation.process.clocks import explain_item
 
     return explain_item(drive, item_id, as_of, rules_dir=rules_dir)
 
@@ -189,8 +189,8 @@ def validate(
 
 def run(drive: str | Path, *, as_of: Any = None) -> Any:
     """One full cycle on a drive: intake → reactions → clocks → write-back (``CycleReport``)."""
-    from automation.cycle import run_cycle
     from automation.io.drive import require_drive
+    from automation.process.cycle import run_cycle
 
     require_drive(drive)
     if as_of is None or isinstance(as_of, str):

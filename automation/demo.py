@@ -204,7 +204,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build the demo drive, play the sample year up to ``as_of`` and run every operation."""
     from automation.core.calendar import WorkCalendar
-    from automation.cycle import run_cycle
+    from automation.process.cycle import run_cycle
 
     as_of = as_of or DEFAULT_AS_OF
     root = Path(root).absolute()
@@ -248,8 +248,8 @@ def _departments_work(player: DemoPlayer, day: dt.date, calendar: Any) -> None:
 
 def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
     """What a person would look at next: the clocks at risk or late, and where the files are."""
-    from automation.io.clock_inputs import drive_clocks
     from automation.io.drive import drive_paths
+    from automation.process.clocks import drive_clocks
 
     rows = drive_clocks(root, as_of)
     latest: dict[str, int] = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from automation.api import init_drive
-from automation.cycle import run_cycle
+from automation.process.cycle import run_cycle
 from automation.rules import load_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

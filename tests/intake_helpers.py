@@ -97,6 +97,6 @@ def drive_hashes(drive: Path) -> dict[str, str]:
 
 
 def tracking_rows(drive: Path, rules: Rules) -> list[dict[str, Any]]:
-    from automation.io.tracking import read_tracking
+    from automation.process.tracking import read_tracking
 
     return read_tracking(drive_paths(drive, rules), rules).rows

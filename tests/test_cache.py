@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from intake_helpers import drive_hashes, tracking_rows
 
-from automation.cycle import run_cycle
 from automation.io import validation
 from automation.io.cache import ValidationCache, cache_key
-from automation.io.clock_inputs import department_records
 from automation.io.drive import drive_paths, drive_rules
 from automation.io.ledger import open_ledger
 from automation.io.templates import write_workbook
-from automation.io.tracking import read_tracking
 from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.process.clocks import department_records
+from automation.process.cycle import run_cycle
+from automation.process.tracking import read_tracking
 from automation.rules import load_rules
 from tests.conftest import run_cli
 

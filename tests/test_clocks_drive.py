@@ -10,14 +10,14 @@ import pytest
 pytest.importorskip("automation.io.validation", reason="the validator (helper B) is not there")
 
 from automation.core.calendar import WorkCalendar  # noqa: E402
-from automation.io.clock_inputs import (  # noqa: E402
+from automation.io.drive import drive_paths  # noqa: E402
+from automation.io.templates import write_workbook  # noqa: E402
+from automation.process.clocks import (  # noqa: E402
     department_records,
     drive_clocks,
     explain_item,
     read_inputs,
 )
-from automation.io.drive import drive_paths  # noqa: E402
-from automation.io.templates import write_workbook  # noqa: E402
 from automation.rules import load_rules  # noqa: E402
 from tests.test_cli_calendar import _fill_drive  # noqa: E402
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
+from automation.process.cycle import run_cycle
 from tests.conftest import CORPUS
 
 AS_OF = dt.datetime(2026, 10, 21, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

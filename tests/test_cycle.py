@@ -18,10 +18,10 @@ from intake_helpers import (
 )
 
 from automation.core.layout import layout
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
 from automation.io.ledger import open_ledger
 from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.process.cycle import run_cycle
 
 
 def run(drive, as_of=AS_OF):
@@ -113,7 +113,7 @@ def test_a_run_killed_between_temp_file_and_replace_leaves_the_original_and_comp
             if target.name.endswith("跟踪表.xlsx"):
                 os._exit(9)
         safewrite._before_replace = die
-        from automation.cycle import run_cycle
+        from automation.process.cycle import run_cycle
         run_cycle({str(drive)!r}, as_of=dt.datetime(2026, 3, 10, 10), settle_s=0)
         """
     )
@@ -158,7 +158,7 @@ def test_office_edits_in_other_cells_survive_every_write(drive, rules):
 def test_a_table_saved_by_the_office_during_the_run_is_reread_and_patched_at_once(
     drive, rules, monkeypatch
 ):
-    import automation.cycle as cycle_mod
+    import automation.process.cycle as cycle_mod
 
     drop_request(drive, rules, "申请.xlsx", request_values())
     real = cycle_mod.write_tracking

@@ -17,10 +17,10 @@ from intake_helpers import AS_OF, drop_request, office_edit, request_values, tra
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
 from automation.io.zipparts import Package
+from automation.process.cycle import run_cycle
 from tests.conftest import convert_with_libreoffice
 from tests.test_xlsxpatch_helpers import assert_cells_kept, changed_parts
 

@@ -6,8 +6,8 @@ import openpyxl
 from intake_helpers import AS_OF, drop_request, pass_evaluation, request_values
 
 from automation.core.layout import layout
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
+from automation.process.cycle import run_cycle
 
 TITLE = '=HYPERLINK("http://example.invalid","点我")'
 GOAL = "+1+1"

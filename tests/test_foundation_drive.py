@@ -123,9 +123,9 @@ def test_a_drive_laid_out_again_at_the_same_path_starts_with_fresh_state(tmp_pat
     from zoneinfo import ZoneInfo
 
     from automation.api import init_drive
-    from automation.cycle import run_cycle
     from automation.demo_data import SAMPLE_REQUESTS
     from automation.io.templates import write_workbook
+    from automation.process.cycle import run_cycle
 
     as_of = dt.datetime(2026, 9, 1, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     request = SAMPLE_REQUESTS[0]

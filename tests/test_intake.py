@@ -19,11 +19,11 @@ from intake_helpers import (
     tracking_rows,
 )
 
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
-from automation.io.intake import rebuild_state, scan_inbox
 from automation.io.journal import read_journal
 from automation.io.ledger import state_path
+from automation.process.cycle import run_cycle
+from automation.process.intake import rebuild_state, scan_inbox
 
 
 def run(drive, as_of=AS_OF, **kw):

@@ -14,7 +14,7 @@ FORMS = 50
 
 def _run(drive: str, queue, barrier) -> None:
     try:
-        from automation.cycle import run_cycle
+        from automation.process.cycle import run_cycle
 
         barrier.wait(60)  # both start intake at the same moment
         report = run_cycle(drive, as_of=AS_OF, settle_s=0)

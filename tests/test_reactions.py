@@ -14,10 +14,10 @@ from intake_helpers import (
     tracking_rows,
 )
 
-from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
 from automation.io.validation import validate_file
+from automation.process.cycle import run_cycle
 
 EVALUATED = dt.datetime(2026, 3, 11, 17, 0)
 

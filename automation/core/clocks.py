@@ -1,7 +1,7 @@
 """The clock (SLA, 时限) engine: for every item cycle and every clock of ``rules/clocks.yaml``,
 when it started, when it is due, and whether it is running, at risk, breached or met.
 
-Inputs are plain records built by ``automation.io.clock_inputs`` from the tracking table (one
+Inputs are plain records built by ``automation.process.clocks`` from the tracking table (one
 row = one cycle: a rejected request that is resubmitted comes back as a new row with the same
 item ID and the next revision) and the items' execution workbooks. Pure: "now" is ``as_of``.
 """

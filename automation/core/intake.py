@@ -1,6 +1,6 @@
 """Registering requests (接收登记), pure: fingerprints, tracking rows, revisions, approval routes.
 
-No file access here: the I/O layer (``automation.io.intake``) reads the inbox and the tracking
+No file access here: the I/O layer (``automation.process.intake``) reads the inbox and the tracking
 table and passes plain values in.
 """
 

@@ -4,7 +4,7 @@ SQLite must not live on a network file system, so the state sits in a per-user f
 machine that runs xietong (``$XIETONG_STATE_DIR``, else ``%LOCALAPPDATA%\\xietong`` on Windows,
 ``$XDG_STATE_HOME/xietong`` or ``~/.local/state/xietong`` elsewhere), one database per drive,
 named after a hash of the drive's absolute path. Everything in it can be rebuilt from the
-workbooks (``automation.io.intake.rebuild_state``).
+workbooks (``automation.process.intake.rebuild_state``).
 
 Tables:
 - ``files``: the processed-file ledger (inbox path, size, mtime, sha256, fingerprint, result),

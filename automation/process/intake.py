@@ -9,7 +9,7 @@ Steps of one intake (the cycle calls them in this order):
    ``BEGIN IMMEDIATE`` transaction — a new ID, a new revision of a returned item, or the
    existing registration when the same content came before;
 3. the cycle writes the pending registrations into the tracking table
-   (``automation.io.tracking``);
+   (``automation.process.tracking``);
 4. :func:`file_registered` then moves each registered form into its item folder (copy through
    the safe writer, then remove from the inbox) and writes the receipt (登记回执).
 
@@ -39,7 +39,7 @@ from automation.io.journal import append_entries, make_entry
 from automation.io.ledger import Ledger, Registration
 from automation.io.locks import is_temporary, lock_holder
 from automation.io.safewrite import WriteDeferred, read_with_snapshot, safe_write, snapshot
-from automation.io.tracking import TrackingTable
+from automation.process.tracking import TrackingTable
 from automation.rules import Rules
 
 FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et")
@@ -535,7 +535,7 @@ def rebuild_state(root: str | Path, *, ledger: Ledger | None = None) -> dict[str
     """
     from automation.io.drive import drive_rules, require_drive
     from automation.io.ledger import open_ledger
-    from automation.io.tracking import read_tracking
+    from automation.process.tracking import read_tracking
 
     paths = require_drive(root)
     rules = drive_rules(root)

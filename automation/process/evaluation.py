@@ -23,11 +23,11 @@ from typing import Any
 
 from automation.core import intake as core
 from automation.io.drive import DrivePaths, item_folder_index
-from automation.io.intake import item_folder, relative
 from automation.io.journal import append_entries, make_entry
 from automation.io.ledger import Ledger
 from automation.io.safewrite import WriteDeferred, safe_write, snapshot
-from automation.io.tracking import CellChange, TrackingTable, row_changes, values_hash
+from automation.process.intake import item_folder, relative
+from automation.process.tracking import CellChange, TrackingTable, row_changes, values_hash
 from automation.rules import Rules
 
 

@@ -1,7 +1,7 @@
 """Reading a drive into the clock engine's inputs, and the clock and calendar operations as plain
 Python calls (``xietong clocks`` / ``xietong calendar`` call exactly these).
 
-- the tracking table (模板二): one row per item cycle, read by ``automation.io.tracking``;
+- the tracking table (模板二): one row per item cycle, read by ``automation.process.tracking``;
 - each item's execution workbooks (模板四, one per department) in its folder under the drive's
   items folder: the department, its plan submission date and the dates of its daily rows;
 - weekly reports (周进度报告) in the drive's weekly folder and the item folders: the ISO weeks
@@ -306,7 +306,7 @@ def read_inputs(
     cache: ValidationCache | None = None,
 ) -> DriveInputs:
     """Every cycle of the tracking table; the latest cycle of an item gets its departments."""
-    from automation.io.tracking import read_tracking
+    from automation.process.tracking import read_tracking
 
     table = read_tracking(paths, rules, calendar=calendar, cache=cache)
     warnings: list[str] = []

@@ -30,7 +30,15 @@ from zoneinfo import ZoneInfo
 from automation.core import intake as core
 from automation.io.cache import ValidationCache
 from automation.io.drive import DrivePaths, drive_rules, require_drive
-from automation.io.intake import (
+from automation.io.ledger import Ledger, drive_lock, open_ledger
+from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
+from automation.process.evaluation import (
+    CreatedWorkbook,
+    approval_route_changes,
+    create_item_workbooks,
+    passed_rows,
+)
+from automation.process.intake import (
     IntakeOutcome,
     file_registered,
     intake_files,
@@ -39,15 +47,7 @@ from automation.io.intake import (
     scan_inbox,
     settle_seconds,
 )
-from automation.io.ledger import Ledger, drive_lock, open_ledger
-from automation.io.reactions import (
-    CreatedWorkbook,
-    approval_route_changes,
-    create_item_workbooks,
-    passed_rows,
-)
-from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
-from automation.io.tracking import (
+from automation.process.tracking import (
     CellChange,
     TrackingTable,
     changes_as_edits,
@@ -361,7 +361,7 @@ def _department_records(
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """The execution-workbook records (DeptRecord by department) of the latest cycle of every
     item, read by the clock engine's own reader of the drive."""
-    from automation.io.clock_inputs import (
+    from automation.process.clocks import (
         department_records,
         item_folder_index,
         read_weekly_reports,
