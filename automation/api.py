@@ -1,20 +1,78 @@
-"""Every operation of xietong as a Python function; the CLI calls exactly these."""
+"""Every operation of xietong as a Python function; the CLI calls exactly these.
+
+Each function opens what it needs once (a drive's :class:`RunContext`: rules, calendar, "now",
+local state) and returns a typed result (a dataclass with ``as_dict()`` for JSON).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from automation import demo as demo_module
 from automation.core.layout import field_cell
 from automation.errors import XietongError
-from automation.rules import KINDS, Rules, load_rules
+from automation.io import templates
+from automation.io.drive import DrivePaths, drive_rules, require_drive
+from automation.io.drive import drive_paths as layout_of
+from automation.io.drive_init import init_drive as lay_out_drive
+from automation.io.feedback import write_feedback
+from automation.io.journal import read_journal
+from automation.io.validation import FileReport, validate_file, workbook_files
+from automation.process import clocks as clock_ops
+from automation.process.context import calendar_of, open_context, parse_as_of, rules_for
+from automation.process.cycle import CycleReport
+from automation.process.cycle import cycle as run_one_cycle
+from automation.rules import KINDS, default_workbooks_dir, load_rules
+
+AsOf = str | dt.datetime | dt.date | None
 
 
-def _rules(rules_dir: str | Path | None) -> Rules:
-    return load_rules(rules_dir)
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a workbook kind (``xietong fields``)."""
+
+    key: str
+    label: str
+    type: str
+    required: bool
+    allowed: list[str]
+    cell: str | None
+    computed: bool
+    help: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class InitReport:
+    """What ``xietong init`` created and what it found already there."""
+
+    root: str
+    created: list[str]
+    kept: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """Where the demo drive is and how far the sample year was played."""
+
+    root: str
+    as_of: str
+    days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[FieldInfo]:
     """The fields of one workbook kind: key, label, type, required, allowed values, cell."""
     if kind not in KINDS:
         raise XietongError(
@@ -22,7 +80,7 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[
             code="E_UNKNOWN_KIND",
             exit_code=2,
         )
-    rules = _rules(rules_dir)
+    rules = load_rules(rules_dir)
     form = rules.form(kind)
     out = []
     for f in form.all_fields:
@@ -33,16 +91,16 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[
         else:
             allowed = list(f.allowed)
         out.append(
-            {
-                "key": f.key,
-                "label": f.label,
-                "type": f.type,
-                "required": f.required,
-                "allowed": allowed,
-                "cell": field_cell(form, f.key),
-                "computed": f.computed,
-                "help": f.help,
-            }
+            FieldInfo(
+                f.key,
+                f.label,
+                f.type,
+                f.required,
+                allowed,
+                field_cell(form, f.key),
+                f.computed,
+                f.help,
+            )
         )
     return out
 
@@ -51,18 +109,11 @@ def generate_templates(
     out_dir: str | Path | None = None, *, rules_dir: str | Path | None = None
 ) -> list[Path]:
     """Write the blank workbooks from the rules (default: the repository's ``workbooks/``)."""
-    from automation.io import templates
-    from automation.rules import default_workbooks_dir
-
-    return templates.generate_templates(_rules(rules_dir), out_dir or default_workbooks_dir())
+    return templates.generate_templates(load_rules(rules_dir), out_dir or default_workbooks_dir())
 
 
 def stale_templates(out_dir: str | Path | None = None) -> list[str]:
     """Names of committed workbooks that differ from what the rules generate now."""
-    import tempfile
-
-    from automation.rules import default_workbooks_dir
-
     current = Path(out_dir or default_workbooks_dir())
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate_templates(tmp)
@@ -73,136 +124,136 @@ def stale_templates(out_dir: str | Path | None = None) -> list[str]:
         ]
 
 
-def init_drive(root: str | Path) -> dict[str, Any]:
+def init_drive(root: str | Path) -> InitReport:
     """Lay out a shared drive; idempotent, never overwrites. Returns what was created."""
-    from automation.io.drive_init import init_drive as _init
-
-    report = _init(root)
-    return {
-        "root": str(report.root),
-        "created": [str(p) for p in report.created],
-        "kept": [str(p) for p in report.kept],
-    }
+    report = lay_out_drive(root)
+    return InitReport(
+        str(report.root), [str(p) for p in report.created], [str(p) for p in report.kept]
+    )
 
 
-def drive_paths(root: str | Path) -> dict[str, str]:
-    """Where each part of a drive is (inbox, tracking, items, …), for scripts and buttons."""
-    from automation.io.drive import drive_paths as _paths
-    from automation.io.drive import drive_rules
+def drive_paths(root: str | Path) -> DrivePaths:
+    """Where each part of a drive is (inbox, tracking, items, …), for scripts and buttons.
 
+    The folder must exist (``E_NO_DRIVE`` otherwise); it need not be initialised yet.
+    """
     root = Path(root)
-    rules = drive_rules(root) if root.is_dir() else None
-    return _paths(root, rules).as_dict()
+    if not root.is_dir():
+        raise XietongError(f"共享盘目录不存在：{root}", code="E_NO_DRIVE", exit_code=2)
+    return layout_of(root, drive_rules(root))
 
 
 def run_demo(
-    drive: str | Path = "xietong-demo", *, as_of: Any = None, echo: Any = print
-) -> dict[str, Any]:
-    """Build a demo drive with a sample year and run every operation on it."""
-    from automation.demo import run_demo as _run
-    from automation.process.clocks import parse_as_of
+    drive: str | Path = "xietong-demo",
+    *,
+    as_of: AsOf = None,
+    echo: Any = print,
+    progress: Any = None,
+) -> DemoReport:
+    """Build a demo drive with a sample year and run every operation on it.
 
-    if isinstance(as_of, str):
-        as_of = parse_as_of(as_of, _rules(None))
-    return _run(drive, as_of=as_of, echo=echo)
+    ``progress(done, total, day)`` is called as the sample year is played, when given.
+    """
+    moment = None if as_of is None else parse_as_of(as_of, load_rules())
+    out = demo_module.run_demo(drive, as_of=moment, echo=echo, progress=progress)
+    return DemoReport(out["root"], out["as_of"], out["days"])
 
 
-# -- calendar and clocks (issue 4) ---------------------------------------------------------------
+# -- calendar and clocks ---------------------------------------------------------------------------
 
 
 def calendar_check(
     date: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """Is ``date`` a working day, and why: ``{date, workday, kind, name, provisional}``."""
-    from automation.process import clocks as clock_inputs
-
-    return clock_inputs.calendar_check(date, drive=drive, rules_dir=rules_dir)
+    return clock_ops.calendar_check(date, drive=drive, rules_dir=rules_dir)
 
 
 def calendar_add(
     date: str, n: int, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """The ``n``-th working day after ``date`` and its due time, with the days skipped."""
-    from automation.process import clocks as clock_inputs
-
-    return clock_inputs.calendar_add(date, n, drive=drive, rules_dir=rules_dir)
+    return clock_ops.calendar_add(date, n, drive=drive, rules_dir=rules_dir)
 
 
 def calendar_week(
     week: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """The working days of an ISO week (``2026-W41``) and the weekly report's due time."""
-    from automation.process import clocks as clock_inputs
-
-    return clock_inputs.calendar_week(week, drive=drive, rules_dir=rules_dir)
+    return clock_ops.calendar_week(week, drive=drive, rules_dir=rules_dir)
 
 
 def as_of_time(
-    text: str | None, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
-) -> Any:
+    text: AsOf, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
+) -> dt.datetime:
     """``--as-of``: an ISO date-time or a date (its close of business); None means now."""
-    from automation.process.clocks import parse_as_of, rules_for
-
     return parse_as_of(text, rules_for(drive, rules_dir))
 
 
-def clocks(drive: str | Path, *, as_of: Any = None, rules_dir: str | Path | None = None) -> Any:
-    """Every clock of every item on a drive (``DriveClocks``: ``.results``, ``.warnings``)."""
-    from automation.process.clocks import compute_drive
-
-    return compute_drive(drive, as_of, rules_dir=rules_dir)
+def clocks(
+    drive: str | Path, *, as_of: AsOf = None, rules_dir: str | Path | None = None
+) -> clock_ops.DriveClocks:
+    """Every clock of every item on a drive (``.results``, ``.warnings``)."""
+    with open_context(drive, as_of=as_of, with_ledger=False, rules_dir=rules_dir) as ctx:
+        found = clock_ops.compute_drive(ctx)
+        notice = clock_ops.provisional_warning(ctx, found.results)
+        if notice:
+            found.warnings.append(notice)
+        return found
 
 
 def explain_clocks(
-    drive: str | Path, item_id: str, *, as_of: Any = None, rules_dir: str | Path | None = None
+    drive: str | Path, item_id: str, *, as_of: AsOf = None, rules_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """How each due date of one item was derived (start, days counted, days skipped)."""
-    from automation.process.clocks import explain_item
+    with open_context(drive, as_of=as_of, with_ledger=False, rules_dir=rules_dir) as ctx:
+        return clock_ops.explain_item(ctx, item_id)
 
-    return explain_item(drive, item_id, as_of, rules_dir=rules_dir)
 
-
-# -- validation (issue 3) ------------------------------------------------------------------------
+# -- validation ----------------------------------------------------------------------------------
 
 
 def validate(
-    paths: Any, *, drive: str | Path | None = None, feedback: str | Path | None = None
-) -> list[Any]:
-    """Validate workbooks (files or folders); ``FileReport`` per file, feedback when asked."""
-    from automation.io.drive import drive_rules
-    from automation.io.validation import validate_paths
+    paths: Any,
+    *,
+    drive: str | Path | None = None,
+    feedback: str | Path | None = None,
+    progress: Any = None,
+) -> list[FileReport]:
+    """Validate workbooks (files or folders); ``FileReport`` per file, feedback when asked.
 
+    ``progress(done, total, path)`` is called after each file when given.
+    """
     if isinstance(paths, str | Path):
         paths = [paths]
-    rules = drive_rules(drive) if drive else _rules(None)
-    reports = validate_paths(list(paths), rules)
+    rules = drive_rules(drive) if drive else load_rules()
+    calendar = calendar_of(rules)
+    files = workbook_files(paths)
+    reports = []
+    for done, path in enumerate(files, 1):
+        reports.append(validate_file(path, rules, calendar=calendar))
+        if progress is not None:
+            progress(done, len(files), path)
     if feedback:
-        from automation.io.feedback import write_feedback
-
         for report in reports:
             write_feedback(report, feedback, report.path)
     return reports
 
 
-# -- the cycle (issue 5) -------------------------------------------------------------------------
+# -- the cycle -----------------------------------------------------------------------------------
 
 
-def run(drive: str | Path, *, as_of: Any = None) -> Any:
-    """One full cycle on a drive: intake → reactions → clocks → write-back (``CycleReport``)."""
-    from automation.io.drive import require_drive
-    from automation.process.cycle import run_cycle
+def run(drive: str | Path, *, as_of: AsOf = None, progress: Any = None) -> CycleReport:
+    """One full cycle on a drive: intake → evaluation → clocks → write-back (``CycleReport``).
 
-    require_drive(drive)
-    if as_of is None or isinstance(as_of, str):
-        as_of = as_of_time(as_of, drive=drive)
-    return run_cycle(drive, as_of=as_of)
+    ``progress(step, total, label)`` is called as the cycle moves on, when given.
+    """
+    with open_context(drive, as_of=as_of) as ctx:
+        return run_one_cycle(ctx, progress=progress)
 
 
 def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     """The audit trail of a drive: every write of the automation, optionally of one item."""
-    from automation.io.drive import require_drive
-    from automation.io.journal import read_journal
-
     return read_journal(require_drive(drive).log, item=item)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from automation.core.calendar import WorkCalendar
 from automation.core.layout import layout
 from automation.demo_data import (
     MISSED_WEEKS,
@@ -27,9 +28,17 @@ from automation.demo_data import (
     SampleRequest,
 )
 from automation.errors import XietongError
-from automation.io.drive import drive_rules, require_drive
+from automation.io.drive import drive_paths, drive_rules, require_drive
 from automation.io.drive_init import init_drive
+from automation.io.journal import read_journal
+from automation.io.ledger import state_path
+from automation.io.safewrite import read_with_snapshot, safe_write
 from automation.io.templates import write_workbook
+from automation.io.validation import validate_file, validate_paths
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.process.clocks import calendar_add, calendar_week, compute_drive
+from automation.process.context import open_context
+from automation.process.cycle import run_cycle
 from automation.rules import Rules
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -52,7 +61,6 @@ def _prepare(root: Path) -> None:
                 code="E_DEMO_EXISTS",
                 exit_code=2,
             )
-        from automation.io.ledger import state_path
 
         state = state_path(root)
         for leftover in state.parent.glob(state.name + "*"):
@@ -88,9 +96,6 @@ class DemoPlayer:
 
     # -- the coordination office ---------------------------------------------------------------
     def office_edit(self, req: SampleRequest, day: dt.date, edits: dict[str, Any]) -> None:
-        from automation.io.safewrite import read_with_snapshot, safe_write
-        from automation.io.validation import validate_file
-        from automation.io.xlsxpatch import CellEdit, patch_workbook
 
         form = self.rules.form("tracking")
         cols = layout(form).columns
@@ -108,8 +113,6 @@ class DemoPlayer:
     # -- cooperating departments ---------------------------------------------------------------
     def department_rows(self, req: SampleRequest, today: dt.date, calendar: Any) -> int:
         """Rewrite each department's execution workbook with its rows up to ``today``."""
-        from automation.io.safewrite import read_with_snapshot, safe_write
-        from automation.io.validation import validate_file
 
         written = 0
         for path in sorted(self.paths.items.rglob("*.xlsx")):
@@ -159,7 +162,6 @@ class DemoPlayer:
 
     def weekly_reports(self) -> None:
         """Each department keeps one 周进度报告 workbook with a row per item and week."""
-        from automation.io.safewrite import read_with_snapshot, safe_write
 
         for dept, weeks in sorted(self.weekly.items()):
             path = self.paths.weekly / f"周进度报告_{dept}.xlsx"
@@ -200,12 +202,13 @@ def _weekly_rows(
 
 
 def run_demo(
-    root: str | Path = "xietong-demo", *, as_of: dt.datetime | None = None, echo: Echo = print
+    root: str | Path = "xietong-demo",
+    *,
+    as_of: dt.datetime | None = None,
+    echo: Echo = print,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """Build the demo drive, play the sample year up to ``as_of`` and run every operation."""
-    from automation.core.calendar import WorkCalendar
-    from automation.process.cycle import run_cycle
-
     as_of = as_of or DEFAULT_AS_OF
     root = Path(root).absolute()
     _prepare(root)
@@ -223,7 +226,9 @@ def run_demo(
             )
     days = sorted(d for d in events if d <= as_of.date())
     echo("\n按日期重放样例年度（每天下班前运行一次完整周期 xietong run）：")
-    for day in days:
+    for done, day in enumerate(days):
+        if progress is not None:
+            progress(done, len(days), day.isoformat())
         for action in events[day]:
             action()
         _departments_work(player, day, calendar)
@@ -248,10 +253,8 @@ def _departments_work(player: DemoPlayer, day: dt.date, calendar: Any) -> None:
 
 def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
     """What a person would look at next: the clocks at risk or late, and where the files are."""
-    from automation.io.drive import drive_paths
-    from automation.process.clocks import drive_clocks
-
-    rows = drive_clocks(root, as_of)
+    with open_context(root, as_of=as_of, with_ledger=False) as ctx:
+        rows = [r.as_dict() for r in compute_drive(ctx).results]
     latest: dict[str, int] = {}
     for r in rows:
         latest[r["item"]] = max(latest.get(r["item"], 0), r.get("cycle") or 1)
@@ -266,8 +269,6 @@ def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
             echo(f"  {r['item']} {r['label']}{dept}{due}{late}")
         if len(hits) > 12:
             echo(f"  …… 另有 {len(hits) - 12} 项，运行 xietong clocks {root} 查看全部")
-    from automation.api import calendar_add, calendar_week, log, validate
-
     echo("\n工作日历（含调休）：")
     added = calendar_add("2026-09-30", 2, drive=root)
     skipped = "、".join(d["date"][5:] for d in added["skipped"])
@@ -278,13 +279,13 @@ def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
     echo(
         f"  2026-W41 的工作日 {'、'.join(d[5:] for d in week['workdays'])}，周报截止 {week['due_at'][:16].replace('T', ' ')}"
     )
-    paths = drive_paths(root)
-    reports = validate(paths.inbox, drive=root)
+    paths = drive_paths(root, drive_rules(root))
+    reports = validate_paths([paths.inbox], drive_rules(root))
     problems = sum(len(r.problems) for r in reports)
     echo(
         f"\n收件箱里仍有 {len(reports)} 份未通过校验的申请，共 {problems} 个问题（xietong validate）"
     )
-    echo(f"审计日志共 {len(log(root))} 条写入记录（xietong log）")
+    echo(f"审计日志共 {len(read_journal(paths.log))} 条写入记录（xietong log）")
     feedback = sorted(p.name for p in Path(paths.feedback).glob("*_校验结果.xlsx"))
     echo("\n去哪里看：")
     echo(f"  跟踪表（灰色列为系统计算）：{paths.tracking}")

@@ -97,6 +97,7 @@ def drive_hashes(drive: Path) -> dict[str, str]:
 
 
 def tracking_rows(drive: Path, rules: Rules) -> list[dict[str, Any]]:
+    from automation.process.context import new_context
     from automation.process.tracking import read_tracking
 
-    return read_tracking(drive_paths(drive, rules), rules).rows
+    return read_tracking(new_context(drive_paths(drive, rules), rules)).rows

@@ -20,6 +20,7 @@ from automation.io.ledger import open_ledger
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import department_records
+from automation.process.context import new_context
 from automation.process.cycle import run_cycle
 from automation.process.tracking import read_tracking
 from automation.rules import load_rules
@@ -253,7 +254,7 @@ def test_a_deleted_workbook_leaves_the_results_and_the_cache(drive, opened):
     _run(drive)
     rules = drive_rules(drive)
     with open_ledger(drive) as ledger:
-        records = department_records(paths, rules, ITEM, cache=ValidationCache(ledger, rules))
+        records = department_records(new_context(paths, rules, ledger=ledger), ITEM)
     assert set(records) == {"生产部", "市场部", "财务部"}
     assert cache_key(extra) in _stored(drive)
 
@@ -263,7 +264,7 @@ def test_a_deleted_workbook_leaves_the_results_and_the_cache(drive, opened):
     assert cache_key(extra) not in _stored(drive)
     assert cache_key(books["生产部"]) in _stored(drive)
     with open_ledger(drive) as ledger:
-        records = department_records(paths, rules, ITEM, cache=ValidationCache(ledger, rules))
+        records = department_records(new_context(paths, rules, ledger=ledger), ITEM)
     assert set(records) == {"生产部", "市场部"}
 
 
@@ -336,15 +337,16 @@ def test_the_tracking_table_is_keyed_on_its_bytes_not_its_time(drive):
     rules = drive_rules(drive)
     form = rules.form("tracking")
     with open_ledger(drive) as ledger:
-        cache = ValidationCache(ledger, rules)
-        [row] = read_tracking(paths, rules, cache=cache).rows
+        ctx = new_context(paths, rules, ledger=ledger)
+        cache = ctx.cache
+        [row] = read_tracking(ctx).rows
         assert row["lead_dept"] == "研发部"
         stat = paths.tracking.stat()
         cell = f"{_column(form, 'lead_dept')}{row['_row']}"
         edited = patch_workbook(paths.tracking.read_bytes(), form.sheet, [CellEdit(cell, "生产部")])
         paths.tracking.write_bytes(edited)
         os.utime(paths.tracking, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same time
-        [row] = read_tracking(paths, rules, cache=cache).rows
+        [row] = read_tracking(ctx).rows
     assert row["lead_dept"] == "生产部"
     assert cache.misses == 2 and cache.hits == 0
 

@@ -187,7 +187,9 @@ def test_a_missing_daily_row_before_national_day_breaches_the_daily_clock(rules,
     daily = clocks(rules, cal, item(EXECUTING, depts), at(2026, 10, 9, 10))["daily_rows@财务部"]
     assert daily.state == "breached"
     assert daily.missing == ("2026-09-30",) and daily.late_workdays == 1
-    assert daily.due_at.isoformat() == "2026-10-09T18:00:00+08:00"  # today's row still open
+    # a breached clock's deadline is the one missed (09-30); today's row is the next one due
+    assert daily.due_at.isoformat() == "2026-09-30T18:00:00+08:00"
+    assert daily.derivation["next_due_at"] == "2026-10-09T18:00:00+08:00"
 
 
 def test_daily_rows_skip_the_holidays_and_warn_late_in_the_day(rules, cal):
@@ -224,7 +226,9 @@ def test_weekly_reports_follow_the_friday_rule_and_a_missing_week_breaches(rules
     assert weeks["2026-W41"]["due"] == "2026-10-09"
     assert weekly.missing == ("2026-W40",) and weekly.state == "breached"
     assert weekly.late_workdays == 4  # 10-08, 10-09, 10-10 (makeup), 10-12
-    assert weekly.due_at.isoformat() == "2026-10-16T18:00:00+08:00"  # this week's report
+    # a breached clock's deadline is the report missed (W40); this week's is the next one due
+    assert weekly.due_at.isoformat() == "2026-09-30T18:00:00+08:00"
+    assert weekly.derivation["next_due_at"] == "2026-10-16T18:00:00+08:00"
 
 
 def test_weekly_reports_all_sent_are_running_then_met(rules, cal):

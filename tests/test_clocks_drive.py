@@ -9,15 +9,11 @@ import pytest
 
 pytest.importorskip("automation.io.validation", reason="the validator (helper B) is not there")
 
-from automation.core.calendar import WorkCalendar  # noqa: E402
+from automation.api import clocks, explain_clocks  # noqa: E402
 from automation.io.drive import drive_paths  # noqa: E402
 from automation.io.templates import write_workbook  # noqa: E402
-from automation.process.clocks import (  # noqa: E402
-    department_records,
-    drive_clocks,
-    explain_item,
-    read_inputs,
-)
+from automation.process.clocks import department_records, read_inputs  # noqa: E402
+from automation.process.context import new_context  # noqa: E402
 from automation.rules import load_rules  # noqa: E402
 from tests.test_cli_calendar import _fill_drive  # noqa: E402
 
@@ -51,13 +47,15 @@ def test_weekly_reports_and_execution_rows_become_department_records(drive: Path
         ],
     )
     (paths.weekly / "~$周进度报告_生产部_2026-W41.xlsx").write_bytes(b"lock")  # Excel owner file
-    records = department_records(paths, rules, "XT-2026-0002")
+    records = department_records(new_context(paths, rules), "XT-2026-0002")
     prod = records["生产部"]
     assert prod.weekly_weeks == frozenset({"2026-W40"})
     assert prod.daily_dates == frozenset({D(2026, 9, 28), D(2026, 9, 29), D(2026, 10, 8)})
     assert prod.fields["plan_submitted_date"] == D(2026, 9, 21)
 
-    rows = drive_clocks(drive, dt.datetime(2026, 10, 9, 10, tzinfo=TZ))
+    rows = [
+        r.as_dict() for r in clocks(drive, as_of=dt.datetime(2026, 10, 9, 10, tzinfo=TZ)).results
+    ]
     weekly = next(r for r in rows if r["clock"] == "weekly_report")
     assert weekly["missing"] == [] and weekly["state"] == "at_risk"  # W41: 10-08, 10-09 only
 
@@ -83,7 +81,7 @@ def test_an_execution_workbook_of_another_item_in_the_folder_is_ignored(drive: P
             }
         ],
     )
-    records = department_records(paths, rules, "XT-2026-0002")
+    records = department_records(new_context(paths, rules), "XT-2026-0002")
     assert D(2026, 9, 30) not in records["生产部"].daily_dates
 
 
@@ -110,13 +108,12 @@ def test_every_cycle_is_read_and_only_the_latest_gets_departments(drive: Path) -
     ]
     paths.tracking.unlink()
     write_workbook("tracking", rules, paths.tracking, rows=rows)
-    cal = WorkCalendar.from_rules(rules.calendar)
-    inputs = read_inputs(paths, rules, cal)
+    inputs = read_inputs(new_context(paths, rules))
     assert [(c.item_id, c.cycle) for c in inputs.cycles] == [
         ("XT-2026-0003", 1),
         ("XT-2026-0003", 2),
     ]
-    out = explain_item(drive, "xt-2026-0003", dt.datetime(2026, 3, 12, 10, tzinfo=TZ))
+    out = explain_clocks(drive, "xt-2026-0003", as_of=dt.datetime(2026, 3, 12, 10, tzinfo=TZ))
     assert [c["cycle"] for c in out["cycles"]] == [1, 2]
     assert out["cycles"][0]["state_zh"] == "按时完成"
     assert out["cycles"][1]["state_zh"] == "预警"

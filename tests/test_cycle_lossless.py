@@ -17,20 +17,27 @@ from intake_helpers import AS_OF, drop_request, office_edit, request_values, tra
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 
+from automation.core.layout import layout
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
 from automation.io.zipparts import Package
 from automation.process.cycle import run_cycle
+from automation.rules import load_rules
 from tests.conftest import convert_with_libreoffice
 from tests.test_xlsxpatch_helpers import assert_cells_kept, changed_parts
+
+
+def _notes_cell(row: int) -> str:
+    """The 备注 (notes) cell of a row, wherever the rules put that column."""
+    return f"{layout(load_rules().form('tracking')).columns['notes']}{row}"
 
 
 def _decorate_with_openpyxl(path):
     """The office adds a chart, a comment and a colour rule, and types a note."""
     wb = openpyxl.load_workbook(path)
     ws = wb["跟踪表"]
-    ws["AD6"] = "办公室备注：下周复盘"
-    ws["AD6"].comment = Comment("王芳：请关注 XT-2026-0001", "协调办")
+    ws[_notes_cell(6)] = "办公室备注：下周复盘"
+    ws[_notes_cell(6)].comment = Comment("王芳：请关注 XT-2026-0001", "协调办")
     chart = BarChart()
     chart.add_data(Reference(ws, min_col=29, min_row=3, max_row=10), titles_from_data=True)
     ws.add_chart(chart, "AF4")
@@ -101,7 +108,8 @@ def test_decorated_tracking_table_keeps_everything_but_the_owned_cells(drive, ru
     ]
     wb = openpyxl.load_workbook(io.BytesIO(drive_paths(drive, rules).tracking.read_bytes()))
     ws = wb["跟踪表"]
-    assert ws["AD6"].value == "办公室备注：下周复盘" and ws["AD6"].comment is not None
+    note = ws[_notes_cell(6)]
+    assert note.value == "办公室备注：下周复盘" and note.comment is not None
     assert len(ws._charts) == 1
 
 

@@ -22,8 +22,10 @@ from intake_helpers import (
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
 from automation.io.ledger import state_path
+from automation.process.context import new_context, open_context
 from automation.process.cycle import run_cycle
-from automation.process.intake import rebuild_state, scan_inbox
+from automation.process.intake import scan_inbox
+from automation.process.recovery import rebuild_state
 
 
 def run(drive, as_of=AS_OF, **kw):
@@ -183,9 +185,16 @@ def test_lock_and_temporary_files_are_never_read(drive, rules):
     shutil.copy(form, paths.inbox / "3B2A0C00")
     shutil.copy(form, paths.inbox / ".xt-tmp-0123456789ab.申请.xlsx")
     (paths.inbox / "说明.pdf").write_bytes(b"%PDF")
-    assert scan_inbox(paths, settle_s=0) == [form]
+    ctx = new_context(paths, rules)
+    assert scan_inbox(ctx, settle_s=0).forms == [form]
     report = run(drive)
-    assert report.registered == 1 and [o.file for o in report.intake] == ["01_申请收件箱/申请.xlsx"]
+    outcomes = {o.file: o.result for o in report.intake}
+    # the lock and temporary files are never read; the stray PDF is answered with a note
+    assert report.registered == 1
+    assert outcomes == {
+        "01_申请收件箱/申请.xlsx": "registered",
+        "01_申请收件箱/说明.pdf": "invalid",
+    }
 
 
 def test_a_file_still_being_written_is_left_for_the_next_run(drive, rules):
@@ -199,9 +208,10 @@ def test_a_file_still_being_written_is_left_for_the_next_run(drive, rules):
 
     writer = threading.Thread(target=still_saving)
     writer.start()
-    assert scan_inbox(paths, settle_s=0.5) == []
+    ctx = new_context(paths, rules)
+    assert scan_inbox(ctx, settle_s=0.5).forms == []
     writer.join()
-    assert scan_inbox(paths, settle_s=0.2) == [form]
+    assert scan_inbox(ctx, settle_s=0.2).forms == [form]
 
 
 def test_state_rebuilt_from_the_workbooks_never_reuses_an_id(drive, rules):
@@ -230,7 +240,8 @@ def test_rebuild_state_takes_the_highest_id_of_the_table(drive, rules):
 
     with open_ledger(drive) as led:
         led.conn.execute("DELETE FROM id_counter")
-    assert rebuild_state(drive)["years"] == 1
+    with open_context(drive) as ctx:
+        assert rebuild_state(ctx)["years"] == 1
     with open_ledger(drive) as led:
         assert led.last_seq(2026) == 1
 

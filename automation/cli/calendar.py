@@ -154,7 +154,7 @@ def _explain(out: dict[str, Any]) -> None:
                 click.echo(f"    开始日期取各部门最晚：{parts}")
             if d.get("required_days") is not None:
                 click.echo(
-                    f"    每个工作日一行，自 {d['first_day']} 起应填 {len(d['required_days'])} 天"
+                    f"    每个工作日一行，自 {d['first_day']} 起应填 {d['required_days']} 天"
                 )
             for week, w in d.get("weeks", {}).items():
                 click.echo(f"    {week} 周报截止 {w['due']}：{'已交' if w['sent'] else '未交'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from automation.cli.app import echo_json, xietong
+from automation.cli.app import echo_json, progress_bar, xietong
 
 
 @xietong.command()
@@ -22,11 +22,9 @@ def fields(kind: str, as_json: bool, rules_dir: str | None) -> None:
         echo_json(rows)
         return
     for r in rows:
-        req = "*" if r["required"] else " "
-        allowed = "/".join(r["allowed"])
-        click.echo(
-            f"{r['cell']:>5} {req} {r['key']:<22} {r['label']:<14} {r['type']:<11} {allowed}"
-        )
+        req = "*" if r.required else " "
+        allowed = "/".join(r.allowed)
+        click.echo(f"{r.cell or '':>5} {req} {r.key:<22} {r.label:<14} {r.type:<11} {allowed}")
 
 
 @xietong.command()
@@ -60,10 +58,10 @@ def init(drive: str, as_json: bool) -> None:
     if as_json:
         echo_json(report)
         return
-    for path in report["created"]:
+    for path in report.created:
         click.echo(f"新建 {path}")
     click.echo(
-        f"共享盘已就绪：{report['root']}（新建 {len(report['created'])} 项，保留 {len(report['kept'])} 项）"
+        f"共享盘已就绪：{report.root}（新建 {len(report.created)} 项，保留 {len(report.kept)} 项）"
     )
 
 
@@ -78,7 +76,7 @@ def paths(drive: str, as_json: bool) -> None:
     if as_json:
         echo_json(result)
         return
-    for key, value in result.items():
+    for key, value in result.as_dict().items():
         click.echo(f"{key:<10} {value}")
 
 
@@ -93,4 +91,5 @@ def demo(drive: str, as_of: str | None) -> None:
     """Build a demo shared DRIVE (default ./xietong-demo) with a sample year and run everything."""
     from automation.api import run_demo
 
-    run_demo(drive, as_of=as_of, echo=click.echo)
+    with progress_bar("演示", quiet=False) as progress:
+        run_demo(drive, as_of=as_of, echo=click.echo, progress=progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from automation.cli.app import echo_json, xietong
+from automation.cli.app import echo_json, progress_bar, xietong
 
 
 @xietong.command()
@@ -16,10 +16,11 @@ from automation.cli.app import echo_json, xietong
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def run(drive: str, as_of: str | None, as_json: bool) -> None:
-    """One full cycle on DRIVE: intake → reactions → clocks → write-back (登记、建表、计时、回写)."""
+    """One full cycle on DRIVE: intake → evaluation → clocks → write-back (登记、建表、计时、回写)."""
     from automation.api import run as run_once
 
-    report = run_once(drive, as_of=as_of)
+    with progress_bar("运行", quiet=as_json) as progress:
+        report = run_once(drive, as_of=as_of, progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return

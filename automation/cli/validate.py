@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from automation.cli.app import echo_json, xietong
+from automation.cli.app import echo_json, progress_bar, xietong
+from automation.core.text import printable
 
 LEVELS = {"error": "错误", "warning": "提醒"}
 
@@ -36,7 +37,8 @@ def validate(
     """
     from automation.api import validate as validate_files
 
-    reports = validate_files(paths, drive=drive_dir, feedback=feedback_dir)
+    with progress_bar("校验", quiet=as_json) as progress:
+        reports = validate_files(paths, drive=drive_dir, feedback=feedback_dir, progress=progress)
     if as_json:
         echo_json([p.as_dict() for r in reports for p in r.problems])
     else:
@@ -55,9 +57,10 @@ def _print_table(reports: list) -> None:
         errors, warnings = len(report.errors), len(report.warnings)
         status = "通过" if report.ok else "未通过"
         kind = f" [{report.kind}]" if report.kind else ""
-        click.echo(f"{report.path}{kind}：{status}（错误 {errors}，提醒 {warnings}）")
+        click.echo(f"{printable(report.path)}{kind}：{status}（错误 {errors}，提醒 {warnings}）")
         for p in report.problems:
             where = f"{p.sheet}!{p.cell}" if p.cell else "文件"
-            click.echo(f"  {LEVELS[p.severity]} {p.code:<20} {where:<16} {p.label}  {p.message}")
+            text = printable(p.message)
+            click.echo(f"  {LEVELS[p.severity]} {p.code:<20} {where:<16} {p.label}  {text}")
     total = sum(len(r.errors) for r in reports)
     click.echo(f"共 {len(reports)} 个文件，{total} 个错误")

@@ -30,6 +30,9 @@ WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 MAX_SPAN_DAYS = 3660  # no arithmetic walks further than this: a calendar without working days
 
 
+_ORIGIN_YEAR = 2000  # prefix counts of working days are taken from here
+
+
 @dataclass(frozen=True)
 class DayInfo:
     """What kind of day a date is, by name (元旦, 国庆节调休上班 …) and how sure we are."""
@@ -187,6 +190,8 @@ class WorkCalendar:
         self._override_days = override_days
         self._company = company_days_off
         self._cache: dict[dt.date, DayInfo] = {}
+        self._prefix: dict[int, tuple[list[int], list[int]]] = {}
+        self._starts: dict[tuple[int, int], int] = {}
 
     @classmethod
     def from_rules(cls, rules: CalendarRules) -> WorkCalendar:
@@ -295,21 +300,63 @@ class WorkCalendar:
             day += dt.timedelta(days=1)
         return out
 
+    def _year_counts(self, year: int) -> tuple[list[int], list[int]]:
+        """Per day of ``year``: working days and provisional days from 1 January up to and
+        including that day (computed once per year, so spans cost the same however long)."""
+        found = self._prefix.get(year)
+        if found is None:
+            work, prov = [0], [0]
+            first = dt.date(year, 1, 1).toordinal()
+            for ordinal in range(first, dt.date(year, 12, 31).toordinal() + 1):
+                info = self.day_info(dt.date.fromordinal(ordinal))
+                work.append(work[-1] + info.workday)
+                prov.append(prov[-1] + info.provisional)
+            found = self._prefix[year] = (work, prov)
+        return found
+
+    def _year_start(self, year: int, which: int) -> int:
+        """Working (which=0) or provisional (1) days from the origin year up to ``year``."""
+        found = self._starts.get((year, which))
+        if found is not None:
+            return found
+        step = 1 if year > _ORIGIN_YEAR else -1
+        y, total = _ORIGIN_YEAR, 0
+        while y != year:  # walks once per year and kind; every year on the way is kept
+            if step > 0:
+                total += self._year_counts(y)[which][-1]
+            else:
+                total -= self._year_counts(y - 1)[which][-1]
+            y += step
+            self._starts[(y, which)] = total
+        self._starts[(year, which)] = total
+        return total
+
+    def _count_upto(self, d: dt.date, which: int) -> int:
+        """Days of a kind up to and including ``d``, from an origin only differences are taken
+        of (working days: which=0, provisional days: which=1)."""
+        return (
+            self._year_start(d.year, which)
+            + self._year_counts(d.year)[which][d.timetuple().tm_yday]
+        )
+
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
         """Working days in (a, b]; negative (the count in (b, a]) when b is before a."""
-        if b < a:
-            return -len(self.workdays_in(b, a))
-        return len(self.workdays_in(a, b))
+        return self._count_upto(b, 0) - self._count_upto(a, 0)
 
     def span_provisional(self, a: dt.date, b: dt.date) -> bool:
         """Whether any day in [a, b] is only provisionally known."""
         lo, hi = min(a, b), max(a, b)
-        day = lo
-        while day <= hi:
-            if self.is_provisional(day):
-                return True
-            day += dt.timedelta(days=1)
-        return False
+        return self._count_upto(hi, 1) - self._count_upto(lo, 1) + self.is_provisional(lo) > 0
+
+    def time_used(self, after: dt.date, moment: dt.datetime) -> float:
+        """Working days of business time passed in (after, moment]: whole days before the
+        moment's day, and the share of that day's business hours (constant cost)."""
+        moment = self.local(moment)
+        today = moment.date()
+        if today <= after:
+            return 0.0
+        whole = self.workdays_between(after, today - dt.timedelta(days=1))
+        return whole + (self.day_share_used(today, moment) if self.is_workday(today) else 0.0)
 
     # -- times -------------------------------------------------------------------------------
 

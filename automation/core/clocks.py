@@ -108,6 +108,7 @@ class ItemStatus:
     state: str
     state_zh: str
     late_workdays: int
+    clock: str = ""  # the clock the deadline, state and days late belong to (当前时限)
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -270,8 +271,7 @@ def _deadline_clock(ctx: _Ctx, spec: ClockSpec, dept: str | None) -> ClockResult
         )
     elapsed = sum(cal.day_share_used(d, ctx.now) for d in der.counted)
     if ctx.now > due_at:
-        after = cal.workdays_in(der.due, ctx.today)
-        elapsed += sum(cal.day_share_used(d, ctx.now) for d in after)
+        elapsed += cal.time_used(der.due, ctx.now)
         late = max(0, cal.workdays_between(der.due, ctx.today))
         return ctx.result(
             spec,
@@ -316,17 +316,28 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         return ctx.result(spec, dept, end=end, derivation=explain)
     first = cal.add_workdays_explained(start, spec.workdays)
     last = min(end, ctx.today) if end is not None else ctx.today
-    required = [first.due, *cal.workdays_in(first.due, last)] if first.due <= last else []
     rows = _record(ctx.cycle, dept).daily_dates
-    missing = [d for d in required if d not in rows and cal.close_at(d) <= ctx.now]
-    pending = [d for d in required if d not in rows and cal.close_at(d) > ctx.now]
-    provisional = first.provisional or (bool(required) and cal.span_provisional(start, last))
+    # counted, not listed: the cost does not grow with the span (only the first days are listed)
+    n_required = 1 + cal.workdays_between(first.due, last) if first.due <= last else 0
+    n_rows = sum(1 for d in rows if first.due <= d <= last and cal.is_workday(d))
+    today_open = (
+        n_required > 0
+        and last == ctx.today
+        and cal.is_workday(last)
+        and last not in rows
+        and cal.close_at(last) > ctx.now
+    )
+    pending = [last] if today_open else []
+    n_missing = n_required - n_rows - len(pending)
+    missing = _first_missing(cal, first.due, last, rows, set(pending), n_missing)
+    provisional = first.provisional or (n_required > 0 and cal.span_provisional(start, last))
     explain.update(
         first_day=first.due.isoformat(),
         first_day_derivation=first.as_dict(),
-        required_days=[d.isoformat() for d in required],
-        rows=sorted(d.isoformat() for d in rows if d in set(required)),
+        required_days=n_required,
+        rows=sorted(d.isoformat() for d in rows if first.due <= d <= last and cal.is_workday(d)),
         missing=[d.isoformat() for d in missing],
+        missing_count=n_missing,
     )
     if pending:
         due_at: dt.datetime | None = cal.close_at(pending[0])
@@ -336,8 +347,10 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         used = 0.0
     else:
         due_at, used = None, None
-    if missing:
+    if n_missing:
         state = "breached"
+        explain["next_due_at"] = _iso(due_at)  # the next row still to come
+        due_at = cal.close_at(missing[0])  # the deadline missed first, the one that is overdue
     elif pending or end is None:
         state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
     else:
@@ -352,11 +365,28 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         state=state,
         used=used,
         at_risk_level=level,
-        late_workdays=len(missing),
+        late_workdays=n_missing,
         provisional=provisional,
         derivation=explain,
         missing=tuple(d.isoformat() for d in missing),
     )
+
+
+MAX_LISTED = 370  # missing days listed one by one (the count is always exact)
+
+
+def _first_missing(
+    cal: WorkCalendar, first: dt.date, last: dt.date, rows: Any, skip: set[dt.date], count: int
+) -> list[dt.date]:
+    """The oldest missing days, at most ``MAX_LISTED``; stops as soon as all ``count`` are found."""
+    out: list[dt.date] = []
+    day = first
+    want = min(count, MAX_LISTED)
+    while len(out) < want and day <= last:
+        if cal.is_workday(day) and day not in rows and day not in skip:
+            out.append(day)
+        day += dt.timedelta(days=1)
+    return out
 
 
 def _iso_weeks(first: dt.date, last: dt.date) -> list[tuple[int, int]]:
@@ -405,9 +435,14 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     elif end is None:
         due_at = _next_week_due(cal, max(last, first))
         used = 0.0
-    late = max((cal.workdays_between(due_by_week[w], ctx.today) for w in missing), default=0)
+    # once execution is complete, a missing report stays on record but its lateness stops growing
+    until = ctx.today if end is None else min(ctx.today, max(end, first))
+    late = max((cal.workdays_between(due_by_week[w], until) for w in missing), default=0)
     if missing:
         state = "breached"
+        next_due = due_at
+        due_at = cal.close_at(due_by_week[missing[0]])  # the report missed first
+        late = max(late, 1) if end is not None else late
     elif pending or end is None:
         state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
     else:
@@ -417,6 +452,8 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         weeks={w: {"due": d.isoformat(), "sent": w in sent} for w, d in due_by_week.items()},
         missing=missing,
     )
+    if missing:
+        explain["next_due_at"] = _iso(next_due)  # the next report still to come
     return ctx.result(
         spec,
         dept,
@@ -467,31 +504,64 @@ def compute_clocks(
     return out
 
 
+def _closed_breach(r: ClockResult) -> bool:
+    """A missed daily row or weekly report of a department whose execution is complete: it stays
+    on record as breached, but no longer drives the row's state."""
+    return r.state == "breached" and r.end is not None
+
+
+def _attention(r: ClockResult) -> tuple[Any, ...]:
+    """Sort key: the clock that needs attention most comes first — a breached clock (most working
+    days late, then the oldest deadline) before an at-risk one (most time used) before the
+    running one due soonest."""
+    due = r.due_at.timestamp() if r.due_at is not None else float("inf")
+    if r.state == "breached":
+        return (0, -r.late_workdays, due)
+    if r.state == "at_risk":
+        return (1, -(r.used or 0.0), due)
+    return (2, due, 0)
+
+
+def clock_name(r: ClockResult) -> str:
+    """How a row names its clock: ``周进度报告 · IT部``."""
+    return f"{r.label} · {r.department}" if r.department else r.label
+
+
 def item_status(results: Sequence[ClockResult]) -> ItemStatus:
     """The tracking row's computed columns from the clocks of one cycle.
 
-    The current stage is that of the first open clock (in the order of ``clocks.yaml``); the
-    deadline the most urgent open one; the state the worst open one. With nothing open: the
-    next clock waiting to start, else the last stage, met or met late.
+    The current stage is that of the first open clock (in the order of ``clocks.yaml``). The
+    deadline, state and working days late all belong to ONE clock, named in ``clock``: the one
+    that needs attention most (see :func:`_attention`). With nothing open: the next clock
+    waiting to start, else the last stage, met or met late.
     """
-    open_ = [r for r in results if r.state in OPEN_STATES]
+    open_ = [r for r in results if r.state in OPEN_STATES and not _closed_breach(r)]
     if open_:
-        state = next(s for s in _WORST_FIRST if any(r.state == s for r in open_))
-        deadlines = [r.due_at for r in open_ if r.due_at is not None]
+        chosen = min(open_, key=_attention)
         return ItemStatus(
             stage=open_[0].stage,
-            deadline=min(deadlines) if deadlines else None,
-            state=state,
-            state_zh=STATE_ZH[state],
-            late_workdays=max(r.late_workdays for r in open_),
+            deadline=chosen.due_at,
+            state=chosen.state,
+            state_zh=STATE_ZH[chosen.state],
+            late_workdays=chosen.late_workdays,
+            clock=clock_name(chosen),
         )
-    late = max((r.late_workdays for r in results), default=0)
     waiting = [r for r in results if r.state == "not_started"]
     if waiting or not results:
         stage = waiting[0].stage if waiting else ""
-        return ItemStatus(stage, None, "not_started", STATE_ZH["not_started"], late)
-    state = "met_late" if any(r.state == "met_late" for r in results) else "met"
-    return ItemStatus(results[-1].stage, None, state, STATE_ZH[state], late)
+        return ItemStatus(stage, None, "not_started", STATE_ZH["not_started"], 0)
+    closed = [r for r in results if r.state in ("met_late", "breached")]
+    if closed:  # done, some of it late: the latest of them names the row
+        worst = max(closed, key=lambda r: (r.late_workdays, -_attention(r)[2]))
+        return ItemStatus(
+            results[-1].stage,
+            None,
+            "met_late",
+            STATE_ZH["met_late"],
+            worst.late_workdays,
+            clock=clock_name(worst),
+        )
+    return ItemStatus(results[-1].stage, None, "met", STATE_ZH["met"], 0)
 
 
 def status_by_cycle(results: Iterable[ClockResult]) -> dict[tuple[str, int], ItemStatus]:

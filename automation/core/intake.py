@@ -277,3 +277,20 @@ def from_json_values(values: Mapping[str, Any], form: FormRules) -> dict[str, An
                 pass
         out[k] = v
     return out
+
+
+_LIST_SEPARATORS = re.compile(r"[、,，;；\s]+")
+
+
+def attachment_listed(listing: str, file_name: str) -> bool:
+    """Whether a request's 附件清单 names a file: its whole name anywhere in the text, or its
+    name without extension as one entry of the list (``需求说明、预算表.xlsx``)."""
+    text = unicodedata.normalize("NFKC", listing or "").casefold()
+    name = unicodedata.normalize("NFKC", file_name or "").casefold().strip()
+    if not text.strip() or not name:
+        return False
+    if name in text:
+        return True
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    entries = [e.strip("《》“”\"'()（） ") for e in _LIST_SEPARATORS.split(text)]
+    return any(e and (e == stem or e.rsplit(".", 1)[0] == stem) for e in entries)

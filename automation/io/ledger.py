@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import sys
 import time
@@ -207,12 +208,12 @@ class Ledger:
         Nothing to do: this exact content was already processed at this path, or another
         process holds a fresh claim on it.
         """
-        token = uuid.uuid4().hex
+        token = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         with self.transaction() as c:
             row = c.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
             if row is not None:
                 fresh = row["claimed_at"] and time.time() - row["claimed_at"] < CLAIM_TIMEOUT_S
-                if row["claim"] and fresh:
+                if row["claim"] and fresh and _claimant_alive(row["claim"]):
                     return None
                 if row["sha256"] == sha256 and row["result"] != "claimed":
                     return None
@@ -342,6 +343,11 @@ class Ledger:
                 revision = max(known or 0, table_revision) + 1
             else:
                 item_id = id_format(year, self._allocate(c, year, floor))
+                # a counter rebuilt too low never hands out an ID already registered
+                while c.execute(
+                    "SELECT 1 FROM registrations WHERE item_id = ?", (item_id,)
+                ).fetchone():
+                    item_id = id_format(year, self._allocate(c, year, floor))
                 revision = 1
             values = {**row_values, "item_id": item_id, "revision": revision}
             c.execute(
@@ -491,6 +497,42 @@ class Ledger:
                 "SELECT entry FROM journal WHERE item_id = ? ORDER BY seq", (item_id,)
             ).fetchall()
         return [json.loads(r["entry"]) for r in rows]
+
+
+_HOST = socket.gethostname()
+
+
+def _claimant_alive(claim: str) -> bool:
+    """Whether the process that holds a claim still runs (a claim of another machine, or in the
+    old format, is trusted until it times out)."""
+    host, _, rest = claim.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return True
+    return pid_alive(int(pid_text))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine runs under ``pid``."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFO
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _registration(row: sqlite3.Row) -> Registration:

@@ -18,95 +18,57 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from automation.core.calendar import WorkCalendar, parse_date, parse_week, week_label
+from automation.core.calendar import (
+    WorkCalendar,
+    add_days,
+    check_day,
+    parse_week,
+    week_label,
+    week_summary,
+)
 from automation.core.clocks import (
     ClockResult,
     DeptRecord,
     ItemCycle,
     as_date,
     compute_clocks,
-    departments_of,
     status_by_cycle,
 )
+from automation.core.normalize import is_blank
+from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.drive import DrivePaths, drive_rules, item_folder_index, require_drive
-from automation.rules import Rules, load_rules
+from automation.io.drive import DrivePaths, item_folder_index
+from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.process.context import RunContext, calendar_of, rules_for
+from automation.process.tracking import read_tracking
+from automation.rules import Rules
 
-if TYPE_CHECKING:
-    from automation.io.cache import ValidationCache
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
-# -- rules, calendar and "now" ---------------------------------------------------------------------
-
-
-def rules_for(drive: str | Path | None = None, rules_dir: str | Path | None = None) -> Rules:
-    """The rules in force: an explicit rules folder, else the drive's, else the package defaults."""
-    if rules_dir is not None:
-        return load_rules(rules_dir)
-    if drive is not None:
-        root = Path(drive)
-        if not root.is_dir():
-            raise XietongError(f"共享盘目录不存在：{root}", code="E_NO_DRIVE", exit_code=2)
-        return drive_rules(root)
-    return load_rules()
+# -- calendar operations -------------------------------------------------------------------------
 
 
 def calendar_for(
     drive: str | Path | None = None, rules_dir: str | Path | None = None
 ) -> WorkCalendar:
-    return WorkCalendar.from_rules(rules_for(drive, rules_dir).calendar)
-
-
-def now_in(rules: Rules) -> dt.datetime:
-    """The wall clock in the rules' time zone (the default "as of")."""
-    return dt.datetime.now(rules.calendar.tzinfo())
-
-
-def parse_as_of(text: str | None, rules: Rules) -> dt.datetime:
-    """``--as-of``: an ISO date-time (naive = the rules' time zone) or a date (its close of
-    business); none = now."""
-    if text is None or not str(text).strip():
-        return now_in(rules)
-    tz = rules.calendar.tzinfo()
-    raw = str(text).strip()
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        day = parse_date(raw)  # E_BAD_DATE when it is not a date either
-        return dt.datetime.combine(day, rules.calendar.close_of_business, tzinfo=tz)
-    if len(raw) <= 10:  # a bare date
-        return dt.datetime.combine(moment.date(), rules.calendar.close_of_business, tzinfo=tz)
-    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
-
-
-# -- calendar operations -------------------------------------------------------------------------
+    return calendar_of(rules_for(drive, rules_dir))
 
 
 def calendar_check(
     text: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
-):
-    from automation.core.calendar import check_day
-
+) -> dict[str, Any]:
     return check_day(calendar_for(drive, rules_dir), text)
 
 
 def calendar_add(
     text: str, n: int, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
-):
-    from automation.core.calendar import add_days
-
+) -> dict[str, Any]:
     return add_days(calendar_for(drive, rules_dir), text, n)
 
 
 def calendar_week(
     text: str, *, drive: str | Path | None = None, rules_dir: str | Path | None = None
-):
-    from automation.core.calendar import week_summary
-
+) -> dict[str, Any]:
     return week_summary(calendar_for(drive, rules_dir), text)
 
 
@@ -119,30 +81,18 @@ class DriveInputs:
     warnings: list[str] = field(default_factory=list)
 
 
-def _validate(
-    path: Path, rules: Rules, calendar: WorkCalendar | None, cache: ValidationCache | None
-) -> Any:
-    from automation.io.validation import validate_file
-
-    if cache is not None:
-        return cache.validate(path)
-    return validate_file(path, rules, calendar=calendar)
-
-
-def _is_temporary(path: Path) -> bool:
-    from automation.io.locks import is_temporary
-
-    return is_temporary(path)
-
-
-def _workbooks(folder: Path, *, recursive: bool) -> list[Path]:
+def workbooks_in(folder: Path, *, recursive: bool) -> list[Path]:
+    """The readable workbooks in a folder (temporary and lock files left out)."""
     if not folder.is_dir():
         return []
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
         p
         for p in found
-        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not _is_temporary(p)
+        if p.suffix.lower() in WORKBOOK_SUFFIXES
+        and not is_temporary(p)
+        and not p.is_symlink()
+        and p.is_file()
     )
 
 
@@ -152,7 +102,7 @@ def item_folders(paths: DrivePaths, item_id: str) -> list[Path]:
 
 
 def _filled(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip()) and value != []
+    return not is_blank(value)
 
 
 def _same_item(value: Any, item_id: str) -> bool:
@@ -183,7 +133,7 @@ class _Records:
         }
 
 
-def _add_execution(rec: _Records, report: Any, rules: Rules, item_id: str, warn: list[str]) -> None:
+def _add_execution(rec: _Records, report: Any, item_id: str, warn: list[str]) -> None:
     header = report.fields
     if not _same_item(header.get("item_id"), item_id):
         return
@@ -221,41 +171,45 @@ def _week_text(value: Any) -> str | None:
         return None
 
 
+def _read(ctx: RunContext, path: Path, warnings: list[str]) -> Any | None:
+    try:
+        return ctx.cache.validate(path)
+    except XietongError as exc:
+        warnings.append(f"{printable(path.name)} 无法读取：{exc.message}")
+        return None
+
+
 def department_records(
-    paths: DrivePaths,
-    rules: Rules,
+    ctx: RunContext,
     item_id: str,
     *,
-    calendar: WorkCalendar | None = None,
     warnings: list[str] | None = None,
     weekly_reports: list[Any] | None = None,
-    cache: ValidationCache | None = None,
     folders: dict[str, list[Path]] | None = None,
 ) -> dict[str, DeptRecord]:
     """The department records of one item from its folder (and the weekly folder).
 
-    With a ``cache``, workbooks unchanged since it stored their result are not read again;
+    Workbooks unchanged since the context's cache stored their result are not read again;
     ``folders`` is the :func:`item_folder_index` of the drive, when the caller has it.
     """
     warn = warnings if warnings is not None else []
     rec = _Records()
     if weekly_reports is None:
-        weekly_reports = read_weekly_reports(paths, rules, calendar, warn, cache=cache)
+        weekly_reports = read_weekly_reports(ctx, warn)
     reports = list(weekly_reports)
-    mine = item_folders(paths, item_id) if folders is None else folders.get(item_id, [])
+    known = {Path(r.path) for r in reports}
+    mine = item_folders(ctx.paths, item_id) if folders is None else folders.get(item_id, [])
     for folder in mine:
-        for path in _workbooks(folder, recursive=True):
-            try:
-                report = _validate(path, rules, calendar, cache)
-            except XietongError as exc:
-                warn.append(f"{path.name} 无法读取：{exc.message}")
+        for path in workbooks_in(folder, recursive=True):
+            report = _read(ctx, path, warn)
+            if report is None:
                 continue
             if report.kind == "execution":
-                _add_execution(rec, report, rules, item_id, warn)
-            elif report.kind == "weekly" and path not in _paths(reports):
+                _add_execution(rec, report, item_id, warn)
+            elif report.kind == "weekly" and path not in known:
                 reports.append(report)
     for report in reports:
-        for row in _weekly_rows(report, rules):
+        for row in _weekly_rows(report, ctx.rules):
             if not _same_item(row.get("item_id"), item_id) or not _filled(row.get("item_id")):
                 continue
             week = _week_text(row.get("week"))
@@ -266,78 +220,56 @@ def department_records(
     return rec.build()
 
 
-def _paths(reports: list[Any]) -> set[Path]:
-    return {Path(r.path) for r in reports}
-
-
-def read_weekly_reports(
-    paths: DrivePaths,
-    rules: Rules,
-    calendar: WorkCalendar | None,
-    warnings: list[str],
-    *,
-    cache: ValidationCache | None = None,
-) -> list[Any]:
+def read_weekly_reports(ctx: RunContext, warnings: list[str]) -> list[Any]:
     """Every weekly report workbook in the drive's weekly folder."""
     out = []
-    for path in _workbooks(paths.weekly, recursive=True):
-        try:
-            report = _validate(path, rules, calendar, cache)
-        except XietongError as exc:
-            warnings.append(f"{path.name} 无法读取：{exc.message}")
-            continue
-        if report.kind == "weekly":
+    for path in workbooks_in(ctx.paths.weekly, recursive=True):
+        report = _read(ctx, path, warnings)
+        if report is not None and report.kind == "weekly":
             out.append(report)
     return out
 
 
-def _revision(value: Any) -> int:
+def revision_of(value: Any) -> int:
     try:
         return max(1, int(value))
     except (TypeError, ValueError):
         return 1
 
 
-def read_inputs(
-    paths: DrivePaths,
-    rules: Rules,
-    calendar: WorkCalendar,
-    *,
-    cache: ValidationCache | None = None,
-) -> DriveInputs:
-    """Every cycle of the tracking table; the latest cycle of an item gets its departments."""
-    from automation.process.tracking import read_tracking
-
-    table = read_tracking(paths, rules, calendar=calendar, cache=cache)
-    warnings: list[str] = []
+def item_cycles(
+    ctx: RunContext, rows: list[dict[str, Any]], warnings: list[str]
+) -> list[ItemCycle]:
+    """The clock engine's input: one cycle per tracking row; an item's latest cycle gets the
+    records of its departments (execution workbooks, weekly reports)."""
     latest: dict[str, int] = {}
-    for row in table.rows:
+    for row in rows:
         if _filled(row.get("item_id")):
             item = str(row["item_id"]).strip()
-            latest[item] = max(latest.get(item, 0), _revision(row.get("revision")))
-    weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
-    folders = item_folder_index(paths)
+            latest[item] = max(latest.get(item, 0), revision_of(row.get("revision")))
+    weekly = read_weekly_reports(ctx, warnings)
+    folders = item_folder_index(ctx.paths)
     cycles = []
-    for row in table.rows:
+    for row in rows:
         if not _filled(row.get("item_id")):
             continue
         item = str(row["item_id"]).strip()
-        cycle = _revision(row.get("revision"))
+        cycle = revision_of(row.get("revision"))
         fields = {k: v for k, v in row.items() if k != "_row"}
         depts: dict[str, DeptRecord] = {}
         if cycle == latest[item]:
             depts = department_records(
-                paths,
-                rules,
-                item,
-                calendar=calendar,
-                warnings=warnings,
-                weekly_reports=weekly,
-                cache=cache,
-                folders=folders,
+                ctx, item, warnings=warnings, weekly_reports=weekly, folders=folders
             )
         cycles.append(ItemCycle(item, cycle, fields, depts))
-    return DriveInputs(cycles, warnings)
+    return cycles
+
+
+def read_inputs(ctx: RunContext) -> DriveInputs:
+    """Every cycle of the tracking table, with the records of its departments."""
+    table = read_tracking(ctx)
+    warnings: list[str] = []
+    return DriveInputs(item_cycles(ctx, table.rows, warnings), warnings)
 
 
 # -- the clocks of a drive -----------------------------------------------------------------------
@@ -345,54 +277,54 @@ def read_inputs(
 
 @dataclass
 class DriveClocks:
+    """Every clock of a drive at one moment, with what could not be read."""
+
     as_of: dt.datetime
     results: list[ClockResult]
     warnings: list[str]
 
 
-def compute_drive(
-    root: str | Path, as_of: dt.datetime | None = None, *, rules_dir: str | Path | None = None
-) -> DriveClocks:
-    paths = require_drive(root)
-    rules = rules_for(root, rules_dir)
-    calendar = WorkCalendar.from_rules(rules.calendar)
-    moment = calendar.local(as_of) if as_of is not None else now_in(rules)
-    inputs = read_inputs(paths, rules, calendar)
-    results = compute_clocks(inputs.cycles, rules.clocks, calendar, moment)
-    return DriveClocks(moment, results, inputs.warnings)
+def provisional_warning(ctx: RunContext, results: Iterable[ClockResult] = ()) -> str | None:
+    """The warning that dates were counted with a calendar no installed source covers."""
+    years = sorted({r.due_at.year for r in results if r.provisional and r.due_at is not None})
+    if not years and ctx.calendar.is_provisional(ctx.as_of.date()):
+        years = [ctx.as_of.year]
+    if not years:
+        return None
+    listed = "、".join(str(y) for y in years)
+    return (
+        f"{listed} 年的节假日安排尚无数据来源，按周末推算（结果标记为推算）；"
+        f"请在规则文件 calendar.yaml 的 years 中补充该年的安排"
+    )
 
 
-def drive_clocks(
-    root: str | Path, as_of: dt.datetime | None = None, *, rules_dir: str | Path | None = None
-) -> list[dict[str, Any]]:
-    """``xietong clocks DRIVE``: one row per item cycle × clock (× department)."""
-    return [r.as_dict() for r in compute_drive(root, as_of, rules_dir=rules_dir).results]
+def compute_drive(ctx: RunContext) -> DriveClocks:
+    """Every clock of every item of the drive as of the context's moment."""
+    inputs = read_inputs(ctx)
+    results = compute_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    return DriveClocks(ctx.as_of, results, inputs.warnings)
 
 
-def explain_item(
-    root: str | Path,
-    item_id: str,
-    as_of: dt.datetime | None = None,
-    *,
-    rules_dir: str | Path | None = None,
-) -> dict[str, Any]:
+def explain_item(ctx: RunContext, item_id: str) -> dict[str, Any]:
     """``xietong clocks DRIVE --item ID``: every clock of one item with how its due date was
     derived (the start, the working days counted, the days off and makeup days passed)."""
-    found = compute_drive(root, as_of, rules_dir=rules_dir)
+    found = compute_drive(ctx)
     wanted = item_id.strip().upper()
     results = [r for r in found.results if r.item.upper() == wanted]
     if not results:
-        raise XietongError(f"跟踪表中没有事项 {item_id}", code="E_UNKNOWN_ITEM", exit_code=2)
+        raise XietongError(
+            f"跟踪表中没有事项 {printable(item_id)}", code="E_UNKNOWN_ITEM", exit_code=2
+        )
     statuses = status_by_cycle(results)
-    rules = rules_for(root, rules_dir)
-    labels = {f.key: f.label for f in rules.form("execution").all_fields}
-    labels.update({f.key: f.label for f in rules.form("tracking").all_fields})
+    labels = {f.key: f.label for f in ctx.rules.form("execution").all_fields}
+    labels.update({f.key: f.label for f in ctx.rules.form("tracking").all_fields})
     cycles = []
     for (_item, cycle), status in sorted(statuses.items(), key=lambda kv: kv[0][1]):
         cycles.append(
             {
                 "cycle": cycle,
                 "stage": status.stage,
+                "clock": status.clock,
                 "deadline": status.deadline.isoformat() if status.deadline else None,
                 "state": status.state,
                 "state_zh": status.state_zh,
@@ -420,25 +352,3 @@ def _labelled(derivation: dict[str, Any], labels: dict[str, str]) -> dict[str, A
         if key:
             out[f"{side}_label"] = labels.get(key, key)
     return out
-
-
-__all__ = [
-    "DriveClocks",
-    "DriveInputs",
-    "calendar_add",
-    "calendar_check",
-    "calendar_for",
-    "calendar_week",
-    "compute_drive",
-    "department_records",
-    "departments_of",
-    "drive_clocks",
-    "explain_item",
-    "item_folder_index",
-    "item_folders",
-    "now_in",
-    "parse_as_of",
-    "read_inputs",
-    "read_weekly_reports",
-    "rules_for",
-]

@@ -1,13 +1,14 @@
-"""One full cycle of the automation (``xietong run``): intake → reactions → clocks → write-back.
+"""One full cycle of the automation (``xietong run``): intake → evaluation → clocks → write-back.
 
 The cycle takes "now" as ``as_of`` (the CLI reads the wall clock). Order of work:
 
-1. leftovers of a killed run are cleaned up (our own temporary files), the local state is rebuilt
-   from the workbooks when it is new;
+1. leftovers of a killed run are cleaned up (our own temporary files in every folder we write
+   to), the local state is rebuilt from the share when it is new (``process.recovery``);
 2. intake: forms in the inbox are validated and registered in the local ledger (IDs allocated);
    this part may run in two processes at once;
 3. under the drive's write lock: the tracking table's latest version is read (a person's newer
-   edits included — this is also the retry of writes deferred in earlier runs); new rows, the
+   edits included — this is also the retry of writes deferred in earlier runs); new rows, rows
+   of registered requests that have disappeared from the table (restored, never lost), the
    approval routes of passed items and the computed columns are planned from it; the item
    workbooks of passed items are created; the owned cells that changed are patched in and the
    table is replaced safely — or, when someone has it open, the write is queued as pending and
@@ -21,17 +22,17 @@ in the local state database (``automation.io.cache``).
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from automation.core import intake as core
-from automation.io.cache import ValidationCache
-from automation.io.drive import DrivePaths, drive_rules, require_drive
-from automation.io.ledger import Ledger, drive_lock, open_ledger
+from automation.core.clocks import ItemCycle, compute_clocks, status_by_cycle
+from automation.io.ledger import Registration, drive_lock
 from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
+from automation.process.clocks import item_cycles, provisional_warning
+from automation.process.context import RunContext, open_context
 from automation.process.evaluation import (
     CreatedWorkbook,
     approval_route_changes,
@@ -42,24 +43,31 @@ from automation.process.intake import (
     IntakeOutcome,
     file_registered,
     intake_files,
-    rebuild_state,
-    relative,
     scan_inbox,
     settle_seconds,
 )
+from automation.process.recovery import raise_counters, rebuild_state
 from automation.process.tracking import (
+    BACKUP_FOLDER,
     CellChange,
     TrackingTable,
     changes_as_edits,
+    is_withdrawn,
     read_tracking,
     row_changes,
     values_hash,
     write_tracking,
 )
-from automation.rules import Rules
 
 CHANGED_RETRIES = 3  # the table saved by someone while we patched it: re-read and retry at once
-COMPUTED_KEYS = ("current_stage", "current_deadline", "clock_state", "late_workdays")
+COMPUTED_KEYS = (
+    "current_stage",
+    "current_clock",
+    "current_deadline",
+    "clock_state",
+    "late_workdays",
+)
+WITHDRAWN_STAGE = "已撤销"
 
 
 @dataclass
@@ -71,6 +79,7 @@ class CycleReport:
     intake: list[IntakeOutcome] = field(default_factory=list)
     filed: list[IntakeOutcome] = field(default_factory=list)
     created: list[CreatedWorkbook] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # "XT-2026-0008 第1版" rows put back
     rows_added: int = 0
     cells_updated: int = 0
     tracking_written: bool = False
@@ -97,6 +106,14 @@ class CycleReport:
     def invalid(self) -> int:
         return self._count("invalid")
 
+    @property
+    def attachments(self) -> int:
+        return self._count("attachment")
+
+    @property
+    def errors(self) -> int:
+        return self._count("error")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "drive": self.drive,
@@ -105,7 +122,10 @@ class CycleReport:
             "revisions": self.revisions,
             "duplicates": self.duplicates,
             "invalid": self.invalid,
+            "attachments": self.attachments,
+            "errors": self.errors,
             "rows_added": self.rows_added,
+            "rows_restored": self.restored,
             "cells_updated": self.cells_updated,
             "tracking_written": self.tracking_written,
             "items_created": [c.as_dict() for c in self.created],
@@ -132,8 +152,16 @@ class CycleReport:
                 lines.append(f"  重复 {o.file}：{o.message}")
             elif o.result == "invalid":
                 lines.append(f"  未登记 {o.file}：{o.message}")
+            elif o.result == "attachment":
+                lines.append(f"  附件 {o.file} → {o.item_id}：{o.message}")
+            elif o.result == "error":
+                lines.append(f"  出错 {o.file}：{o.message}")
         for c in self.created:
             lines.append(f"  新建 {c.file}")
+        for r in self.restored:
+            lines.append(
+                f"  恢复 跟踪表中被删除的 {r}（已登记的行不能删除，如需撤销请在“撤销”列选“是”）"
+            )
         for d in self.deferred:
             who = d.get("holder") or ""
             reason = d["reason"] if who in d["reason"] else f"{d['reason']}（{who}）"
@@ -143,96 +171,116 @@ class CycleReport:
         return lines
 
 
-def _as_of(as_of: dt.datetime, rules: Rules) -> dt.datetime:
-    tz = ZoneInfo(rules.calendar.timezone)
-    return as_of.replace(tzinfo=tz) if as_of.tzinfo is None else as_of.astimezone(tz)
-
-
-def _calendar(rules: Rules) -> Any:
-    from automation.core.calendar import WorkCalendar
-
-    return WorkCalendar.from_rules(rules.calendar)
-
-
-def run_cycle(
-    root: str | Path, *, as_of: dt.datetime, settle_s: float | None = None
-) -> CycleReport:
+def run_cycle(root: str | Path, *, as_of: Any = None, settle_s: float | None = None) -> CycleReport:
     """One full cycle on the drive at ``root`` as of ``as_of`` (see the module docstring)."""
-    paths = require_drive(root)
-    rules = drive_rules(root)
-    as_of = _as_of(as_of, rules)
-    calendar = _calendar(rules)
-    report = CycleReport(drive=str(paths.root), as_of=as_of.isoformat())
-    with open_ledger(paths.root) as ledger:
-        if ledger.get_meta("rebuilt") is None:
-            rebuild_state(paths.root, ledger=ledger)
-        _cleanup(paths)
-        report.retried = [p.file for p in ledger.pending()]
-        cache = ValidationCache(ledger, rules, calendar)
-        table = read_tracking(paths, rules, calendar=calendar, cache=cache)
-        files = scan_inbox(
-            paths,
-            settle_s=settle_seconds(rules) if settle_s is None else settle_s,
-            skip=ledger.known_unchanged,
-        )
-        report.intake = intake_files(
-            paths, rules, ledger, table, files, as_of=as_of, calendar=calendar
-        )
-        with drive_lock(paths.root):
-            for _attempt in range(CHANGED_RETRIES):
-                report.deferred = []
-                _write_back(paths, rules, ledger, cache, report, as_of=as_of)
-                if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
-                    break  # written, nothing to write, or someone has it open: next run
-            report.filed = file_registered(paths, rules, ledger, as_of=as_of)
-        cache.prune()
+    with open_context(root, as_of=as_of) as ctx:
+        return cycle(ctx, settle_s=settle_s)
+
+
+STEPS = ("整理本地状态", "读取跟踪表", "收件箱登记", "计算时限并写回跟踪表", "申请表归档")
+
+
+def cycle(
+    ctx: RunContext, *, settle_s: float | None = None, progress: Progress | None = None
+) -> CycleReport:
+    """One full cycle in an open context. ``progress(step, total, label)`` follows the steps."""
+    ledger = ctx.need_ledger()
+    report = CycleReport(drive=str(ctx.paths.root), as_of=ctx.as_of.isoformat())
+    step = _stepper(progress)
+    step()
+    if ledger.get_meta("rebuilt") is None:
+        rebuild_state(ctx)
+    _cleanup(ctx)
+    report.retried = [p.file for p in ledger.pending()]
+    step()
+    table = read_tracking(ctx)
+    raise_counters(ctx, table)  # cheap: never issue an ID that the share already names
+    step()
+    scan = scan_inbox(
+        ctx,
+        settle_s=settle_seconds(ctx.rules) if settle_s is None else settle_s,
+        skip=ledger.known_unchanged,
+    )
+    report.intake = intake_files(ctx, table, scan)
+    step()
+    with drive_lock(ctx.paths.root):
+        for _attempt in range(CHANGED_RETRIES):
+            report.deferred = []
+            _write_back(ctx, report)
+            if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
+                break  # written, nothing to write, or someone has it open: next run
+        step()
+        report.filed = file_registered(ctx)
+    ctx.cache.prune()
+    for w in ctx.warnings:
+        if w not in report.warnings:
+            report.warnings.append(w)
     return report
 
 
-def _cleanup(paths: DrivePaths) -> None:
-    folders = [paths.root, paths.inbox, paths.feedback, paths.items]
+Progress = Callable[[int, int, str], None]
+
+
+def _stepper(progress: Progress | None) -> Callable[[], None]:
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        if progress is not None and done < len(STEPS):
+            progress(done, len(STEPS), STEPS[done])
+        done += 1
+
+    return step
+
+
+def _cleanup(ctx: RunContext) -> None:
+    """Our own temporary files left by a killed run, in every folder the automation writes to."""
+    paths = ctx.paths
+    folders = [
+        paths.root,
+        paths.inbox,
+        paths.feedback,
+        paths.items,
+        paths.weekly,
+        paths.summary,
+        paths.archive,
+        paths.outbox,
+        paths.log,
+        paths.log / BACKUP_FOLDER,
+        paths.templates,
+        paths.rules,
+    ]
     if paths.items.is_dir():
-        folders += [p for p in paths.items.iterdir() if p.is_dir()]
+        folders += [p for p in paths.items.iterdir() if p.is_dir() and not p.is_symlink()]
     for folder in folders:
         cleanup_temp(folder)
 
 
-def _write_back(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    cache: ValidationCache,
-    report: CycleReport,
-    *,
-    as_of: dt.datetime,
-) -> None:
-    calendar = cache.calendar
+def _write_back(ctx: RunContext, report: CycleReport) -> None:
+    ledger = ctx.need_ledger()
+    paths = ctx.paths
     # the latest version, under the lock (its bytes are hashed: validated again only if changed)
-    table = read_tracking(paths, rules, calendar=calendar, cache=cache)
+    table = read_tracking(ctx)
     if table.errors and not any(w.startswith("跟踪表有") for w in report.warnings):
         report.warnings.append(
             f"跟踪表有 {table.errors} 处填写问题，相关时限可能不准确"
             f"（运行 xietong validate {paths.tracking.name} 查看）"
         )
-    new_changes, written_fps, added = _registration_changes(rules, ledger, table)
-    if written_fps and not new_changes:
-        ledger.mark_written(written_fps)  # rows already there (written by a parallel run)
-    rows = [*table.rows, *added]
-    created, deferred = create_item_workbooks(
-        paths, rules, ledger, table, as_of=as_of, calendar=calendar
-    )
+    plan = _registration_changes(ctx, table)
+    if plan.fingerprints and not plan.changes:
+        ledger.mark_written(plan.fingerprints)  # rows already there (written by a parallel run)
+    rows = [*table.rows, *plan.added]
+    created, deferred = create_item_workbooks(ctx, table)
     report.created.extend(created)
     report.warnings.extend(deferred)
     changes = [
-        *new_changes,
-        *approval_route_changes(rules, ledger, table, passed_rows(table)),
-        *_computed_changes(
-            paths, rules, table, rows, as_of=as_of, cache=cache, warnings=report.warnings
-        ),
+        *plan.changes,
+        *approval_route_changes(ctx, table, passed_rows(ctx, table)),
+        *_computed_changes(ctx, table, rows, report.warnings),
     ]
-    rel = relative(paths, paths.tracking)
+    rel = ctx.rel(paths.tracking)
     try:
-        result = write_tracking(paths, rules, table, changes, ledger=ledger, as_of=as_of)
+        result = write_tracking(ctx, table, changes)
     except WriteDeferred as exc:
         pending = ledger.defer(
             rel,
@@ -253,25 +301,36 @@ def _write_back(
         )
         return
     ledger.clear_pending(rel)
-    ledger.mark_written(written_fps)
+    ledger.mark_written(plan.fingerprints)
     if result is not None:
         report.tracking_written = True
-        report.rows_added = len(added)
+        report.rows_added = len(plan.added) - len(plan.restored)
+        report.restored = plan.restored
         report.cells_updated = len(changes)
 
 
-def _registration_changes(
-    rules: Rules, ledger: Ledger, table: TrackingTable
-) -> tuple[list[CellChange], list[str], list[dict[str, Any]]]:
-    """New rows for registrations not yet in the table; (changes, fingerprints, new rows)."""
-    form = rules.form("tracking")
+@dataclass
+class _RowPlan:
+    changes: list[CellChange] = field(default_factory=list)
+    fingerprints: list[str] = field(default_factory=list)  # pending registrations now in place
+    added: list[dict[str, Any]] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+
+
+def _registration_changes(ctx: RunContext, table: TrackingTable) -> _RowPlan:
+    """Rows for every registered revision missing from the table: new registrations, and rows
+    that disappeared (a stale copy saved over the table, a row deleted) — restored with the
+    values last written, journalled as ``restore_row``."""
+    form = ctx.rules.form("tracking")
     owned = {f.key for f in form.columns if f.computed}
-    changes: list[CellChange] = []
-    fps: list[str] = []
-    added: list[dict[str, Any]] = []
-    for reg in ledger.registrations("pending"):
-        fps.append(reg.fingerprint)
-        if table.find(reg.item_id, reg.revision) is not None:
+    present = {
+        (str(r.get("item_id") or "").strip(), _revision(r.get("revision"))) for r in table.rows
+    }
+    plan = _RowPlan()
+    for reg in ctx.need_ledger().registrations():
+        if reg.status == "pending":
+            plan.fingerprints.append(reg.fingerprint)
+        if (reg.item_id, reg.revision) in present:
             continue
         values = core.from_json_values(reg.row_values, form)
         values = {
@@ -279,63 +338,69 @@ def _registration_changes(
             for f in form.columns  # in column order
             if f.key in owned and values.get(f.key) not in (None, "")
         }
-        row_no = table.next_free_row(planned=len(added))
-        changes.extend(
+        values.update(item_id=reg.item_id, revision=reg.revision)
+        row_no = table.next_free_row(planned=len(plan.added))
+        restoring = reg.status != "pending"
+        plan.changes.extend(
             row_changes(
                 table,
                 row_no,
                 values,
                 current=None,
                 item=reg.item_id,
-                action="register",
+                action="restore_row" if restoring else "register",
                 input_hash=reg.source_sha256,
             )
         )
-        added.append({**values, "_row": row_no})
-    return changes, fps, added
+        plan.added.append({**values, "_row": row_no})
+        if restoring:
+            plan.restored.append(f"{reg.item_id} 第{reg.revision}版")
+    return plan
+
+
+def _revision(value: Any) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _computed_changes(
-    paths: DrivePaths,
-    rules: Rules,
-    table: TrackingTable,
-    rows: list[dict[str, Any]],
-    *,
-    as_of: dt.datetime,
-    cache: ValidationCache,
-    warnings: list[str],
+    ctx: RunContext, table: TrackingTable, rows: list[dict[str, Any]], warnings: list[str]
 ) -> list[CellChange]:
-    """Current stage, deadline, clock state and working days late of every row that changed."""
-    from automation.core.clocks import ItemCycle, compute_clocks, status_by_cycle
-
-    cycles = []
+    """Current stage, clock, deadline, state and working days late of every row that changed."""
     keyed: dict[tuple[str, int], dict[str, Any]] = {}
-    calendar = cache.calendar
-    departments = _department_records(paths, rules, rows, cache, warnings)
+    live = []
     for row in rows:
-        item_id = row.get("item_id")
+        item_id = str(row.get("item_id") or "").strip()
         if not item_id:
             continue
-        item_id = str(item_id).strip()
-        cycle = int(row.get("revision") or 1)
-        keyed[(item_id, cycle)] = row
-        fields = {k: v for k, v in row.items() if k != "_row"}
-        cycles.append(
-            ItemCycle(str(item_id), cycle, fields, departments.get((str(item_id), cycle), {}))
-        )
-    statuses = status_by_cycle(compute_clocks(cycles, rules.clocks, calendar, as_of))
+        keyed[(item_id, _revision(row.get("revision")))] = row
+        if not is_withdrawn(row):
+            live.append(row)
+    cycles: list[ItemCycle] = item_cycles(ctx, live, warnings)
+    results = compute_clocks(cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    notice = provisional_warning(ctx, results)
+    if notice and notice not in warnings:
+        warnings.append(notice)
+    statuses = status_by_cycle(results)
     changes: list[CellChange] = []
     for key, row in keyed.items():
         status = statuses.get(key)
-        if status is None:
+        if is_withdrawn(row):
             wanted: dict[str, Any] = dict.fromkeys(COMPUTED_KEYS, "")
+            wanted["current_stage"] = WITHDRAWN_STAGE
+        elif status is None:
+            wanted = dict.fromkeys(COMPUTED_KEYS, "")
         else:
             wanted = {
                 "current_stage": status.stage,
+                "current_clock": status.clock,
                 "current_deadline": core.format_deadline(status.deadline),
                 "clock_state": status.state_zh,
                 "late_workdays": int(status.late_workdays),
             }
+        wanted = {k: v for k, v in wanted.items() if k in table.lay.columns}
         diff = core.changed_values(row, wanted)
         if diff:
             changes.extend(
@@ -346,41 +411,10 @@ def _computed_changes(
                     current=row,
                     item=key[0],
                     action="computed",
-                    input_hash=values_hash([row, as_of.isoformat()]),
+                    input_hash=values_hash([row, ctx.as_of.isoformat()]),
                 )
             )
     return changes
 
 
-def _department_records(
-    paths: DrivePaths,
-    rules: Rules,
-    rows: list[dict[str, Any]],
-    cache: ValidationCache,
-    warnings: list[str],
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The execution-workbook records (DeptRecord by department) of the latest cycle of every
-    item, read by the clock engine's own reader of the drive."""
-    from automation.process.clocks import (
-        department_records,
-        item_folder_index,
-        read_weekly_reports,
-    )
-
-    calendar = cache.calendar
-    weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
-    folders = item_folder_index(paths)
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    for row in core.latest_revisions(rows).values():
-        item_id = str(row["item_id"]).strip()
-        out[(item_id, int(row.get("revision") or 1))] = department_records(
-            paths,
-            rules,
-            item_id,
-            calendar=calendar,
-            warnings=warnings,
-            weekly_reports=weekly,
-            cache=cache,
-            folders=folders,
-        )
-    return out
+__all__ = ["CycleReport", "Registration", "cycle", "run_cycle"]

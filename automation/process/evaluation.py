@@ -22,12 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from automation.core import intake as core
-from automation.io.drive import DrivePaths, item_folder_index
-from automation.io.journal import append_entries, make_entry
+from automation.core.text import printable
+from automation.io.drive import item_folder_index
+from automation.io.journal import make_entry
 from automation.io.ledger import Ledger
+from automation.io.names import fit_name
 from automation.io.safewrite import WriteDeferred, safe_write, snapshot
-from automation.process.intake import item_folder, relative
-from automation.process.tracking import CellChange, TrackingTable, row_changes, values_hash
+from automation.io.templates import write_workbook
+from automation.process.context import RunContext
+from automation.process.intake import item_folder
+from automation.process.tracking import (
+    CellChange,
+    TrackingTable,
+    is_withdrawn,
+    row_changes,
+    values_hash,
+)
 from automation.rules import Rules
 
 
@@ -42,11 +52,23 @@ class CreatedWorkbook:
         return asdict(self)
 
 
-def passed_rows(table: TrackingTable) -> list[dict[str, Any]]:
-    """Latest revision rows that passed evaluation with a lead and cooperating departments."""
+def passed_rows(ctx: RunContext, table: TrackingTable) -> list[dict[str, Any]]:
+    """Latest revision rows that passed evaluation with a lead and cooperating departments.
+
+    A row whose 事项编号 does not follow the rules' pattern is left out and reported once in the
+    context's warnings: its ID never reaches a path.
+    """
     out = []
     for row in core.latest_revisions(table.rows).values():
-        if row.get("evaluation_result") != core.PASSED:
+        if row.get("evaluation_result") != core.PASSED or is_withdrawn(row):
+            continue
+        if core.parse_item_id(str(row.get("item_id") or ""), ctx.rules.drive.item_ids) is None:
+            warning = (
+                f"跟踪表第 {row.get('_row')} 行的事项编号“{printable(row.get('item_id'))}”"
+                "不符合编号规则，未创建该事项的工作簿 [E_BAD_ITEM_ID]"
+            )
+            if warning not in ctx.warnings:
+                ctx.warnings.append(warning)
             continue
         if not row.get("lead_dept") or not _depts(row.get("coop_depts")):
             continue
@@ -100,38 +122,22 @@ def deadline_milestones(rules: Rules, row: dict[str, Any], calendar: Any) -> lis
     return out
 
 
-def _calendar(rules: Rules) -> Any:
-    try:
-        from automation.core.calendar import WorkCalendar
-    except ImportError:  # pragma: no cover - the calendar ships with the package
-        return None
-    return WorkCalendar.from_rules(rules.calendar)
-
-
 def create_item_workbooks(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    table: TrackingTable,
-    *,
-    as_of: dt.datetime,
-    calendar: Any = None,
+    ctx: RunContext, table: TrackingTable
 ) -> tuple[list[CreatedWorkbook], list[str]]:
     """Create the missing workbooks of every passed item; (created, deferred messages)."""
-    from automation.io.templates import write_workbook
-
-    calendar = calendar if calendar is not None else _calendar(rules)
+    rules, ledger = ctx.rules, ctx.need_ledger()
     created: list[CreatedWorkbook] = []
     deferred: list[str] = []
-    folders = item_folder_index(paths)  # one listing of the items folder for all items
-    for row in passed_rows(table):
+    folders = item_folder_index(ctx.paths)  # one listing of the items folder for all items
+    for row in passed_rows(ctx, table):
         item_id = str(row["item_id"])
         lead = str(row["lead_dept"])
         coop = _depts(row.get("coop_depts"))
-        folder = item_folder(paths, item_id, str(row.get("title") or ""), folders)
+        folder = item_folder(ctx, item_id, str(row.get("title") or ""), folders)
         for key, name in workbook_names(rules, item_id, coop).items():
-            target = folder / name
-            rel = relative(paths, target)
+            target = fit_name(folder, Path(name).stem, Path(name).suffix)
+            rel = ctx.rel(target)
             if target.exists() or ledger.was_created(rel):
                 continue
             kind, _, dept = key.partition(":")
@@ -145,7 +151,7 @@ def create_item_workbooks(
                     },
                     "tables": {
                         "attendees": [{"att_dept": d} for d in depts],
-                        "milestones": deadline_milestones(rules, row, calendar),
+                        "milestones": deadline_milestones(rules, row, ctx.calendar),
                     },
                 }
             else:
@@ -173,24 +179,25 @@ def create_item_workbooks(
                 file=rel,
                 reason=f"评估通过，创建{rules.form(kind).title}" + (f"（{dept}）" if dept else ""),
                 input_hash=values_hash({k: row.get(k) for k in ("lead_dept", "coop_depts")}),
-                as_of=as_of,
+                as_of=ctx.as_of,
                 kind=kind,
                 department=dept or None,
             )
-            append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
+            ctx.journal([entry])
             created.append(CreatedWorkbook(item_id, kind, dept or None, rel))
     return created, deferred
 
 
 def approval_route_changes(
-    rules: Rules, ledger: Ledger, table: TrackingTable, rows: list[dict[str, Any]] | None = None
+    ctx: RunContext, table: TrackingTable, rows: list[dict[str, Any]] | None = None
 ) -> list[CellChange]:
     """Approval routes to write for the passed items whose route cell differs."""
+    rules = ctx.rules
     out: list[CellChange] = []
-    for row in rows if rows is not None else passed_rows(table):
+    for row in rows if rows is not None else passed_rows(ctx, table):
         item_id = str(row["item_id"])
         revision = int(row.get("revision") or 1)
-        fields = _request_fields(ledger, item_id, revision, row)
+        fields = _request_fields(ctx.need_ledger(), item_id, revision, row)
         route = core.approval_route(
             fields, rules.routing, rules.departments, lead_dept=row.get("lead_dept")
         )

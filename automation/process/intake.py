@@ -1,21 +1,23 @@
-"""Intake (接收登记): request forms in the inbox become tracking rows, exactly once.
+"""需求发起 / 接收登记 (intake): request forms in the inbox become tracking rows, exactly once.
 
 Steps of one intake (the cycle calls them in this order):
 
-1. :func:`scan_inbox` lists the forms that are complete on disk (no lock or temporary files, not
-   modified within the settle time);
-2. :func:`intake_files` claims each file in the local ledger (two intakes never process one
+1. :func:`scan_inbox` lists what is complete on disk (no lock or temporary files, not modified
+   within the settle time): workbooks, other files, and links (never followed);
+2. :func:`intake_files` claims each workbook in the local ledger (two intakes never process one
    file), validates it, fingerprints its content and registers it in the ledger in one
    ``BEGIN IMMEDIATE`` transaction — a new ID, a new revision of a returned item, or the
-   existing registration when the same content came before;
-3. the cycle writes the pending registrations into the tracking table
-   (``automation.process.tracking``);
+   existing registration when the same content came before. Every other file gets an answer
+   too: an attachment named in a request's 附件清单 (or with the same stem as the form) is filed
+   with that request; anything else gets a short note in the feedback folder;
+3. the cycle writes the pending registrations into the tracking table (``process.tracking``);
 4. :func:`file_registered` then moves each registered form into its item folder (copy through
    the safe writer, then remove from the inbox) and writes the receipt (登记回执).
 
 An invalid form is not registered: its feedback (``automation.io.feedback``) says why and it
 stays in the inbox for the requester to correct. A form with the same content as a registered
-one gets an "already registered" receipt and no new row.
+one gets an "already registered" receipt and no new row. One file that cannot be handled never
+stops the others.
 """
 
 from __future__ import annotations
@@ -26,24 +28,32 @@ import datetime as dt
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from automation.core import intake as core
+from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.drive import DrivePaths, item_folder_index
-from automation.io.journal import append_entries, make_entry
-from automation.io.ledger import Ledger, Registration
-from automation.io.locks import is_temporary, lock_holder
+from automation.io.drive import item_folder_index
+from automation.io.feedback import write_feedback
+from automation.io.files import LEGACY_SUFFIXES, WORKBOOK_SUFFIXES, is_temporary
+from automation.io.journal import make_entry
+from automation.io.ledger import Registration
+from automation.io.links import is_link
+from automation.io.locks import lock_holder
+from automation.io.names import clean_component, fit_name
 from automation.io.safewrite import WriteDeferred, read_with_snapshot, safe_write, snapshot
+from automation.io.validation import validate_file
+from automation.process.context import RunContext
 from automation.process.tracking import TrackingTable
 from automation.rules import Rules
 
-FORM_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et")
+FORM_SUFFIXES = WORKBOOK_SUFFIXES + LEGACY_SUFFIXES
 RECEIPT_SUFFIX = "_登记回执.txt"
+NOTE_SUFFIX = "_校验结果.txt"
+ATTACHMENT_SUFFIX = "_附件回执.txt"
 
 
 @dataclass
@@ -51,7 +61,9 @@ class IntakeOutcome:
     """What happened to one inbox file in this run."""
 
     file: str  # path relative to the drive
-    result: str  # registered | revision | duplicate | invalid | awaiting
+    result: (
+        str  # registered | revision | duplicate | invalid | awaiting | filed | attachment | error
+    )
     item_id: str | None = None
     revision: int | None = None
     message: str = ""
@@ -59,6 +71,15 @@ class IntakeOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class InboxScan:
+    """What the inbox holds that is ready to be looked at."""
+
+    forms: list[Path] = field(default_factory=list)  # spreadsheets, oldest first
+    others: list[Path] = field(default_factory=list)  # anything else (attachments, strays)
+    links: list[Path] = field(default_factory=list)  # links and junctions: refused
 
 
 def settle_seconds(rules: Rules) -> float:
@@ -70,37 +91,35 @@ def settle_seconds(rules: Rules) -> float:
         return rules.drive.settle_seconds
 
 
-def relative(paths: DrivePaths, path: Path) -> str:
-    try:
-        return path.relative_to(paths.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def scan_inbox(
-    paths: DrivePaths,
+    ctx: RunContext,
     *,
     settle_s: float,
     skip: Callable[[str, int, int], bool] | None = None,
-) -> list[Path]:
-    """Forms in the inbox that are complete: not a lock/temporary file, not being written.
+) -> InboxScan:
+    """Files in the inbox that are complete: not a lock/temporary file, not being written.
 
     "Not being written": size and modification time unchanged over ``settle_s`` seconds (one
     wait for the whole inbox, and only when there is something new to look at). ``skip(rel,
-    size, mtime_ns)`` leaves out files already processed as they are.
+    size, mtime_ns)`` leaves out spreadsheets already processed as they are.
     """
+    scan = InboxScan()
     candidates: list[tuple[Path, tuple[int, int]]] = []
     try:
-        entries = sorted(paths.inbox.iterdir())
-    except FileNotFoundError:
-        return []
+        entries = sorted(ctx.paths.inbox.iterdir())
+    except OSError:
+        return scan
     for entry in entries:
-        if is_temporary(entry) or entry.suffix.lower() not in FORM_SUFFIXES:
+        if is_temporary(entry):
+            continue
+        if is_link(entry):
+            scan.links.append(entry)
             continue
         seen = _size_mtime(entry)
-        if seen is None or seen[0] == 0:
+        if seen is None:
             continue
-        if skip is not None and skip(relative(paths, entry), *seen):
+        is_form = entry.suffix.lower() in FORM_SUFFIXES
+        if is_form and skip is not None and skip(ctx.rel(entry), *seen):
             continue
         candidates.append((entry, seen))
     if settle_s > 0 and candidates:
@@ -108,7 +127,9 @@ def scan_inbox(
         candidates = [(e, seen) for e, seen in candidates if _size_mtime(e) == seen]
     # oldest first, so of two copies the one dropped first is registered ("- 副本" after it)
     candidates.sort(key=lambda c: (c[1][1], len(c[0].name), c[0].name))
-    return [e for e, _ in candidates]
+    for entry, _ in candidates:
+        (scan.forms if entry.suffix.lower() in FORM_SUFFIXES else scan.others).append(entry)
+    return scan
 
 
 def _size_mtime(path: Path) -> tuple[int, int] | None:
@@ -121,52 +142,54 @@ def _size_mtime(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _local_date(ts: float, tz: str) -> dt.date:
-    return dt.datetime.fromtimestamp(ts, ZoneInfo(tz)).date()
-
-
-def intake_files(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    table: TrackingTable,
-    files: Iterable[Path],
-    *,
-    as_of: dt.datetime,
-    calendar: Any = None,
-) -> list[IntakeOutcome]:
-    """Validate and register each file (see the module docstring); one outcome per file."""
-    _forget_vanished(paths, ledger)
+def intake_files(ctx: RunContext, table: TrackingTable, scan: InboxScan) -> list[IntakeOutcome]:
+    """Validate and register each form, answer every other file (see the module docstring)."""
+    _forget_vanished(ctx)
     outcomes = []
-    for f in files:
-        outcome = _intake_one(paths, rules, ledger, table, f, as_of=as_of, calendar=calendar)
+    for f in scan.forms:
+        outcome = _guarded(ctx, f, lambda f=f: _intake_one(ctx, table, f))
+        if outcome is not None:
+            outcomes.append(outcome)
+    for f in scan.links:
+        outcomes.append(_guarded(ctx, f, lambda f=f: _refuse_link(ctx, f)))
+    waiting_stems = {f.stem for f in ctx.paths.inbox.glob("*") if f.suffix.lower() in FORM_SUFFIXES}
+    for f in scan.others:
+        outcome = _guarded(ctx, f, lambda f=f: _answer_other(ctx, f, waiting_stems))
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
 
 
-def _forget_vanished(paths: DrivePaths, ledger: Ledger) -> None:
+def _guarded(
+    ctx: RunContext, f: Path, work: Callable[[], IntakeOutcome | None]
+) -> IntakeOutcome | None:
+    """One file's trouble (a refused write, a name the file system rejects …) is that file's
+    outcome; the others go on."""
+    try:
+        return work()
+    except FeedbackPending as exc:
+        return IntakeOutcome(ctx.rel(f), "awaiting", message=f"回执/反馈暂时无法写入：{exc.reason}")
+    except (OSError, XietongError) as exc:
+        message = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+        code = getattr(exc, "code", "E_FILE_SYSTEM")
+        return IntakeOutcome(ctx.rel(f), "error", message=f"[{code}] {printable(message)}")
+
+
+def _forget_vanished(ctx: RunContext) -> None:
     """Ledger records of inbox files that are gone: a new drop at that name is looked at again."""
-    inbox = relative(paths, paths.inbox)
+    ledger = ctx.need_ledger()
+    inbox = ctx.rel(ctx.paths.inbox)
     rows = ledger.conn.execute(
         "SELECT path FROM files WHERE path LIKE ? AND claim IS NULL", (inbox + "/%",)
     ).fetchall()
     for row in rows:
-        if not (paths.root / row["path"]).exists():
+        if not (ctx.paths.root / row["path"]).exists():
             ledger.forget_file(row["path"])
 
 
-def _intake_one(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    table: TrackingTable,
-    f: Path,
-    *,
-    as_of: dt.datetime,
-    calendar: Any,
-) -> IntakeOutcome | None:
-    rel = relative(paths, f)
+def _intake_one(ctx: RunContext, table: TrackingTable, f: Path) -> IntakeOutcome | None:
+    ledger = ctx.need_ledger()
+    rel = ctx.rel(f)
     try:
         st = f.stat()
     except OSError:
@@ -180,14 +203,9 @@ def _intake_one(
     if token is None:
         return None
     try:
-        outcome, fp = _decide(
-            paths, rules, ledger, table, f, data, snap.sha256, snap.mtime_ns, as_of, calendar
-        )
-    except FeedbackPending as exc:  # looked at again next run, when the answer can be written
-        ledger.release_file(rel, token)
-        return IntakeOutcome(rel, "awaiting", message=f"回执/反馈暂时无法写入：{exc.reason}")
+        outcome, fp = _decide(ctx, table, f, data, snap.sha256, snap.mtime_ns)
     except BaseException:
-        ledger.release_file(rel, token)
+        ledger.release_file(rel, token)  # looked at again next run
         raise
     ledger.finish_file(
         rel,
@@ -200,16 +218,14 @@ def _intake_one(
     return outcome
 
 
-def _validate_copy(
-    f: Path, data: bytes, rules: Rules, calendar: Any, today: dt.date | None = None
-) -> Any:
+def _validate_copy(ctx: RunContext, f: Path, data: bytes, *, dated: bool = True) -> Any:
     """Validate exactly the bytes that were hashed (the file may be re-saved meanwhile)."""
-    from automation.io.validation import validate_file
-
     with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
-        copy = Path(tmp) / f.name
+        copy = Path(tmp) / ("form" + f.suffix.lower())
         copy.write_bytes(data)
-        report = validate_file(copy, rules, calendar=calendar, today=today)
+        report = validate_file(
+            copy, ctx.rules, calendar=ctx.calendar, today=ctx.today if dated else None
+        )
     # problems and feedback name the file the requester saved, not the private copy
     report.path = f
     report.problems = [
@@ -220,50 +236,40 @@ def _validate_copy(
 
 
 def _decide(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    table: TrackingTable,
-    f: Path,
-    data: bytes,
-    sha: str,
-    mtime_ns: int,
-    as_of: dt.datetime,
-    calendar: Any,
+    ctx: RunContext, table: TrackingTable, f: Path, data: bytes, sha: str, mtime_ns: int
 ) -> tuple[IntakeOutcome, str | None]:
-    rel = relative(paths, f)
+    rules, ledger = ctx.rules, ctx.need_ledger()
+    rel = ctx.rel(f)
     try:
-        report = _validate_copy(f, data, rules, calendar, as_of.date())
+        report = _validate_copy(ctx, f, data)
     except XietongError as exc:
-        note = _write_note(
-            paths, f, f"文件无法读取，未登记：[{exc.code}] {exc.message}", as_of, rules, ledger
-        )
+        note = _write_note(ctx, f, f"文件无法读取，未登记：[{exc.code}] {exc.message}")
         return IntakeOutcome(rel, "invalid", message=exc.message, feedback=note), None
     if not report.readable or report.kind is None:
-        feedback = _write_feedback(paths, report, f, rules, ledger, as_of)
+        feedback = _write_feedback(ctx, report, f)
         msg = "；".join(getattr(p, "message", str(p)) for p in report.problems) or "无法读取"
         return IntakeOutcome(rel, "invalid", message=msg, feedback=feedback), None
     if report.kind != "request":
         what = f"识别为“{report.kind}”" if report.kind else "无法识别模板类型"
         msg = f"此文件不是部门间工作协调申请表（模板一）：{what}，未登记。请使用 00_空白模板 中的申请表填写。"
-        note = _write_note(paths, f, msg, as_of, rules, ledger)
+        note = _write_note(ctx, f, msg)
         return IntakeOutcome(rel, "invalid", message=msg, feedback=note), None
     if not report.ok:
-        feedback = _write_feedback(paths, report, f, rules, ledger, as_of)
+        feedback = _write_feedback(ctx, report, f)
         n = sum(1 for p in report.problems if getattr(p, "severity", "error") == "error")
         return IntakeOutcome(rel, "invalid", message=f"{n} 处错误，未登记", feedback=feedback), None
     fields = dict(report.fields)
     fp = core.fingerprint(fields, [fd.key for fd in rules.form("request").all_fields])
     existing = ledger.registration(fp)
     if existing is not None:
-        return _already(paths, rules, ledger, f, existing, rel, sha, as_of), fp
-    tz = rules.calendar.timezone
+        return _already(ctx, f, existing, rel, sha), fp
+    local = dt.datetime.fromtimestamp(mtime_ns / 1e9, ctx.tz)
     row = core.tracking_row(
         fields,
         rules.form("tracking"),
         rules.form("request"),
-        submitted=_local_date(mtime_ns / 1e9, tz),
-        registered=as_of.astimezone(ZoneInfo(tz)).date(),
+        submitted=local.date(),
+        registered=ctx.today,
     )
     pending_rows = [
         core.from_json_values(r.row_values, rules.form("tracking"))
@@ -274,7 +280,7 @@ def _decide(
         rules.drive.item_ids,
     )
     returned = core.returned_item(fields, [*table.rows, *pending_rows], mentioned_ids=mentioned)
-    year = as_of.astimezone(ZoneInfo(tz)).year
+    year = ctx.as_of.year
     reg, new = ledger.register(
         fp,
         year=year,
@@ -286,31 +292,22 @@ def _decide(
         request_fields=core.to_json_values(fields),
         source_path=rel,
         source_sha256=sha,
-        registered=as_of.isoformat(),
+        registered=ctx.as_of.isoformat(),
     )
     if not new:  # another intake registered the same content a moment ago
-        return _already(paths, rules, ledger, f, reg, rel, sha, as_of), fp
+        return _already(ctx, f, reg, rel, sha), fp
     result = "revision" if reg.revision > 1 else "registered"
     return IntakeOutcome(rel, result, reg.item_id, reg.revision, "已分配编号，待写入跟踪表"), fp
 
 
-def _already(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    f: Path,
-    reg: Registration,
-    rel: str,
-    sha: str,
-    as_of: dt.datetime,
-) -> IntakeOutcome:
+def _already(ctx: RunContext, f: Path, reg: Registration, rel: str, sha: str) -> IntakeOutcome:
     if reg.source_path == rel and not reg.filed_path:
         # the registered form itself (maybe re-saved unchanged), still waiting for its row
         if reg.source_sha256 != sha:
-            ledger.update_source(reg.fingerprint, rel, sha)
+            ctx.need_ledger().update_source(reg.fingerprint, rel, sha)
         return IntakeOutcome(rel, "awaiting", reg.item_id, reg.revision, "等待写入跟踪表")
-    text = receipt_text(rules, reg, f.name, duplicate=True)
-    written = _write_receipt(paths, rules, ledger, f.name, text, reg.item_id, as_of)
+    text = receipt_text(ctx.rules, reg, f.name, duplicate=True)
+    written = _write_receipt(ctx, f.name, text, reg.item_id)
     msg = f"内容与已登记的 {reg.item_id} 相同，未重复登记"
     return IntakeOutcome(rel, "duplicate", reg.item_id, reg.revision, msg, feedback=written)
 
@@ -324,6 +321,79 @@ class FeedbackPending(Exception):
         self.reason = getattr(cause, "message_zh", None) or str(cause)
 
 
+# -- files that are not request forms ----------------------------------------------------------
+
+
+def _refuse_link(ctx: RunContext, f: Path) -> IntakeOutcome:
+    msg = (
+        f"[E_LINK] “{printable(f.name)}”是快捷方式或链接，系统不会读取链接指向的文件。"
+        "请把文件本身（而不是链接）放入收件箱。"
+    )
+    note = _write_note(ctx, f, msg)
+    return IntakeOutcome(ctx.rel(f), "invalid", message=msg, feedback=note)
+
+
+def _answer_other(ctx: RunContext, f: Path, waiting_stems: set[str]) -> IntakeOutcome | None:
+    """A file that is not a spreadsheet: the attachment of a request, or a stray (a note)."""
+    reg = _request_of_attachment(ctx, f.name)
+    if reg is not None:
+        return _file_attachment(ctx, f, reg)
+    if f.stem in waiting_stems or any(f.stem.startswith(s + "_") for s in waiting_stems):
+        return None  # beside a form still in the inbox: filed with it once it is registered
+    msg = (
+        f"“{printable(f.name)}”不是部门间工作协调申请表，未登记。"
+        "如果它是某项申请的附件，请在申请表“附件清单”中写明此文件名，"
+        "或使文件名与申请表的文件名相同（扩展名除外），系统会把它归入该事项的文件夹。"
+    )
+    answered = fit_name(ctx.paths.feedback, f.stem, NOTE_SUFFIX).exists()
+    note = _write_note(ctx, f, msg)  # written once; reported the first time only
+    return None if answered else IntakeOutcome(ctx.rel(f), "invalid", message=msg, feedback=note)
+
+
+def _request_of_attachment(ctx: RunContext, name: str) -> Registration | None:
+    """The newest registration whose 附件清单 names this file, or whose form has its stem."""
+    stem = Path(name).stem
+    best: Registration | None = None
+    for reg in ctx.need_ledger().registrations():
+        listed = str(reg.request_fields.get("attachments") or "")
+        form = Path(reg.source_path or reg.filed_path or "").stem
+        form = form.split("版_", 1)[1] if form.startswith("第") and "版_" in form else form
+        named = core.attachment_listed(listed, name) or (bool(form) and stem == form)
+        if named and (
+            best is None or (reg.registered, reg.revision) > (best.registered, best.revision)
+        ):
+            best = reg
+    return best
+
+
+def _file_attachment(ctx: RunContext, f: Path, reg: Registration) -> IntakeOutcome | None:
+    data, snap = read_with_snapshot(f)
+    if not snap.exists:
+        return None
+    folder = item_folder(ctx, reg.item_id, str(reg.row_values.get("title", "")))
+    target = _filing_name(folder, f.name, reg.revision, data)
+    rel = ctx.rel(target)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_write(target, data, expected=snapshot(target))
+        ctx.journal(
+            [
+                make_entry(
+                    action="file_attachment",
+                    item=reg.item_id,
+                    file=rel,
+                    reason=f"附件归入事项文件夹（原文件 {ctx.rel(f)}）",
+                    input_hash=snap.sha256,
+                    as_of=ctx.as_of,
+                )
+            ]
+        )
+    if lock_holder(f) is None:
+        with contextlib.suppress(OSError):
+            os.remove(f)
+    return IntakeOutcome(ctx.rel(f), "attachment", reg.item_id, reg.revision, f"已归入 {rel}")
+
+
 # -- receipts and notes --------------------------------------------------------------------
 
 
@@ -331,6 +401,7 @@ def receipt_text(rules: Rules, reg: Registration, file_name: str, *, duplicate: 
     """The receipt (登记回执) in Chinese; the same registration always gives the same text."""
     v = reg.row_values
     office = rules.departments.roles.office_name
+    file_name = printable(file_name)
     lines = ["部门间工作协调申请 登记回执", ""]
     if duplicate:
         lines += [
@@ -364,62 +435,49 @@ def _write_text_once(path: Path, text: str) -> bool:
     return True
 
 
-def _write_receipt(
-    paths: DrivePaths,
-    rules: Rules,
-    ledger: Ledger,
-    form_name: str,
-    text: str,
-    item_id: str | None,
-    as_of: dt.datetime,
-) -> list[str]:
-    target = paths.feedback / (Path(form_name).stem + RECEIPT_SUFFIX)
+def _answer(ctx: RunContext, target: Path, text: str, entry: dict[str, Any]) -> list[str]:
+    """Write one answer file once and journal it; FeedbackPending when the share refuses."""
     try:
         if _write_text_once(target, text):
-            entry = make_entry(
-                action="receipt",
-                item=item_id,
-                file=relative(paths, target),
-                reason="写入登记回执",
-                as_of=as_of,
-            )
-            append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
+            ctx.journal([entry])
     except (WriteDeferred, OSError) as exc:
-        raise FeedbackPending(relative(paths, target), exc) from None
-    return [relative(paths, target)]
+        raise FeedbackPending(ctx.rel(target), exc) from None
+    return [ctx.rel(target)]
 
 
-def _write_note(
-    paths: DrivePaths, f: Path, message: str, as_of: dt.datetime, rules: Rules, ledger: Ledger
-) -> list[str]:
-    target = paths.feedback / (f.stem + "_校验结果.txt")
-    text = f"文件：{f.name}\r\n\r\n{message}\r\n"
+def _write_receipt(ctx: RunContext, form_name: str, text: str, item_id: str | None) -> list[str]:
+    target = fit_name(ctx.paths.feedback, Path(form_name).stem, RECEIPT_SUFFIX)
+    entry = make_entry(
+        action="receipt",
+        item=item_id,
+        file=ctx.rel(target),
+        reason="写入登记回执",
+        as_of=ctx.as_of,
+    )
+    return _answer(ctx, target, text, entry)
+
+
+def _write_note(ctx: RunContext, f: Path, message: str) -> list[str]:
+    target = fit_name(ctx.paths.feedback, f.stem, NOTE_SUFFIX)
+    text = f"文件：{printable(f.name)}\r\n\r\n{message}\r\n"
+    entry = make_entry(action="feedback", file=ctx.rel(target), reason=message, as_of=ctx.as_of)
+    return _answer(ctx, target, text, entry)
+
+
+def _write_feedback(ctx: RunContext, report: Any, f: Path) -> list[str]:
     try:
-        if _write_text_once(target, text):
-            entry = make_entry(
-                action="feedback", file=relative(paths, target), reason=message, as_of=as_of
-            )
-            append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
-    except (WriteDeferred, OSError) as exc:
-        raise FeedbackPending(relative(paths, target), exc) from None
-    return [relative(paths, target)]
-
-
-def _write_feedback(
-    paths: DrivePaths, report: Any, f: Path, rules: Rules, ledger: Ledger, as_of: dt.datetime
-) -> list[str]:
-    from automation.io.feedback import write_feedback
-
-    try:
-        written = write_feedback(report, paths.feedback, f)
+        written = write_feedback(report, ctx.paths.feedback, f)
     except (WriteDeferred, OSError) as exc:  # e.g. the old feedback is open in Excel
-        raise FeedbackPending(relative(paths, paths.feedback / f.stem), exc) from None
-    rels = [relative(paths, Path(p)) for p in written]
-    entries = [
-        make_entry(action="feedback", file=r, reason="申请表校验未通过，写入校验结果", as_of=as_of)
-        for r in rels
-    ]
-    append_entries(paths.log, ledger, entries, tz=rules.calendar.timezone)
+        raise FeedbackPending(ctx.rel(ctx.paths.feedback / f.stem), exc) from None
+    rels = [ctx.rel(Path(p)) for p in written]
+    ctx.journal(
+        [
+            make_entry(
+                action="feedback", file=r, reason="申请表校验未通过，写入校验结果", as_of=ctx.as_of
+            )
+            for r in rels
+        ]
+    )
     return rels
 
 
@@ -427,67 +485,68 @@ def _write_feedback(
 
 
 def item_folder(
-    paths: DrivePaths, item_id: str, title: str, index: dict[str, list[Path]] | None = None
+    ctx: RunContext, item_id: str, title: str, index: dict[str, list[Path]] | None = None
 ) -> Path:
     """The item's folder ``<ID> <title>`` (an existing folder of that ID is kept as named).
 
     ``index`` (from :func:`item_folder_index`) saves listing the items folder once per item.
+    An ID that does not follow the rules' pattern never reaches a path: ``E_BAD_ITEM_ID``.
     """
-    existing = (index if index is not None else item_folder_index(paths)).get(item_id)
+    if core.parse_item_id(item_id, ctx.rules.drive.item_ids) is None:
+        raise XietongError(
+            f"事项编号“{printable(item_id)}”不符合编号规则，未创建文件夹",
+            code="E_BAD_ITEM_ID",
+            exit_code=2,
+        )
+    existing = (index if index is not None else item_folder_index(ctx.paths)).get(item_id)
     if existing:
         return existing[0]
-    return paths.items / f"{item_id} {_safe_name(title)}".rstrip()
+    return ctx.paths.items / f"{item_id} {clean_component(title)}".rstrip(" .")
 
 
-def _safe_name(text: str) -> str:
-    bad = '<>:"/\\|?*'
-    cleaned = "".join("_" if c in bad or ord(c) < 32 else c for c in str(text or ""))
-    return cleaned.strip(" .")[:40]
-
-
-def file_registered(
-    paths: DrivePaths, rules: Rules, ledger: Ledger, *, as_of: dt.datetime
-) -> list[IntakeOutcome]:
+def file_registered(ctx: RunContext) -> list[IntakeOutcome]:
     """Move each registered form whose row is written into its item folder; write receipts."""
     out = []
-    for reg in ledger.registrations("written"):
+    for reg in ctx.need_ledger().registrations("written"):
         if not reg.source_path:
             continue
-        outcome = _file_one(paths, rules, ledger, reg, as_of=as_of)
+        src = ctx.paths.root / reg.source_path
+        outcome = _guarded(ctx, src, lambda reg=reg: _file_one(ctx, reg))
         if outcome is not None:
             out.append(outcome)
     return out
 
 
-def _file_one(
-    paths: DrivePaths, rules: Rules, ledger: Ledger, reg: Registration, *, as_of: dt.datetime
-) -> IntakeOutcome | None:
+def _file_one(ctx: RunContext, reg: Registration) -> IntakeOutcome | None:
     assert reg.source_path is not None
-    src = paths.root / reg.source_path
+    ledger = ctx.need_ledger()
+    src = ctx.paths.root / reg.source_path
     data, snap = read_with_snapshot(src)
     if not snap.exists or snap.sha256 != reg.source_sha256:
         # moved by another intake, deleted, or re-saved with other content (looked at anew)
         ledger.mark_source_removed(reg.fingerprint, reg.filed_path or "")
         return None
-    folder = item_folder(paths, reg.item_id, str(reg.row_values.get("title", "")))
+    folder = item_folder(ctx, reg.item_id, str(reg.row_values.get("title", "")))
     if not reg.filed_path:
         target = _filing_name(folder, src.name, reg.revision, data)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             safe_write(target, data, expected=snapshot(target))
-        ledger.mark_filed(reg.fingerprint, relative(paths, target))
+        ledger.mark_filed(reg.fingerprint, ctx.rel(target))
         entry = make_entry(
             action="file_form",
             item=reg.item_id,
-            file=relative(paths, target),
+            file=ctx.rel(target),
             reason=f"申请表归入事项文件夹（原文件 {reg.source_path}）",
             input_hash=reg.source_sha256,
-            as_of=as_of,
+            as_of=ctx.as_of,
         )
-        append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
-        text = receipt_text(rules, reg, src.name, duplicate=False)
-        with contextlib.suppress(FeedbackPending):  # the registration stands; the receipt is
-            _write_receipt(paths, rules, ledger, src.name, text, reg.item_id, as_of)  # a courtesy
+        ctx.journal([entry])
+    # written every time the form is still in the inbox (once: identical text is not rewritten),
+    # so a run killed after filing still gives the requester a receipt on the next run
+    text = receipt_text(ctx.rules, reg, src.name, duplicate=False)
+    with contextlib.suppress(FeedbackPending):  # the registration stands; the receipt is a
+        _write_receipt(ctx, src.name, text, reg.item_id)  # courtesy, tried again next run
     holder = lock_holder(src)
     if holder is not None:
         return IntakeOutcome(
@@ -513,112 +572,19 @@ def _file_one(
 
 def _filing_name(folder: Path, name: str, revision: int, data: bytes) -> Path:
     base = name if revision <= 1 else f"第{revision}版_{name}"
-    target = folder / base
+    stem, suffix = Path(base).stem, Path(base).suffix
+    target = fit_name(folder, stem, suffix)
     n = 2
     while target.exists():
         if target.read_bytes() == data:
             return target
-        stem, suffix = Path(base).stem, Path(base).suffix
-        target = folder / f"{stem}（{n}）{suffix}"
+        target = fit_name(folder, f"{stem}（{n}）", suffix)
         n += 1
     return target
 
 
-# -- rebuilding the local state from the workbooks -----------------------------------------
-
-
-def rebuild_state(root: str | Path, *, ledger: Ledger | None = None) -> dict[str, int]:
-    """Rebuild the local state from the drive: ID counters from the tracking table, and the
-    registrations (fingerprints) from the request forms filed in the item folders.
-
-    Safe to run at any time: existing state is kept, counters only go up.
-    """
-    from automation.io.drive import drive_rules, require_drive
-    from automation.io.ledger import open_ledger
-    from automation.process.tracking import read_tracking
-
-    paths = require_drive(root)
-    rules = drive_rules(root)
-    own = ledger is None
-    led = ledger or open_ledger(paths.root)
-    try:
-        table = read_tracking(paths, rules)
-        ids = rules.drive.item_ids
-        years: dict[int, int] = {}
-        for row in table.rows:
-            parsed = core.parse_item_id(str(row.get("item_id") or ""), ids)
-            if parsed:
-                years[parsed[0]] = max(years.get(parsed[0], 0), parsed[1])
-        for year, seq in years.items():
-            led.raise_counter(year, seq)
-        adopted = _adopt_filed_forms(paths, rules, led, table)
-        mirrored = _adopt_journal(paths, led)
-        led.set_meta("rebuilt", dt.datetime.now(dt.UTC).isoformat())
-        return {"years": len(years), "registrations": adopted, "journal": mirrored}
-    finally:
-        if own:
-            led.close()
-
-
-def _adopt_filed_forms(paths: DrivePaths, rules: Rules, led: Ledger, table: TrackingTable) -> int:
-    if not paths.items.is_dir():
-        return 0
-    adopted = 0
-    keys = [fd.key for fd in rules.form("request").all_fields]
-    for folder in sorted(p for p in paths.items.iterdir() if p.is_dir()):
-        item_id = folder.name.split(" ", 1)[0]
-        if core.parse_item_id(item_id, rules.drive.item_ids) is None:
-            continue
-        for f in sorted(folder.iterdir()):
-            if is_temporary(f) or f.suffix.lower() not in FORM_SUFFIXES or not f.is_file():
-                continue
-            data, snap = read_with_snapshot(f)
-            try:
-                report = _validate_copy(f, data, rules, None)
-            except XietongError:
-                continue
-            if report.kind != "request" or not report.ok:
-                continue
-            fields = dict(report.fields)
-            revision = _revision_of_name(f.name)
-            row = table.find(item_id, revision) or {}
-            values = core.to_json_values(
-                {k: v for k, v in row.items() if k != "_row"} or {"item_id": item_id}
-            )
-            led.adopt_registration(
-                Registration(
-                    fingerprint=core.fingerprint(fields, keys),
-                    item_id=item_id,
-                    revision=revision,
-                    row_values=values,
-                    request_fields=core.to_json_values(fields),
-                    source_path=None,
-                    source_sha256=snap.sha256,
-                    filed_path=relative(paths, f),
-                    status="written",  # filed forms always had their row written
-                    registered=str(values.get("registered_date", "")),
-                )
-            )
-            adopted += 1
-    return adopted
-
-
-def _adopt_journal(paths: DrivePaths, led: Ledger) -> int:
-    """Mirror the drive's journal into an empty state database, and remember from it which item
-    workbooks were created (so one deleted on purpose is not created again)."""
-    from automation.io.journal import read_journal
-
-    if led.journal_entries():
-        return 0
-    entries = read_journal(paths.log)
-    for entry in entries:
-        led.mirror_journal(entry)
-        if entry.get("action") == "create_workbook" and entry.get("item"):
-            led.mark_created(str(entry.get("file")), str(entry["item"]), str(entry.get("kind", "")))
-    return len(entries)
-
-
-def _revision_of_name(name: str) -> int:
+def revision_of_name(name: str) -> int:
+    """The revision a filed form's name carries (``第2版_…``), 1 when none."""
     if name.startswith("第") and "版_" in name:
         with contextlib.suppress(ValueError):
             return int(name[1 : name.index("版_")])

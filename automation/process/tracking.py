@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.core.intake import highest_seq, normalise_value
+from automation.core.intake import highest_seq
 from automation.core.layout import Layout, layout
+from automation.core.normalize import is_blank
 from automation.errors import XietongError
-from automation.io.cache import ValidationCache
 from automation.io.drive import DrivePaths
-from automation.io.journal import append_entries, make_entry
-from automation.io.ledger import Ledger
+from automation.io.journal import make_entry
 from automation.io.safewrite import FileSnapshot, WriteResult, read_with_snapshot, safe_write
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.process.context import RunContext
 from automation.rules import Rules
 from automation.rules.forms import FormRules
 
@@ -34,7 +35,8 @@ BACKUP_FOLDER = "备份"  # inside the drive's log folder
 ACTION_REASONS = {
     "register": "登记新申请",
     "approval_route": "评估通过，写入审批路径",
-    "computed": "更新计算列（当前阶段、截止时间、时限状态、超期工作日）",
+    "computed": "更新计算列（当前阶段、当前时限、截止时间、时限状态、超期工作日）",
+    "restore_row": "恢复被删除的已登记行",
 }
 
 
@@ -78,6 +80,12 @@ class TrackingTable:
         return f"{self.lay.columns[key]}{row}"
 
 
+def is_withdrawn(row: dict[str, Any]) -> bool:
+    """The office marked the row 撤销 (withdrawn): it stays in the table, and nothing runs for it."""
+    value = row.get("withdrawn")
+    return value is True or (isinstance(value, str) and value.strip() == "是")
+
+
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
@@ -85,15 +93,14 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def read_tracking(
-    paths: DrivePaths, rules: Rules, *, calendar: Any = None, cache: ValidationCache | None = None
-) -> TrackingTable:
+def read_tracking(ctx: RunContext) -> TrackingTable:
     """Read the tracking table's current version (bytes, snapshot and typed rows).
 
-    With a ``cache``, the rows of bytes validated before (same SHA-256, same rules) are taken
-    from it instead of validating the table again.
+    The rows of bytes validated before (same SHA-256, same rules) are taken from the context's
+    cache instead of validating the table again.
     """
-    form = rules.form("tracking")
+    paths = ctx.paths
+    form = ctx.rules.form("tracking")
     data, snap = read_with_snapshot(paths.tracking)
     if not snap.exists:
         raise XietongError(
@@ -101,9 +108,7 @@ def read_tracking(
             code="E_NO_TRACKING",
             exit_code=2,
         )
-    if cache is None:
-        cache = ValidationCache(None, rules, calendar)
-    report = cache.validate_bytes(paths.tracking, data, snap.sha256)
+    report = ctx.cache.validate_bytes(paths.tracking, data, snap.sha256)
     if not getattr(report, "readable", True) or report.kind != "tracking":
         # never guess where rows are in a table we cannot read: nothing is written
         why = "；".join(getattr(p, "message", str(p)) for p in report.problems[:3])
@@ -113,14 +118,12 @@ def read_tracking(
             code="E_NOT_TRACKING",
             exit_code=2,
         )
-    rows = [dict(r) for r in report.rows if any(_filled(v) for k, v in r.items() if k != "_row")]
+    rows = [
+        dict(r) for r in report.rows if any(not is_blank(v) for k, v in r.items() if k != "_row")
+    ]
     return TrackingTable(
         paths.tracking, data, snap, rows, form, layout(form), list(report.problems)
     )
-
-
-def _filled(value: Any) -> bool:
-    return normalise_value(value) != ""
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,6 @@ def cell_value(value: Any) -> str | int | float | dt.date | None:
 
 def patch_tracking(table: TrackingTable, changes: list[CellChange]) -> bytes:
     """The tracking table's bytes with the changes applied (every other part untouched)."""
-    from automation.io.xlsxpatch import CellEdit, patch_workbook
-
     first = table.lay.first_data_row
     edits = []
     for c in changes:
@@ -197,13 +198,7 @@ def backup_dir(paths: DrivePaths) -> Path:
 
 
 def write_tracking(
-    paths: DrivePaths,
-    rules: Rules,
-    table: TrackingTable,
-    changes: list[CellChange],
-    *,
-    ledger: Ledger | None,
-    as_of: dt.datetime,
+    ctx: RunContext, table: TrackingTable, changes: list[CellChange]
 ) -> WriteResult | None:
     """Patch and safely replace the tracking table; journal every cell. None when no change.
 
@@ -215,19 +210,18 @@ def write_tracking(
     if data == table.data:
         return None
     result = safe_write(
-        paths.tracking,
+        ctx.paths.tracking,
         data,
         expected=table.snapshot,
-        backup_dir=backup_dir(paths),
-        keep=rules.drive.backups_kept,
+        backup_dir=backup_dir(ctx.paths),
+        keep=ctx.rules.drive.backups_kept,
     )
-    entries = journal_entries(paths, table, changes, as_of=as_of)
-    append_entries(paths.log, ledger, entries, tz=rules.calendar.timezone)
+    ctx.journal(journal_entries(ctx, table, changes))
     return result
 
 
 def journal_entries(
-    paths: DrivePaths, table: TrackingTable, changes: Iterable[CellChange], *, as_of: dt.datetime
+    ctx: RunContext, table: TrackingTable, changes: Iterable[CellChange]
 ) -> list[dict[str, Any]]:
     """One journal entry per item and action, listing its cells with before and after."""
     groups: dict[tuple[str | None, str], list[CellChange]] = {}
@@ -239,14 +233,14 @@ def journal_entries(
             make_entry(
                 action=action,
                 item=item,
-                file=_relative(paths, table.path),
+                file=ctx.rel(table.path),
                 sheet=table.sheet,
                 cells=[c.cell for c in cs],
                 before={c.cell: _plain(c.before) for c in cs},
                 after={c.cell: _plain(cell_value(c.after)) for c in cs},
                 reason=ACTION_REASONS.get(action, action),
                 input_hash=cs[0].input_hash,
-                as_of=as_of,
+                as_of=ctx.as_of,
             )
         )
     return out
@@ -256,13 +250,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
-
-
-def _relative(paths: DrivePaths, path: Path) -> str:
-    try:
-        return path.relative_to(paths.root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def changes_as_edits(changes: Iterable[CellChange]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from automation.errors import RulesError
 from automation.rules.base import load_model
@@ -77,8 +78,17 @@ def _pick(relative: str, dirs: list[Path]) -> tuple[Path, str]:
     return dirs[-1] / relative, str(dirs[-1] / relative)
 
 
+# Rules already loaded in this process, by the identity of every file they came from: a run
+# opens them once however many parts of it ask, and an edited file is loaded afresh.
+_LOADED: dict[tuple[Any, ...], Rules] = {}
+LOAD_COUNT = 0  # rules actually parsed in this process (tests count it)
+
+
 def load_rules(rules_dir: Path | str | None = None) -> Rules:
-    """Load the package defaults, overridden file by file by ``rules_dir`` when given."""
+    """Load the package defaults, overridden file by file by ``rules_dir`` when given.
+
+    Parsed once per process while the files stay the same (path, size, modification time).
+    """
     dirs = [default_rules_dir()]
     if rules_dir is not None:
         rules_dir = Path(rules_dir)
@@ -86,6 +96,35 @@ def load_rules(rules_dir: Path | str | None = None) -> Rules:
             raise RulesError(str(rules_dir), "", "rules folder does not exist")
         if rules_dir.resolve() != dirs[0].resolve():
             dirs.append(rules_dir)
+    key = _identity(dirs)
+    cached = _LOADED.get(key)
+    if cached is None:
+        cached = _parse(dirs)
+        _LOADED.clear()  # one drive's rules at a time is the normal case; keep memory flat
+        _LOADED[key] = cached
+    return cached
+
+
+def _rule_files() -> list[str]:
+    return [name for name, _ in RULE_FILES.values()] + [f"forms/{kind}.yaml" for kind in KINDS]
+
+
+def _identity(dirs: list[Path]) -> tuple[Any, ...]:
+    parts: list[Any] = [str(d.resolve()) for d in dirs]
+    for relative in _rule_files():
+        for d in dirs:
+            try:
+                st = (d / relative).stat()
+            except OSError:
+                parts.append(None)
+                continue
+            parts.append((st.st_size, st.st_mtime_ns, getattr(st, "st_ino", 0)))
+    return tuple(parts)
+
+
+def _parse(dirs: list[Path]) -> Rules:
+    global LOAD_COUNT
+    LOAD_COUNT += 1
     loaded = {}
     for attr, (name, model) in RULE_FILES.items():
         path, display = _pick(name, dirs)

@@ -1,0 +1,186 @@
+"""Rebuilding the local state from the share (本地状态重建): the state can always be lost.
+
+The local SQLite state (``automation.io.ledger``) is a convenience: everything in it can be
+rebuilt from the drive. Two promises hold even then:
+
+- an ID once issued is never issued again: the counters are raised above every ID that anything
+  on the share has ever named — the tracking table, the journal in the log folder, item folders,
+  the archive, receipts and notes in the feedback folder, and the registrations already known;
+- registrations are adopted from the request forms filed in the item folders, whatever the
+  table holds (a cleared row, a renamed folder and a half-written state are all tolerated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from automation.core import intake as core
+from automation.errors import XietongError
+from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.io.journal import read_journal
+from automation.io.ledger import Registration
+from automation.io.links import is_link
+from automation.io.safewrite import read_with_snapshot
+from automation.process.context import RunContext
+from automation.process.intake import _validate_copy, revision_of_name
+from automation.process.tracking import TrackingTable, read_tracking
+
+MAX_TEXT_BYTES = 64 * 1024  # a receipt or note larger than this is not one of ours
+
+
+def rebuild_state(ctx: RunContext) -> dict[str, int]:
+    """Rebuild the local state from the drive (see the module docstring).
+
+    Safe to run at any time: existing state is kept, counters only go up.
+    """
+    ledger = ctx.need_ledger()
+    table = read_tracking(ctx)
+    adopted = _adopt_filed_forms(ctx, table)
+    mirrored = _adopt_journal(ctx)
+    years = raise_counters(ctx, table)
+    ledger.set_meta("rebuilt", dt.datetime.now(dt.UTC).isoformat())
+    return {"years": years, "registrations": adopted, "journal": mirrored}
+
+
+def raise_counters(ctx: RunContext, table: TrackingTable) -> int:
+    """Raise every year's counter above the highest ID named anywhere; the number of years."""
+    ledger = ctx.need_ledger()
+    ids = ctx.rules.drive.item_ids
+    best: dict[int, int] = {}
+    for item_id in core.ids_mentioned(_id_sources(ctx, table), ids):
+        parsed = core.parse_item_id(item_id, ids)
+        if parsed:
+            best[parsed[0]] = max(best.get(parsed[0], 0), parsed[1])
+    for year, seq in best.items():
+        ledger.raise_counter(year, seq)
+    return len(best)
+
+
+def _id_sources(ctx: RunContext, table: TrackingTable) -> Iterator[str]:
+    """Every text on the share (and in the state) that may name an item ID."""
+    for row in table.rows:
+        yield str(row.get("item_id") or "")
+    for reg in ctx.need_ledger().registrations():
+        yield reg.item_id
+    for entry in read_journal(ctx.paths.log):
+        yield str(entry.get("item") or "")
+        yield str(entry.get("file") or "")
+    yield from _names(ctx.paths.items, depth=1)
+    yield from _names(ctx.paths.archive, depth=3)
+    for path in _files(ctx.paths.feedback):
+        yield path.name
+        if path.suffix.lower() == ".txt":
+            yield _small_text(path)
+
+
+def _names(folder: Path, *, depth: int) -> Iterable[str]:
+    """Names of the entries below ``folder`` down to ``depth`` levels (links not followed)."""
+    if depth <= 0:
+        return
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        yield entry.name
+        if not is_link(entry.path) and entry.is_dir(follow_symlinks=False):
+            yield from _names(Path(entry.path), depth=depth - 1)
+
+
+def _files(folder: Path) -> Iterable[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False) and not is_link(entry.path):
+            yield Path(entry.path)
+
+
+def _small_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _adopt_filed_forms(ctx: RunContext, table: TrackingTable) -> int:
+    """Registrations of the request forms filed in the item folders."""
+    paths, rules, ledger = ctx.paths, ctx.rules, ctx.need_ledger()
+    if not paths.items.is_dir():
+        return 0
+    adopted = 0
+    keys = [fd.key for fd in rules.form("request").all_fields]
+    known = {(r.item_id, r.revision) for r in ledger.registrations()}
+    for folder in sorted(Path(e.path) for e in os.scandir(paths.items) if _plain_dir(e)):
+        item_id = folder.name.split(" ", 1)[0]
+        if core.parse_item_id(item_id, rules.drive.item_ids) is None:
+            continue
+        for f in sorted(folder.iterdir()):
+            if not _candidate_form(f):
+                continue
+            revision = revision_of_name(f.name)
+            if (item_id, revision) in known:
+                continue  # the same item and revision found twice: the first one counts
+            data, snap = read_with_snapshot(f)
+            try:
+                report = _validate_copy(ctx, f, data, dated=False)
+            except XietongError:
+                continue
+            if report.kind != "request" or not report.ok:
+                continue
+            fields = dict(report.fields)
+            row = table.find(item_id, revision) or {}
+            values = core.to_json_values(
+                {k: v for k, v in row.items() if k != "_row"} or {"item_id": item_id}
+            )
+            ledger.adopt_registration(
+                Registration(
+                    fingerprint=core.fingerprint(fields, keys),
+                    item_id=item_id,
+                    revision=revision,
+                    row_values={**values, "item_id": item_id, "revision": revision},
+                    request_fields=core.to_json_values(fields),
+                    source_path=None,
+                    source_sha256=snap.sha256,
+                    filed_path=ctx.rel(f),
+                    status="written",  # filed forms always had their row written
+                    registered=str(values.get("registered_date", "")),
+                )
+            )
+            known.add((item_id, revision))
+            adopted += 1
+    return adopted
+
+
+def _plain_dir(entry: os.DirEntry[str]) -> bool:
+    return entry.is_dir(follow_symlinks=False) and not is_link(entry.path)
+
+
+def _candidate_form(f: Path) -> bool:
+    return (
+        f.suffix.lower() in WORKBOOK_SUFFIXES
+        and not is_temporary(f)
+        and not is_link(f)
+        and f.is_file()
+    )
+
+
+def _adopt_journal(ctx: RunContext) -> int:
+    """Mirror the drive's journal into an empty state database, and remember from it which item
+    workbooks were created (so one deleted on purpose is not created again)."""
+    ledger = ctx.need_ledger()
+    if ledger.journal_entries():
+        return 0
+    entries = read_journal(ctx.paths.log)
+    for entry in entries:
+        ledger.mirror_journal(entry)
+        if entry.get("action") == "create_workbook" and entry.get("item"):
+            ledger.mark_created(
+                str(entry.get("file")), str(entry["item"]), str(entry.get("kind", ""))
+            )
+    return len(entries)
