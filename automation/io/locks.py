@@ -25,6 +25,8 @@ import re
 import sys
 from pathlib import Path
 
+from automation.core.text import printable
+
 # Our own temporary files (see automation.io.safewrite); kept here so both modules agree.
 OWN_TEMP_PREFIX = ".xt-tmp-"
 
@@ -107,15 +109,18 @@ def _describe_lock(lock: tuple[Path, str]) -> str | None:
         if not lock_path.exists():
             return None
         data = b""
+    # Everything read from the lock file or its name is shown escaped: a crafted user name
+    # must not print extra lines or reorder the text (see automation.core.text.printable).
+    lock_name = printable(lock_path.name)
     if kind == "libreoffice":
         user, host = _parse_libreoffice_lock(data)
-        where = f"LibreOffice 锁文件 {lock_path.name}"
+        where = f"LibreOffice 锁文件 {lock_name}"
         if host:
-            where += f"，计算机 {host}"
-        return f"{user or _UNKNOWN_USER}（{where}）"
+            where += f"，计算机 {printable(host)}"
+        return f"{printable(user) if user else _UNKNOWN_USER}（{where}）"
     app = "Excel/WPS" if kind == "office" else "WPS"
     user = _parse_office_owner(data)
-    return f"{user or _UNKNOWN_USER}（{app} 锁文件 {lock_path.name}）"
+    return f"{printable(user) if user else _UNKNOWN_USER}（{app} 锁文件 {lock_name}）"
 
 
 def _parse_office_owner(data: bytes) -> str | None:

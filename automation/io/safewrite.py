@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from automation.core.text import printable
 from automation.errors import XietongError
 from automation.io.locks import OWN_TEMP_PREFIX, lock_holder
 
@@ -120,7 +121,7 @@ def safe_write(
     if expected is not None and not _same_content(expected, current):
         raise WriteDeferred(
             E_DEFERRED_CHANGED,
-            f"{path.name} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
+            f"{printable(path.name)} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
         )
     tmp = _write_temp(path, data)
     try:
@@ -131,7 +132,7 @@ def safe_write(
         if current.exists and not _unchanged_since(path, current):
             raise WriteDeferred(
                 E_DEFERRED_CHANGED,
-                f"{path.name} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
+                f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
             )
         if _before_replace is not None:
             _before_replace(tmp, path)
@@ -196,7 +197,7 @@ def _refuse_if_locked(path: Path) -> None:
     if holder is not None:
         raise WriteDeferred(
             E_DEFERRED_LOCKED,
-            f"{path.name} 正被 {holder} 打开，本次写入已推迟，关闭文件后将自动重试。",
+            f"{printable(path.name)} 正被 {holder} 打开，本次写入已推迟，关闭文件后将自动重试。",
             holder,
         )
 
@@ -220,7 +221,7 @@ def _unchanged_since(path: Path, seen: FileSnapshot) -> bool:
 
 def _write_temp(path: Path, data: bytes) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{path.name}")
+    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{printable(path.name)}")
     try:
         fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
@@ -277,7 +278,7 @@ def _replace(tmp: Path, path: Path) -> int:
                 holder = lock_holder(path) or "其他用户或程序"
                 raise WriteDeferred(
                     E_DEFERRED_LOCKED,
-                    f"{path.name} 正被 {holder} 占用，无法替换，本次写入已推迟。",
+                    f"{printable(path.name)} 正被 {holder} 占用，无法替换，本次写入已推迟。",
                     holder,
                 ) from None
             time.sleep(REPLACE_PAUSE_S * attempt)
