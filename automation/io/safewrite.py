@@ -6,7 +6,7 @@ Every write is atomic and careful about people:
    changed since the caller read it (``expected`` snapshot: size, then SHA-256), else
    :class:`WriteDeferred` and nothing is touched;
 2. the new bytes go to a temporary file in the same folder (``.xt-tmp-<random>.<name>``, a name
-   :func:`automation.io.locks.is_temporary` skips), flushed and fsynced, with the mode of the
+   :func:`automation.io.files.is_temporary` skips), flushed and fsynced, with the mode of the
    file it replaces (a new file: the default under the process umask);
 3. the previous version is copied to ``backup_dir`` (timestamped, newest ``keep`` kept);
 4. ``os.replace`` swaps the temporary file in (retried briefly on Windows sharing violations;
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.locks import OWN_TEMP_PREFIX, lock_holder
+from automation.io.files import OWN_TEMP_PREFIX
+from automation.io.locks import lock_holder
 
 E_DEFERRED_LOCKED = "E_DEFERRED_LOCKED"
 E_DEFERRED_CHANGED = "E_DEFERRED_CHANGED"
