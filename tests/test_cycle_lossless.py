@@ -20,7 +20,7 @@ from openpyxl.comments import Comment
 from automation.cycle import run_cycle
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
-from automation.io.zipparts import Package
+from automation.io.xlsxpatch.package import Package
 from tests.conftest import convert_with_libreoffice
 from tests.test_xlsxpatch_helpers import assert_cells_kept, changed_parts
 
