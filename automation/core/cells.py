@@ -14,14 +14,17 @@ MAX_COL = 16_384  # XFD
 
 _CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _LETTERS = re.compile(r"[A-Za-z]{1,3}")
+_ANY_LETTERS = re.compile(r"[A-Za-z]+")
 
 
-def column_index(letters: str) -> int:
+def column_index(letters: str, *, bounded: bool = True) -> int:
     """``"A"`` → 1, ``"z"`` → 26, ``"AA"`` → 27, ``"XFD"`` → 16384.
 
-    Raises ``ValueError`` for anything but one to three letters.
+    Raises ``ValueError`` for anything but one to three letters; ``bounded=False`` accepts any
+    number of letters (a scanner measuring how far beyond the sheet a hostile file reaches).
     """
-    if not isinstance(letters, str) or not _LETTERS.fullmatch(letters):
+    pattern = _LETTERS if bounded else _ANY_LETTERS
+    if not isinstance(letters, str) or not pattern.fullmatch(letters):
         raise ValueError(f"not a column: {letters!r}")
     n = 0
     for ch in letters.upper():
