@@ -120,3 +120,21 @@ def test_a_request_saved_as_a_template_validates_like_the_xlsx(tmp_path: Path, r
     assert xltx.fields == xlsx.fields
     assert [p.code for p in reports["错模板.xltx"].problems] == ["E_REQUIRED"]
     assert validate_file(folder / "申请模板.xltx", rules, today=TODAY).fields == xlsx.fields
+
+
+def test_a_template_gets_its_highlighted_copy_as_an_ordinary_workbook(
+    tmp_path: Path, rules
+) -> None:
+    import python_calamine as pc
+
+    from automation.io.feedback import write_feedback
+
+    bad = fill_form(rules, "request", tmp_path / "错.xlsx", {**GOOD_REQUEST, "title": None})
+    submitted = _as_template(bad, tmp_path / "错.xltx")
+    report = validate_file(submitted, rules, today=TODAY)
+    result, marked = write_feedback(report, tmp_path / "fb", submitted)
+    assert marked.name == "错_标注.xlsx"
+    types = zipfile.ZipFile(marked).read("[Content_Types].xml").decode("utf-8")
+    assert "sheet.main+xml" in types and "template.main+xml" not in types
+    with pc.load_workbook(result) as wb:
+        assert "E_REQUIRED" in str(wb.get_sheet_by_name("校验结果").to_python())

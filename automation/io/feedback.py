@@ -9,7 +9,8 @@ Two files per submission, the submitted file itself never touched:
 - ``<name>_标注.xlsx`` (or .xlsm): a copy of the submission with the cells to fix filled red
   (errors) or yellow (warnings) and a comment carrying the message. It is made with openpyxl
   from a copy, so features openpyxl does not keep (charts, images) may be missing from this
-  copy only. Not made for .xls/.xlsb/.ods submissions or files that could not be read.
+  copy only. Not made for .xls/.xlsb/.ods submissions or files that could not be read; the
+  copy of a template (.xltx/.xltm) is an ordinary .xlsx/.xlsm.
 
 Both are built in memory and written through :func:`automation.io.safewrite.safe_write`, the
 one safe writer: atomic, and a feedback file someone has open is never replaced under them
@@ -33,6 +34,9 @@ MARKED_SUFFIX = "_标注"
 ERROR_FILL = "FFC7CE"
 WARNING_FILL = "FFEB9C"
 MAX_TEXT = 32000  # Excel's cell limit is 32,767 characters
+# The highlighted copy of a template (.xltx/.xltm) is an ordinary workbook: opening it must show
+# the copy itself, not start a new workbook from it.
+_MARKED_SUFFIXES = {".xlsx": ".xlsx", ".xlsm": ".xlsm", ".xltx": ".xlsx", ".xltm": ".xlsm"}
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -54,8 +58,9 @@ def write_feedback(
     submitted = Path(submitted_path)
     written: list[Path] = []
     marked: Path | None = None
-    if report.readable and report.problems and submitted.suffix.lower() in (".xlsx", ".xlsm"):
-        marked = out_dir / f"{_stem(submitted)}{MARKED_SUFFIX}{submitted.suffix.lower()}"
+    suffix = _MARKED_SUFFIXES.get(submitted.suffix.lower())
+    if report.readable and report.problems and suffix is not None:
+        marked = out_dir / f"{_stem(submitted)}{MARKED_SUFFIX}{suffix}"
         try:
             safe_write(marked, _marked_bytes(submitted, report.problems), expected=None)
             written.append(marked)
@@ -153,9 +158,10 @@ def _marked_bytes(submitted: Path, problems: list[Problem]) -> bytes:
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
-    keep_vba = submitted.suffix.lower() == ".xlsm"
+    keep_vba = submitted.suffix.lower() in (".xlsm", ".xltm")
     # Read from a copy of the bytes: the submitted file itself is only ever read.
     wb = load_workbook(io.BytesIO(submitted.read_bytes()), keep_vba=keep_vba, rich_text=False)
+    wb.template = False
     fills = {
         "error": PatternFill("solid", fgColor=ERROR_FILL),
         "warning": PatternFill("solid", fgColor=WARNING_FILL),
