@@ -20,7 +20,7 @@ from openpyxl.comments import Comment
 from automation.core.layout import layout
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
-from automation.io.zipparts import Package
+from automation.io.xlsxpatch.package import Package
 from automation.process.cycle import run_cycle
 from automation.rules import load_rules
 from tests.conftest import convert_with_libreoffice

@@ -6,7 +6,8 @@ import json
 
 import openpyxl
 
-from automation.core.layout import column_index, layout
+from automation.core.cells import column_index
+from automation.core.layout import layout
 from tests.conftest import run_cli
 
 
@@ -29,7 +30,7 @@ def test_the_demo_plays_the_sample_year_and_leaves_a_drive_worth_looking_at(tmp_
     cols = layout(form).columns
     ws = openpyxl.load_workbook(paths["tracking"], read_only=True)[form.sheet]
     rows = [
-        {key: row[column_index(col)] for key, col in cols.items()}
+        {key: row[column_index(col) - 1] for key, col in cols.items()}
         for row in ws.iter_rows(min_row=layout(form).first_data_row, values_only=True)
         if row[0]
     ]

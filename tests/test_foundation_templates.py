@@ -12,7 +12,8 @@ import python_calamine as pc
 from openpyxl.utils.cell import coordinate_from_string, range_boundaries
 
 from automation.api import stale_templates
-from automation.core.layout import column_index, layout
+from automation.core.cells import column_index
+from automation.core.layout import layout
 from automation.rules import default_workbooks_dir
 from tests.conftest import convert_with_libreoffice
 
@@ -78,7 +79,7 @@ def test_names_dropdowns_protection_and_unlocked_inputs(rules, kind):
         inner = lay.tables[t.key]
         cells += [(c, inner.columns[c.key], inner.first_row) for c in t.columns]
     for f, col_letter, row in cells:
-        col = column_index(col_letter)
+        col = column_index(col_letter) - 1  # 0-based below
         cell = ws.cell(row=row, column=col + 1)
         assert cell.protection.locked is bool(f.computed), f.key
         lists = [dv for dv in _validations_for(ws, col, row) if dv.type == "list"]

@@ -113,3 +113,13 @@ def test_only_changed_cells_are_rewritten():
     assert changed_values(row, {"late_workdays": 2}) == {"late_workdays": 2}
     when = dt.datetime(2026, 10, 9, 18, 0)
     assert format_deadline(when) == "2026-10-09 18:00"
+
+
+def test_a_typed_zero_counts_as_filled_for_the_route():
+    # The one blank rule (automation.core.normalize.is_blank): 0 is an answer, not a blank.
+    plain = {k: v for k, v in FORM.items() if k != "budget_amount"}
+    route = approval_route({**plain, "budget_amount": 0}, RULES.routing, RULES.departments)
+    assert route.startswith("财务部")
+    assert not approval_route(
+        {**plain, "budget_amount": "  "}, RULES.routing, RULES.departments
+    ).startswith("财务部")

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automation.core import normalize as nz
+from automation.core.cells import column_letter
 from automation.core.columns import decode_column, encode_column, encode_rows, take, with_values
-from automation.core.layout import column_letter
 from automation.core.problems import make_problem
 from automation.core.validation import (
     NEEDS_YEAR,
@@ -144,7 +144,7 @@ def _reference(form, keys, letters, rows, ctx) -> tuple[list[dict[str, Any]], li
 def test_column_checks_match_a_row_by_row_check(rules, data):
     form = rules.form("execution")
     keys = [c.key for c in form.columns]
-    letters = {k: column_letter(i) for i, k in enumerate(keys)}
+    letters = {k: column_letter(i) for i, k in enumerate(keys, 1)}
     # each column draws from a few values, so values repeat as in real tables
     pools = [
         data.draw(st.lists(st.sampled_from(CELL_VALUES), min_size=1, max_size=4)) for _ in keys
@@ -165,7 +165,7 @@ def test_column_checks_match_a_row_by_row_check(rules, data):
 def test_a_big_column_of_distinct_texts_and_a_bad_one(rules):
     form = rules.form("execution")
     keys = [c.key for c in form.columns]
-    letters = {k: column_letter(i) for i, k in enumerate(keys)}
+    letters = {k: column_letter(i) for i, k in enumerate(keys, 1)}
     base = [MONDAY, "t", "张三", None, 0.5, "进行中", None, None, "张三"]
     rows = []
     for n in range(3000):

@@ -13,13 +13,13 @@ import pytest
 from automation.io.xlsxpatch import (
     CellEdit,
     XlsxPatchError,
-    _locate,
     grow_table,
     make_ref,
     parse_ref,
     patch_workbook,
     sheet_tables,
 )
+from automation.io.xlsxpatch.parts import locate
 from tests.test_xlsxpatch_helpers import (
     CALAMINE,
     assert_cells_kept,
@@ -178,7 +178,7 @@ def test_the_real_tracking_template(rules, tmp_path: Path) -> None:
         CellEdit(f"{lay.columns['submitted_date']}{first + 1}", dt.date(2026, 3, 20)),
     ]
     out = patch_workbook(src, form.sheet, edits)
-    sheet_part = _locate(src, form.sheet).sheet_part
+    sheet_part = locate(src, form.sheet).sheet_part
     assert changed_parts(src, out) == {sheet_part}
     assert_cells_kept(src, out, form.sheet, expected_values(edits))
     ws = openpyxl.load_workbook(io.BytesIO(out))[form.sheet]
@@ -259,7 +259,7 @@ def test_corpus_workbook_patched_losslessly(name: str) -> None:
     if constant is not None:
         edits.append(CellEdit(constant, "改写的值"))
     out = patch_workbook(src, sheet, edits, grow_tables=False)
-    book = _locate(src, sheet)
+    book = locate(src, sheet)
     assert changed_parts(src, out) == {book.sheet_part.lower()}
     expected = expected_values(edits)
     # no date style at a fresh cell: readers see the serial number (1904 system: 1462 less)
@@ -273,7 +273,7 @@ def test_date_1904_workbooks_get_1904_serials() -> None:
     src = (CALAMINE / "date_1904.xlsx").read_bytes()
     sheet = _first_worksheet(src)
     out = patch_workbook(src, sheet, [CellEdit("H1", dt.date(2026, 3, 9), style_from="A1")])
-    xml = zipfile.ZipFile(io.BytesIO(out)).read(_locate(src, sheet).sheet_part).decode()
+    xml = zipfile.ZipFile(io.BytesIO(out)).read(locate(src, sheet).sheet_part).decode()
     serial_1900 = (dt.date(2026, 3, 9) - dt.date(1899, 12, 30)).days
     assert f"<v>{serial_1900 - 1462}</v>" in xml
 

@@ -12,7 +12,7 @@ import xlsxwriter
 from python_calamine import CalamineWorkbook
 
 from automation.io.xlsxpatch import parse_ref
-from automation.io.zipparts import Package
+from automation.io.xlsxpatch.package import Package
 from tests.conftest import CORPUS
 
 CALAMINE = CORPUS / "calamine"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from automation.io.xlsxpatch import CellEdit, _locate, patch_workbook
-from automation.io.zipparts import Package
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.io.xlsxpatch.package import Package
+from automation.io.xlsxpatch.parts import locate
 from tests.conftest import convert_with_libreoffice
 from tests.test_xlsxpatch import registration_and_refresh
 from tests.test_xlsxpatch_helpers import (
@@ -47,7 +48,7 @@ def test_libreoffice_saved_table_is_patched_losslessly(saved_by_libreoffice: byt
     assert b"LibreOffice" in Package(src).read("docProps/app.xml")  # really LibreOffice's file
     edits = registration_and_refresh()
     out = patch_workbook(src, SHEET, edits)
-    sheet_part = _locate(src, SHEET).sheet_part
+    sheet_part = locate(src, SHEET).sheet_part
     assert changed_parts(src, out) == {sheet_part}
     assert_cells_kept(src, out, SHEET, {e.cell: e.value for e in edits})
 

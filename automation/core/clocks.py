@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
+from automation.core.normalize import is_blank
 from automation.errors import XietongError
 from automation.rules.clocks import ClockSpec, ClocksRules
 
@@ -130,7 +131,7 @@ def as_date(value: Any) -> dt.date | None:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+    return is_blank(value)  # the one blank rule: automation.core.normalize.is_blank
 
 
 def departments_of(cycle: ItemCycle, rules: ClocksRules) -> list[str]:

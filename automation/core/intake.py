@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from automation.core.normalize import is_blank
 from automation.rules.departments import DepartmentsRules
 from automation.rules.forms import FormRules
 from automation.rules.process import ItemIds, RoutingRules
@@ -166,11 +167,8 @@ def returned_item(
 
 
 def _filled(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value != 0
-    return normalise_value(value) != ""
+    # The one blank rule (0 is an answer, not a blank).
+    return not is_blank(value)
 
 
 def approvers(request_fields: Mapping[str, Any], routing: RoutingRules) -> list[str]:

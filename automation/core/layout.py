@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from automation.core.cells import column_letter
 from automation.rules.forms import FormRules
 
 TITLE_ROW = 1
@@ -15,24 +16,6 @@ HINT_ROW = 2
 FIRST_ROW = 3
 VALUE_COLUMN = "B"
 FORM_LAST_COLUMN = "F"  # form values are merged B:F so long text has room
-
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    """A → 0, AA → 26."""
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
 
 
 @dataclass(frozen=True)
@@ -61,9 +44,9 @@ class Layout:
     @property
     def last_column(self) -> str:
         if self.columns:
-            return column_letter(len(self.columns) - 1)
+            return column_letter(len(self.columns))
         widest = max((len(t.columns) for t in self.tables.values()), default=0)
-        return max(FORM_LAST_COLUMN, column_letter(widest - 1) if widest else "A")
+        return max(FORM_LAST_COLUMN, column_letter(widest) if widest else "A")
 
 
 def layout(form: FormRules) -> Layout:
@@ -82,14 +65,14 @@ def layout(form: FormRules) -> Layout:
         title_row = row
         header = row + 1
         first, last = header + 1, header + t.rows
-        cols = {c.key: column_letter(i) for i, c in enumerate(t.columns)}
+        cols = {c.key: column_letter(i) for i, c in enumerate(t.columns, 1)}
         tables[t.key] = InnerTable(t.key, title_row, header, first, last, cols)
         row = last + 1
     if form.layout == "form":
         return Layout(section_rows, cells, tables=tables, last_row=row - 1)
     if form.sections:
         row += 1  # a blank row between the header fields and the table
-    columns = {c.key: column_letter(i) for i, c in enumerate(form.columns)}
+    columns = {c.key: column_letter(i) for i, c in enumerate(form.columns, 1)}
     return Layout(
         section_rows,
         cells,

@@ -77,11 +77,17 @@ def halfwidth(text: str) -> str:
 
 
 def is_blank(value: object) -> bool:
-    """Nothing typed: None or only spaces (an Excel error is not blank)."""
+    """Nothing typed (未填写): the one blank rule of xietong.
+
+    Blank: None, text of only spaces or invisible characters, an empty list or tuple. Not
+    blank: 0, 0.0, False (a typed zero or 否 is an answer) and an Excel error.
+    """
     if value is None:
         return True
     if isinstance(value, str):
         return not value.translate(_ZERO_WIDTH).strip(" \t\r\n\u00a0\u3000")
+    if isinstance(value, (list, tuple)):
+        return not value
     return False
 
 

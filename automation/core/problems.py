@@ -3,7 +3,8 @@
 Each problem type has a stable code (scripts and the feedback workbook rely on it), a severity
 and a Chinese message template that tells the submitter how to fix it. ``docs/errors.md``
 documents every code; a test keeps the two in step. File-level codes (``E_CORRUPT`` …) describe
-a file that could not be read at all; cell-level codes point at one cell.
+a file that could not be read at all; cell-level codes point at one cell. Operation errors
+(:data:`OPERATION_ERRORS`: a command that cannot do its work) are catalogued here too.
 """
 
 from __future__ import annotations
@@ -202,6 +203,54 @@ _TYPES = [
 
 CATALOGUE: dict[str, ProblemType] = {t.code: t for t in _TYPES}
 FILE_LEVEL_CODES = frozenset(t.code for t in _TYPES if t.file_level)
+
+
+@dataclass(frozen=True)
+class OperationError:
+    """A command that cannot do its work (命令错误): code, exit status, short Chinese title."""
+
+    code: str
+    exit_code: int
+    title: str
+
+
+# Operation errors: raised as XietongError (automation.errors), printed as one line by the CLI.
+# Every code raised anywhere in automation/ is either here or in CATALOGUE (a test greps them).
+_OPERATIONS = [
+    OperationError("E_XIETONG", 1, "操作失败（未细分的错误）"),
+    OperationError("E_RULES", 2, "规则文件有误"),
+    OperationError("E_UNKNOWN_KIND", 2, "未知的表单类型"),
+    OperationError("E_NO_DRIVE", 2, "不是协同共享盘"),
+    OperationError("E_NO_TRACKING", 2, "找不到跟踪表"),
+    OperationError("E_NOT_TRACKING", 2, "跟踪表无法识别"),
+    OperationError("E_UNKNOWN_ITEM", 2, "未知的事项编号"),
+    OperationError("E_BAD_DATE", 2, "日期无法识别"),
+    OperationError("E_BAD_WEEK", 2, "周次无法识别"),
+    OperationError("E_BAD_NUMBER", 2, "数字无法识别"),
+    OperationError("E_CALENDAR", 2, "工作日历无法使用"),
+    OperationError("E_DEMO_EXISTS", 2, "演示目录已被占用"),
+    OperationError("E_FILE_SYSTEM", 2, "文件系统拒绝操作"),
+    OperationError("E_STATE_DB", 2, "本地状态库无法打开"),
+    OperationError("E_WRITE_FAILED", 1, "文件写入失败"),
+    OperationError("E_DEFERRED_LOCKED", 3, "文件被打开，写入已推迟"),
+    OperationError("E_DEFERRED_CHANGED", 3, "文件已被修改，写入已推迟"),
+    OperationError("E_PATCH", 1, "工作簿无法修补"),
+    OperationError("E_PATCH_FORMAT", 1, "工作簿结构无法识别"),
+    OperationError("E_PATCH_SHEET", 1, "找不到可写入的工作表"),
+    OperationError("E_PATCH_CELL", 1, "单元格无法写入"),
+    OperationError("E_PATCH_FORMULA", 1, "单元格含公式"),
+    OperationError("E_PATCH_UNSUPPORTED", 1, "工作簿格式不支持修补"),
+    OperationError("E_PATCH_TABLE", 1, "表格无法扩展"),
+    OperationError("E_NOT_OWNED", 1, "写入了非自动列（程序错误）"),
+    OperationError("E_BUSY", 4, "共享盘被其他进程占用"),
+    OperationError("E_INTERNAL", 3, "程序错误"),
+]
+OPERATION_ERRORS: dict[str, OperationError] = {e.code: e for e in _OPERATIONS}
+
+
+def is_catalogued(code: str) -> bool:
+    """A code of the catalogue: a validation problem or an operation error."""
+    return code in CATALOGUE or code in OPERATION_ERRORS
 
 
 class _Blank(dict):

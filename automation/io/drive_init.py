@@ -5,7 +5,6 @@ Idempotent: only what is missing is created, an existing file is never overwritt
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from automation.io.drive import DrivePaths, drive_paths
 from automation.io.ledger import DRIVE_ID_FILE
+from automation.io.safewrite import E_DEFERRED_CHANGED, FileSnapshot, WriteDeferred, safe_write
 from automation.io.templates import write_workbook
 from automation.rules import Rules, default_rules_dir, load_rules
 
@@ -25,28 +25,20 @@ class InitReport:
 
 
 def create_new(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` only if it does not exist; atomic, never overwrites."""
+    """Write ``data`` to ``path`` only if it does not exist; atomic, never overwrites.
+
+    Goes through the one safe writer: "expected missing" makes it link the file in, so a file
+    that appeared meanwhile is kept (False), and the new file gets the default mode.
+    """
     if path.exists():
         return False
-    fd, tmp = tempfile.mkstemp(prefix=".xt-tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails when the target appeared meanwhile: nothing overwritten
-        except FileExistsError:
-            return False
-        except OSError:  # file systems without hard links
-            if path.exists():
-                return False
-            os.replace(tmp, path)
-            return True
-        return True
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        safe_write(path, data, expected=FileSnapshot(path, -1, 0, ""))
+    except WriteDeferred as exc:
+        if exc.reason_code == E_DEFERRED_CHANGED:
+            return False  # created by someone else meanwhile: theirs is kept
+        raise
+    return True
 
 
 def _copy_rules(target: Path, report: InitReport) -> None:

@@ -9,24 +9,24 @@ Two files per submission, the submitted file itself never touched:
 - ``<name>_标注.xlsx`` (or .xlsm): a copy of the submission with the cells to fix filled red
   (errors) or yellow (warnings) and a comment carrying the message. It is made with openpyxl
   from a copy, so features openpyxl does not keep (charts, images) may be missing from this
-  copy only. Not made for .xls/.xlsb/.ods submissions or files that could not be read.
+  copy only. Not made for .xls/.xlsb/.ods submissions or files that could not be read; the
+  copy of a template (.xltx/.xltm) is an ordinary .xlsx/.xlsm.
 
-Each file is written to a temporary name in the same folder and then moved into place.
+Both are built in memory and written through :func:`automation.io.safewrite.safe_write`, the
+one safe writer: atomic, and a feedback file someone has open is never replaced under them
+(:class:`~automation.io.safewrite.WriteDeferred`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import io
 import re
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import xlsxwriter
 
 from automation.core.problems import CATALOGUE, Problem
+from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.validation import FileReport
 
 RESULT_SUFFIX = "_校验结果.xlsx"
@@ -34,21 +34,10 @@ MARKED_SUFFIX = "_标注"
 ERROR_FILL = "FFC7CE"
 WARNING_FILL = "FFEB9C"
 MAX_TEXT = 32000  # Excel's cell limit is 32,767 characters
+# The highlighted copy of a template (.xltx/.xltm) is an ordinary workbook: opening it must show
+# the copy itself, not start a new workbook from it.
+_MARKED_SUFFIXES = {".xlsx": ".xlsx", ".xlsm": ".xlsm", ".xltx": ".xlsx", ".xltm": ".xlsm"}
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file in the target's folder, then replace the target."""
-    fd, tmp = tempfile.mkstemp(prefix=".~xt-", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-    return target
 
 
 def _text(value: object) -> str:
@@ -69,23 +58,32 @@ def write_feedback(
     submitted = Path(submitted_path)
     written: list[Path] = []
     marked: Path | None = None
-    if report.readable and report.problems and submitted.suffix.lower() in (".xlsx", ".xlsm"):
-        marked = out_dir / f"{_stem(submitted)}{MARKED_SUFFIX}{submitted.suffix.lower()}"
+    suffix = _MARKED_SUFFIXES.get(submitted.suffix.lower())
+    if report.readable and report.problems and suffix is not None:
+        marked = out_dir / f"{_stem(submitted)}{MARKED_SUFFIX}{suffix}"
         try:
-            _atomic(marked, lambda tmp: _write_marked(submitted, tmp, report.problems))
+            safe_write(marked, _marked_bytes(submitted, report.problems), expected=None)
             written.append(marked)
+        except WriteDeferred:
+            raise  # the previous copy is open: the whole feedback waits, as for the result
         except Exception:  # the list of problems matters more than the highlighted copy
             marked = None
     result = out_dir / f"{_stem(submitted)}{RESULT_SUFFIX}"
-    _atomic(result, lambda tmp: _write_result(tmp, report, submitted, marked))
+    safe_write(result, _result_bytes(report, submitted, marked), expected=None)
     written.insert(0, result)
     return written
 
 
-def _write_result(target: Path, report: FileReport, submitted: Path, marked: Path | None) -> None:
+def _result_bytes(report: FileReport, submitted: Path, marked: Path | None) -> bytes:
+    buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(
-        str(target),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
     )
     ws = wb.add_worksheet("校验结果")
     base = {"font_name": "等线", "font_size": 11, "valign": "top"}
@@ -151,17 +149,19 @@ def _write_result(target: Path, report: FileReport, submitted: Path, marked: Pat
         ws.autofilter(5, 0, row, len(headers) - 1)
     ws.activate()
     wb.close()
+    return buffer.getvalue()
 
 
-def _write_marked(submitted: Path, target: Path, problems: list[Problem]) -> None:
+def _marked_bytes(submitted: Path, problems: list[Problem]) -> bytes:
     """Highlight and comment the problem cells in a copy of the submission (never the original)."""
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
-    shutil.copyfile(submitted, target)
-    keep_vba = submitted.suffix.lower() == ".xlsm"
-    wb = load_workbook(target, keep_vba=keep_vba, rich_text=False)
+    keep_vba = submitted.suffix.lower() in (".xlsm", ".xltm")
+    # Read from a copy of the bytes: the submitted file itself is only ever read.
+    wb = load_workbook(io.BytesIO(submitted.read_bytes()), keep_vba=keep_vba, rich_text=False)
+    wb.template = False
     fills = {
         "error": PatternFill("solid", fgColor=ERROR_FILL),
         "warning": PatternFill("solid", fgColor=WARNING_FILL),
@@ -182,4 +182,6 @@ def _write_marked(submitted: Path, target: Path, problems: list[Problem]) -> Non
         comment = Comment(_text(text)[:30000], "xietong 校验")
         comment.width, comment.height = 320, 120
         target_cell.comment = comment
-    wb.save(target)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

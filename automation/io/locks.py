@@ -3,8 +3,8 @@
 Office, WPS and LibreOffice leave an *owner file* (锁文件) next to a document while someone edits
 it; Windows also refuses to open a file for writing while Excel holds it (a sharing violation).
 :func:`lock_holder` checks all of these and names the person in Chinese, so a deferred write can
-say whom to ask. :func:`is_temporary` tells the intake and the watcher which names to skip: owner
-files, half-saved files and our own temporary files.
+say whom to ask. Which names are never input (owner files, half-saved files, our own temporary
+files) is :func:`automation.io.files.is_temporary`, re-exported here.
 
 Owner-file formats (reverse engineered by LibreOffice, ``svl/source/misc/msodocumentlockfile.cxx``):
 
@@ -21,39 +21,20 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import sys
 from pathlib import Path
 
-# Our own temporary files (see automation.io.safewrite); kept here so both modules agree.
-OWN_TEMP_PREFIX = ".xt-tmp-"
+from automation.core.text import printable
+from automation.io.files import OWN_TEMP_PREFIX, is_temporary
+
+# The name rules live in automation.io.files; these names stay importable from here.
+__all__ = ["OWN_TEMP_PREFIX", "is_temporary", "lock_holder"]
+
 
 _WORD_EXTENSIONS = {".doc", ".docx", ".docm", ".dot", ".dotx", ".dotm", ".rtf", ".odt", ".wps"}
-_HEX_TEMP = re.compile(r"^[0-9A-Fa-f]{8}$")
 _UNKNOWN_USER = "未知用户"
 # Windows error codes for "the file is being used by another process" / "locked region".
 _WIN_SHARING_VIOLATION = {32, 33}
-
-
-def is_temporary(path: str | os.PathLike[str]) -> bool:
-    """True for lock files, temporary and half-saved files that must never be read as input.
-
-    Covers Office/WPS owner files (``~$*``), LibreOffice locks (``.~lock.*#``), WPS locks
-    (``.~*``), Excel's extension-less 8-hex-digit save files (e.g. ``3B2A0C00``), ``*.tmp``,
-    ``~*`` temporary names (``~WRL0001.tmp``), partial downloads, and xietong's own
-    ``.xt-tmp-*`` files.
-    """
-    name = Path(path).name
-    lower = name.lower()
-    if not name:
-        return False
-    if name.startswith(("~$", ".~", "~", OWN_TEMP_PREFIX)):
-        return True
-    if lower.endswith((".tmp", ".temp", ".part", ".crdownload", ".partial", "#")):
-        return True
-    if name.startswith("._"):  # AppleDouble companions written by macOS on SMB shares
-        return True
-    return bool(_HEX_TEMP.match(name))
 
 
 def lock_holder(path: str | os.PathLike[str]) -> str | None:
@@ -107,15 +88,18 @@ def _describe_lock(lock: tuple[Path, str]) -> str | None:
         if not lock_path.exists():
             return None
         data = b""
+    # Everything read from the lock file or its name is shown escaped: a crafted user name
+    # must not print extra lines or reorder the text (see automation.core.text.printable).
+    lock_name = printable(lock_path.name)
     if kind == "libreoffice":
         user, host = _parse_libreoffice_lock(data)
-        where = f"LibreOffice 锁文件 {lock_path.name}"
+        where = f"LibreOffice 锁文件 {lock_name}"
         if host:
-            where += f"，计算机 {host}"
-        return f"{user or _UNKNOWN_USER}（{where}）"
+            where += f"，计算机 {printable(host)}"
+        return f"{printable(user) if user else _UNKNOWN_USER}（{where}）"
     app = "Excel/WPS" if kind == "office" else "WPS"
     user = _parse_office_owner(data)
-    return f"{user or _UNKNOWN_USER}（{app} 锁文件 {lock_path.name}）"
+    return f"{printable(user) if user else _UNKNOWN_USER}（{app} 锁文件 {lock_name}）"
 
 
 def _parse_office_owner(data: bytes) -> str | None:

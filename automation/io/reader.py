@@ -27,8 +27,9 @@ from typing import Any
 
 from defusedxml import ElementTree as SafeET
 
+from automation.core.cells import cell_ref, column_index, column_letter, parse_cell
 from automation.core.columns import Column, decode_column, take, with_values
-from automation.core.layout import column_letter, layout
+from automation.core.layout import layout
 from automation.core.normalize import CellError, blank_positions, compact, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import RawCell, RawRow, RawTable
@@ -292,7 +293,7 @@ class Grid:
         return value
 
     def cell(self, r: int, c: int) -> RawCell:
-        return RawCell(self.get(r, c), f"{column_letter(c)}{r + 1}", self.name)
+        return RawCell(self.get(r, c), cell_ref(r + 1, c + 1), self.name)
 
     def texts(self, max_rows: int = LABEL_SCAN_ROWS) -> dict[str, tuple[int, int]]:
         """Normalised label text → first (row, column) where it appears, in the top rows."""
@@ -317,16 +318,6 @@ class Grid:
 def label_key(text: str) -> str:
     """A label as compared: no spaces, half-width, without the required-field star or colon."""
     return compact(text).rstrip("*:").rstrip()
-
-
-def _a1(cell: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Z]+)(\d+)", cell)
-    if not m:
-        raise ValueError(cell)
-    col = 0
-    for ch in m[1]:
-        col = col * 26 + ord(ch) - 64
-    return int(m[2]) - 1, col - 1
 
 
 # -- Excel error cells (calamine reads them as blanks) --------------------------------------------
@@ -373,9 +364,7 @@ def excel_errors(info: FileInfo) -> dict[str, dict[tuple[int, int], CellError]]:
                 ref = _R_ATTR.search(m[0])
                 value = _V.search(data, m.end(), m.end() + 4000)
                 if ref and value:
-                    col = 0
-                    for ch in ref[1].decode():
-                        col = col * 26 + ord(ch) - 64
+                    col = column_index(ref[1].decode())
                     text = value[1].decode("utf-8", "replace").strip() or "#N/A"
                     cells[(int(ref[2]) - 1, col - 1)] = CellError(text)
             out[sheet] = cells
@@ -447,7 +436,8 @@ def _form_fields(grid: Grid, form: FormRules, lay: Any) -> dict[str, RawCell]:
     texts: dict[str, tuple[int, int]] | None = None  # searched only when a label has moved
     out: dict[str, RawCell] = {}
     for f in form.form_fields:
-        r, c = _a1(lay.cells[f.key])
+        r, c = parse_cell(lay.cells[f.key])  # 1-based; the grid counts from 0
+        r, c = r - 1, c - 1
         key = label_key(f.label)
         if label_key(str(grid.get(r, 0) or "")) != key:
             if texts is None:
@@ -489,7 +479,7 @@ def _table(grid: Grid, columns: dict[str, int], first: int, last: int | None) ->
     every column has blank values (to drop the rows blank in all of them).
     """
     keys = list(columns)
-    letters = {k: column_letter(columns[k]) for k in keys}
+    letters = {k: column_letter(columns[k] + 1) for k in keys}
     start = max(first, grid.r0)
     end = grid.nrows if last is None else min(last + 1, grid.nrows)
     if not keys or end <= start:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from defusedxml import ElementTree as SafeET
 
+from automation.core.cells import column_index, column_letter
 from automation.core.problems import CATALOGUE
 from automation.errors import XietongError
 from automation.rules.validation import ValidationRules
@@ -67,19 +68,8 @@ class FileInfo:
 
 
 def column_number(letters: str) -> int:
-    """A → 1, XFD → 16384."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ord(ch) - 64)
-    return n
-
-
-def _column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rem = divmod(number - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    """A → 1, XFD → 16384; any number of letters (a hostile file may reach far beyond XFD)."""
+    return column_index(letters, bounded=False)
 
 
 def check_file(path: str | Path, limits: ValidationRules) -> FileInfo:
@@ -273,7 +263,7 @@ class _Scan:
     def __init__(self, limits: ValidationRules):
         self.limits = limits
         self.error_parts: list[str] = []
-        letters = len(_column_letters(limits.max_columns))
+        letters = len(column_letter(limits.max_columns))
         digits = len(str(limits.max_rows))
         # Only references with as many letters (digits) as the limit are worth a closer look; the
         # literal prefix keeps these scans fast on sheets of a million cells.

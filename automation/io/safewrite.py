@@ -6,10 +6,13 @@ Every write is atomic and careful about people:
    changed since the caller read it (``expected`` snapshot: size, then SHA-256), else
    :class:`WriteDeferred` and nothing is touched;
 2. the new bytes go to a temporary file in the same folder (``.xt-tmp-<random>.<name>``, a name
-   :func:`automation.io.locks.is_temporary` skips), flushed and fsynced;
+   :func:`automation.io.files.is_temporary` skips), flushed and fsynced, with the mode of the
+   file it replaces (a new file: the default under the process umask);
 3. the previous version is copied to ``backup_dir`` (timestamped, newest ``keep`` kept);
 4. ``os.replace`` swaps the temporary file in (retried briefly on Windows sharing violations;
-   still failing means someone opened the file: deferred), then the folder is fsynced.
+   still failing means someone opened the file: deferred), then the folder is fsynced. A file
+   that must not exist yet (``expected`` of a missing file) is hard-linked in instead, so one
+   created meanwhile is never overwritten.
 
 A process killed at any point leaves either the old file or the new one, never a mix; its
 leftover temporary file is removed by :func:`cleanup_temp`.
@@ -29,8 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.locks import OWN_TEMP_PREFIX, lock_holder
+from automation.io.files import OWN_TEMP_PREFIX
+from automation.io.locks import lock_holder
 
 E_DEFERRED_LOCKED = "E_DEFERRED_LOCKED"
 E_DEFERRED_CHANGED = "E_DEFERRED_CHANGED"
@@ -120,7 +125,7 @@ def safe_write(
     if expected is not None and not _same_content(expected, current):
         raise WriteDeferred(
             E_DEFERRED_CHANGED,
-            f"{path.name} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
+            f"{printable(path.name)} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
         )
     tmp = _write_temp(path, data)
     try:
@@ -131,11 +136,14 @@ def safe_write(
         if current.exists and not _unchanged_since(path, current):
             raise WriteDeferred(
                 E_DEFERRED_CHANGED,
-                f"{path.name} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
+                f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
             )
         if _before_replace is not None:
             _before_replace(tmp, path)
-        attempts = _replace(tmp, path)
+        if expected is not None and not expected.exists:
+            attempts = _create(tmp, path)
+        else:
+            attempts = _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -196,7 +204,7 @@ def _refuse_if_locked(path: Path) -> None:
     if holder is not None:
         raise WriteDeferred(
             E_DEFERRED_LOCKED,
-            f"{path.name} 正被 {holder} 打开，本次写入已推迟，关闭文件后将自动重试。",
+            f"{printable(path.name)} 正被 {holder} 打开，本次写入已推迟，关闭文件后将自动重试。",
             holder,
         )
 
@@ -220,7 +228,7 @@ def _unchanged_since(path: Path, seen: FileSnapshot) -> bool:
 
 def _write_temp(path: Path, data: bytes) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{path.name}")
+    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{printable(path.name)}")
     try:
         fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
@@ -232,14 +240,55 @@ def _write_temp(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
+        _take_mode(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     return tmp
+
+
+def _take_mode(tmp: Path, path: Path) -> None:
+    """Give the temporary file the mode of the file it replaces (issue 9, item 4).
+
+    A new file keeps the mode it was created with, 0666 less the process umask, the default
+    for new files; only an existing file's mode (e.g. 0640 set by an administrator) is copied.
+    Windows has no POSIX modes (``chmod`` only toggles read-only): nothing to do there.
+    """
+    if sys.platform == "win32":
+        return
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
+
+
+def _create(tmp: Path, path: Path) -> int:
+    """Move ``tmp`` to ``path`` only if ``path`` still does not exist: never overwrite.
+
+    A hard link fails atomically when the target appeared meanwhile; file systems without hard
+    links fall back to a check and a replace.
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _appeared(path) from None
+    except OSError:
+        if path.exists():
+            raise _appeared(path) from None
+        return _replace(tmp, path)
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    return 1
+
+
+def _appeared(path: Path) -> WriteDeferred:
+    return WriteDeferred(
+        E_DEFERRED_CHANGED,
+        f"{printable(path.name)} 刚刚被其他人创建，本次写入已推迟，将在重新读取后重试。",
+    )
 
 
 def _backup(path: Path, previous: bytes, backup_dir: Path, keep: int) -> Path:
@@ -277,7 +326,7 @@ def _replace(tmp: Path, path: Path) -> int:
                 holder = lock_holder(path) or "其他用户或程序"
                 raise WriteDeferred(
                     E_DEFERRED_LOCKED,
-                    f"{path.name} 正被 {holder} 占用，无法替换，本次写入已推迟。",
+                    f"{printable(path.name)} 正被 {holder} 占用，无法替换，本次写入已推迟。",
                     holder,
                 ) from None
             time.sleep(REPLACE_PAUSE_S * attempt)

@@ -16,12 +16,12 @@ import xlsxwriter
 from xlsxwriter.workbook import Format, Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from automation.core.cells import column_index, column_letter
 from automation.core.layout import (
     FORM_LAST_COLUMN,
     HINT_ROW,
     TITLE_ROW,
     Layout,
-    column_index,
     layout,
 )
 from automation.rules import Rules
@@ -165,7 +165,7 @@ class _Builder:
             self.lists_ws.write_string(0, col, name.removeprefix("xt_list_"))
             for i, v in enumerate(values):
                 self.lists_ws.write_string(i + 1, col, v)
-            letter = _col(col)
+            letter = column_letter(col + 1)
             ref = f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(values) + 1}"
             self.wb.define_name(name, ref)
             self.lists[name] = ref
@@ -254,7 +254,7 @@ class _Builder:
                 for r in range(t.first_row - 1, t.last_row):
                     ws.write_blank(r, i, None, self.fmt.value(c, border=True))
                 self.validation(c, t.first_row - 1, i, t.last_row - 1)
-            last = _col(len(spec.columns) - 1)
+            last = column_letter(len(spec.columns))
             self.wb.define_name(
                 f"xt_{spec.key}", f"='{self.form.sheet}'!$A${t.first_row}:${last}${t.last_row}"
             )
@@ -299,7 +299,7 @@ class _Builder:
         ws.freeze_panes(header + 1, 0)
         ws.repeat_rows(header)
         if "clock_state" in lay.columns:
-            col = column_index(lay.columns["clock_state"])
+            col = column_index(lay.columns["clock_state"]) - 1
             for value in STATE_COLOURS:
                 ws.conditional_format(
                     first,
@@ -385,7 +385,7 @@ class _Builder:
 
     def build(self) -> None:
         form = self.form
-        last_col = column_index(self.lay.last_column)
+        last_col = column_index(self.lay.last_column) - 1
         self.title(last_col)
         if form.layout == "form":
             self.ws.set_column(0, 0, 22)
@@ -395,19 +395,13 @@ class _Builder:
                 for i, c in enumerate(spec.columns):
                     if i > 0 and c.width:
                         self.ws.set_column(i, i, max(14, c.width))
-        self.form_fields(column_index(FORM_LAST_COLUMN))
+        self.form_fields(column_index(FORM_LAST_COLUMN) - 1)
         self.inner_tables(last_col)
         if form.layout == "table":
             self.table()
         self.page_setup(last_col)
         self.instructions()
         self.marker()
-
-
-def _col(index: int) -> str:
-    from automation.core.layout import column_letter
-
-    return column_letter(index)
 
 
 def _write_value(ws: Worksheet, row: int, col: int, f: FieldSpec, value: Any, fmt: Format) -> None:
@@ -465,7 +459,7 @@ def write_workbook(
         for key, value in row.items():
             f = form.field(key)
             _write_value(
-                ws, r, column_index(lay.columns[key]), f, value, fmt.value(f, border=False)
+                ws, r, column_index(lay.columns[key]) - 1, f, value, fmt.value(f, border=False)
             )
     for tkey, trows in (tables or {}).items():
         t = lay.tables[tkey]
@@ -473,7 +467,7 @@ def write_workbook(
         for i, row in enumerate(trows):
             for key, value in row.items():
                 f = next(c for c in spec.columns if c.key == key)
-                col = column_index(t.columns[key])
+                col = column_index(t.columns[key]) - 1
                 _write_value(ws, t.first_row - 1 + i, col, f, value, fmt.value(f, border=True))
     wb.close()
     return path

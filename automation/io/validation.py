@@ -16,11 +16,13 @@ from typing import Any
 from automation.core.normalize import DepartmentLookup, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import CheckContext, check_workbook
+from automation.io.files import ALL_WORKBOOK_SUFFIXES, is_temporary, is_workbook_name
 from automation.io.reader import WorkbookData, read_workbook
 from automation.io.safety import FileRejected
 from automation.rules import Rules
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+# Kept importable from here: the suffixes of every workbook format recognised (read or legacy).
+WORKBOOK_SUFFIXES = ALL_WORKBOOK_SUFFIXES
 
 
 @dataclass
@@ -132,16 +134,6 @@ def _nothing_filled(data: WorkbookData) -> bool:
     return not any(t.height for t in data.inner.values()) and not (data.table and data.table.height)
 
 
-def is_temporary(path: Path) -> bool:
-    """Office owner files (~$x.xlsx), LibreOffice locks (.~lock.x#), temporary and hidden files."""
-    name = path.name
-    return (
-        name.startswith(("~$", ".~lock.", "~", "."))
-        or name.endswith(("#", ".tmp", ".TMP", "~"))
-        or name.lower().endswith(".tmp")
-    )
-
-
 def workbook_files(paths: Iterable[str | Path]) -> list[Path]:
     """The workbook files named, or found (recursively) inside the folders named, sorted."""
     out: list[Path] = []
@@ -151,7 +143,7 @@ def workbook_files(paths: Iterable[str | Path]) -> list[Path]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith((".", "~")))
                 for name in sorted(files):
                     f = Path(root) / name
-                    if f.suffix.lower() in WORKBOOK_SUFFIXES and not is_temporary(f):
+                    if is_workbook_name(f):
                         out.append(f)
         elif not is_temporary(p):
             out.append(p)

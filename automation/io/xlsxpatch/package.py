@@ -14,9 +14,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from automation.errors import XietongError
+from automation.io.xlsxpatch.errors import E_PATCH_FORMAT, XlsxPatchError
 
-E_PACKAGE = "E_PATCH_FORMAT"
+E_PACKAGE = E_PATCH_FORMAT
 MAX_PART_BYTES = 256 * 1024 * 1024  # a larger part is treated as a zip bomb
 
 _EOCD = b"PK\x05\x06"
@@ -25,12 +25,6 @@ _LOCAL = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
 _CENTRAL_FMT = "<4sHHHHHHIIIHHHHHII"  # 46 bytes
 _LOCAL_FMT = "<4sHHHHHIIIHH"  # 30 bytes
-
-
-class XlsxPatchError(XietongError):
-    """A workbook that cannot be patched as asked (stable ``code``, Chinese message)."""
-
-    code = "E_PATCH"
 
 
 class PackageError(XlsxPatchError):
