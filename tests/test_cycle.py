@@ -22,6 +22,7 @@ from automation.io.drive import drive_paths
 from automation.io.ledger import open_ledger
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.cycle import run_cycle
+from tests.test_demo import assert_rows_describe_one_clock
 
 
 def run(drive, as_of=AS_OF):
@@ -48,7 +49,21 @@ def test_computed_columns_follow_the_clocks(drive, rules):
     assert row["current_deadline"] == "2026-03-13 18:00"
     assert row["clock_state"] == "已超期"
     assert row["late_workdays"] == 1
+    assert row["current_clock"] == "召开协调会议"
     assert report.cells_updated >= 3
+
+
+def test_every_row_names_the_clock_its_deadline_state_and_lateness_belong_to(drive, rules):
+    for n in (1, 2, 3):
+        drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
+    run(drive)
+    pass_evaluation(drive, rules, row=4)  # meeting not held: breached by 03-16
+    pass_evaluation(drive, rules, row=5, evaluation_date=dt.date(2026, 3, 13))  # running
+    as_of = dt.datetime(2026, 3, 16, 10)
+    run(drive, as_of=as_of)
+    states = {r["item_id"]: r["clock_state"] for r in tracking_rows(drive, rules)}
+    assert states["XT-2026-0001"] == "已超期" and states["XT-2026-0002"] in ("进行中", "预警")
+    assert_rows_describe_one_clock(drive, "2026-03-16T10:00:00")
 
 
 def test_only_changed_cells_are_written_and_a_second_run_changes_no_file(drive, rules):

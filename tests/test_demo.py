@@ -45,3 +45,45 @@ def test_the_demo_plays_the_sample_year_and_leaves_a_drive_worth_looking_at(tmp_
     again = run_cli("run", str(root), "--as-of", "2026-10-21T10:00:00+08:00", "--json")
     assert again.returncode == 0, again.stderr
     assert {p: p.read_bytes() for p in root.rglob("*.xlsx")} == before
+
+    assert_rows_describe_one_clock(root, "2026-10-21T10:00:00+08:00")
+
+
+def assert_rows_describe_one_clock(root, as_of: str) -> None:
+    """Every tracking row's deadline, state and days late belong to the one clock it names,
+    as ``xietong clocks --item`` shows it (checked for every row of the drive)."""
+    import datetime as dt
+
+    from automation.api import explain_clocks
+    from automation.process.context import open_context
+    from automation.process.tracking import read_tracking
+
+    with open_context(root, as_of=as_of, with_ledger=False) as ctx:
+        rows = read_tracking(ctx).rows
+        moment = ctx.as_of
+    checked = 0
+    for row in rows:
+        state = row.get("clock_state")
+        if state not in ("已超期", "预警", "进行中"):
+            continue
+        deadline = dt.datetime.strptime(row["current_deadline"], "%Y-%m-%d %H:%M")
+        deadline = deadline.replace(tzinfo=moment.tzinfo)
+        if state == "已超期":
+            assert deadline < moment, row
+        else:
+            assert deadline > moment, row
+        explained = explain_clocks(root, row["item_id"], as_of=as_of)
+        cycle = next(c for c in explained["cycles"] if c["cycle"] == int(row["revision"]))
+        assert cycle["clock"] == row["current_clock"]
+        named = [
+            c
+            for c in cycle["clocks"]
+            if (f"{c['label']} · {c['department']}" if c["department"] else c["label"])
+            == row["current_clock"]
+        ]
+        assert len(named) == 1, row["current_clock"]
+        assert named[0]["state_zh"] == state
+        assert named[0]["due_at"][:16].replace("T", " ") == row["current_deadline"]
+        assert named[0]["late_workdays"] == int(row["late_workdays"] or 0)
+        checked += 1
+    assert checked > 0

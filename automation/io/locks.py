@@ -72,9 +72,17 @@ def _candidate_lock_files(path: Path) -> list[tuple[Path, str]]:
         shortened.append((f".~{name[1:]}", name[1:], "wps"))
         shortened.append((f".~{name[2:]}", name[2:], "wps"))
     for lock_name, other, kind in shortened:
-        if not (folder / other).exists():
+        if not _exists(folder / other):
             found.append((folder / lock_name, kind))
     return [(p, kind) for p, kind in found if p != path]
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()`` that answers False for names the file system cannot even hold."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _describe_lock(lock: tuple[Path, str]) -> str | None:
@@ -85,7 +93,8 @@ def _describe_lock(lock: tuple[Path, str]) -> str | None:
         data = lock_path.read_bytes()[:4096]
     except OSError:
         # It exists but cannot be read: its owner holds it open, which still means "locked".
-        if not lock_path.exists():
+        # (A name too long to exist — an owner file of a 250-byte name — is no lock at all.)
+        if not _exists(lock_path):
             return None
         data = b""
     # Everything read from the lock file or its name is shown escaped: a crafted user name

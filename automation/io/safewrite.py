@@ -226,9 +226,21 @@ def _unchanged_since(path: Path, seen: FileSnapshot) -> bool:
     return st.st_size == seen.size and st.st_mtime_ns == seen.mtime_ns
 
 
+def _temp_name(name: str) -> str:
+    """``.xt-tmp-<12 hex>.<name>``, the name cut (its suffix kept) so the whole stays within the
+    255 bytes a file name may have: a target name near that limit can still be written."""
+    head = f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}."
+    tail = printable(name)
+    suffix = Path(tail).suffix if len(Path(tail).suffix) <= 16 else ""
+    stem = tail[: len(tail) - len(suffix)] if suffix else tail
+    while len((head + stem + suffix).encode("utf-8")) > 255 and stem:
+        stem = stem[:-1]
+    return head + stem + suffix
+
+
 def _write_temp(path: Path, data: bytes) -> Path:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp = path.with_name(f"{OWN_TEMP_PREFIX}{secrets.token_hex(6)}.{printable(path.name)}")
+    tmp = path.with_name(_temp_name(path.name))
     try:
         fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
