@@ -206,6 +206,60 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- execution feedback (issue 10) ----------------------------------------------------------------
+
+
+def _execution_context(drive: str | Path, as_of: Any) -> tuple[Any, Rules, Any, Any]:
+    import datetime as dt
+
+    from automation.core.calendar import WorkCalendar
+    from automation.io.drive import drive_rules, require_drive
+
+    paths = require_drive(drive)
+    rules = drive_rules(drive)
+    calendar = WorkCalendar.from_rules(rules.calendar)
+    if as_of is None or isinstance(as_of, str):
+        as_of = as_of_time(as_of, drive=drive)
+    elif isinstance(as_of, dt.datetime):
+        as_of = calendar.local(as_of)
+    return paths, rules, calendar, as_of
+
+
+def weekly(
+    drive: str | Path, *, week: str | None = None, as_of: Any = None, dry_run: bool = False
+) -> Any:
+    """The weekly rollup (周进度汇总) of one ISO week (default: the as-of week), written into
+    the departments' weekly reports and the lead departments' views unless ``dry_run``
+    (``WeeklyResult``: ``.rollups``, ``.written``, ``.deferred``, ``.as_list()``)."""
+    from automation.io.cache import ValidationCache
+    from automation.io.ledger import drive_lock, open_ledger
+    from automation.process.execution import parse_target_week, run_weekly
+
+    paths, rules, calendar, moment = _execution_context(drive, as_of)
+    target = parse_target_week(week, moment)
+    with open_ledger(paths.root) as ledger:
+        cache = ValidationCache(ledger, rules, calendar)
+        with drive_lock(paths.root):
+            return run_weekly(
+                paths, rules, cache, ledger=ledger, as_of=moment, week=target, dry_run=dry_run
+            )
+
+
+def exceptions(drive: str | Path, *, as_of: Any = None) -> list[dict[str, Any]]:
+    """Every exception (异常) of the drive with the escalation level reached at as-of:
+    ``{item, department, opened, reason, level, to, role, resolved, resolved_by, steps}``."""
+    from automation.io.cache import ValidationCache
+    from automation.io.ledger import open_ledger
+    from automation.process.execution import drive_exceptions
+
+    paths, rules, calendar, moment = _execution_context(drive, as_of)
+    with open_ledger(paths.root) as ledger:
+        cases, _warnings = drive_exceptions(
+            paths, rules, ValidationCache(ledger, rules, calendar), moment
+        )
+    return [c.as_dict() for c in cases]
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +274,6 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "weekly": weekly,
+    "exceptions": exceptions,
 }

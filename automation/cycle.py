@@ -185,6 +185,10 @@ def run_cycle(
                 if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                     break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+        # 执行反馈 (issue 10): the current week's rollup into the weekly reports (own lock)
+        from automation.process.execution import weekly_in_cycle
+
+        report.warnings.extend(weekly_in_cycle(paths, rules, ledger, cache, as_of))
         cache.prune()
     return report
 
