@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shutil
 from pathlib import Path
 
 import openpyxl
@@ -25,7 +26,7 @@ from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.io.zipparts import Package
 from automation.process.execution import weekly_path
 from automation.rules import load_rules
-from tests.conftest import run_cli
+from tests.conftest import convert_with_libreoffice, run_cli
 from tests.test_xlsxpatch_helpers import assert_cells_kept, changed_parts
 
 D = dt.date
@@ -287,19 +288,20 @@ def _journal_cells(drive: Path, since: int, name: str) -> dict[str, object]:
     return out
 
 
-def test_typed_cells_survive_every_run_and_the_rest_is_byte_identical(exec_drive: Path) -> None:
+def _check_lossless_runs(drive: Path, path: Path) -> None:
+    """Runs on a report where 生产部 typed 本周完成情况 and 存在问题 for W40: those cells stay,
+    the computed columns are current, every other part and cell is unchanged, reruns change
+    no byte."""
     rules = load_rules()
     form = rules.form("weekly")
     lay = layout(form)
-    path = weekly_path(drive_paths(exec_drive), "生产部")
-    _person_report(path)
     row = lay.first_data_row
     typed = {f"{lay.columns['done']}{row}", f"{lay.columns['problems']}{row}"}
     before = path.read_bytes()
-    start = len(read_journal(drive_paths(exec_drive).log))
-    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    start = len(read_journal(drive_paths(drive).log))
+    api.weekly(drive, week="2026-W40", as_of=LATE)
     after = path.read_bytes()
-    edited = _journal_cells(exec_drive, start, path.name)
+    edited = _journal_cells(drive, start, path.name)
     assert edited and not typed & set(edited)
     sheets = {e.part for e in Package(before).entries if e.part.startswith("xl/worksheets/sheet")}
     changed = changed_parts(before, after)
@@ -317,10 +319,27 @@ def test_typed_cells_survive_every_run_and_the_rest_is_byte_identical(exec_drive
     assert ws[f"{c['missing_days']}{row}"].value == "2026-09-29"
     assert ws[f"{c['latest_progress']}{row}"].value == 0.3
     assert ws[f"{c['report_due']}{row}"].value == "2026-09-30 18:00"
-    assert ws["P5"].comment is not None
+    assert ws["P5"].value == "部门备注"
     for _ in range(2):  # later runs change no byte
-        api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+        api.weekly(drive, week="2026-W40", as_of=LATE)
         assert path.read_bytes() == after
+
+
+def test_typed_cells_survive_every_run_and_the_rest_is_byte_identical(exec_drive: Path) -> None:
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    _person_report(path)
+    _check_lossless_runs(exec_drive, path)
+    ws = openpyxl.load_workbook(path)[load_rules().form("weekly").sheet]
+    assert ws["P5"].comment is not None and len(ws._charts) == 1
+
+
+@pytest.mark.libreoffice
+def test_a_weekly_report_saved_by_libreoffice(exec_drive: Path, soffice, tmp_path) -> None:
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    _person_report(path)
+    saved = convert_with_libreoffice(soffice, path, tmp_path / "lo", "xlsx")
+    shutil.copy(saved, path)
+    _check_lossless_runs(exec_drive, path)
 
 
 def test_text_columns_are_prefilled_while_blank_and_a_persons_edit_is_kept(
