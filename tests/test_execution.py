@@ -11,12 +11,19 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 
 from automation import api
 from automation.core.calendar import WorkCalendar
-from automation.core.exceptions import OfficeMark, department_exceptions, office_marks
+from automation.core.exceptions import (
+    OfficeMark,
+    department_exceptions,
+    escalation_events,
+    office_marks,
+)
 from automation.core.layout import layout
 from automation.core.rollup import DailyRow, weekly_rollup
 from automation.io.drive import drive_paths
@@ -402,3 +409,89 @@ def test_a_bad_week_is_a_coded_error(exec_drive: Path) -> None:
     proc = run_cli("weekly", str(exec_drive), "--week", "2026-41", "--dry-run")
     assert proc.returncode == 2 and "E_BAD_WEEK" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_each_escalation_step_is_one_event_with_a_stable_key() -> None:
+    rules = load_rules()
+    cal = WorkCalendar.from_rules(rules.calendar)
+    rows = [DailyRow(D(2026, 9, 24), status="受阻", problems=BLOCKED)]
+
+    def events(day: dt.date) -> list[dict]:
+        cases = department_exceptions(
+            ITEM,
+            "生产部",
+            rows,
+            rules=rules.escalation,
+            calendar=cal,
+            as_of=dt.datetime.combine(day, dt.time(9), tzinfo=TZ),
+        )
+        return escalation_events(cases)
+
+    assert [e["to"] for e in events(D(2026, 9, 28))] == ["lead_dept", "office"]
+    later = events(D(2026, 10, 12))
+    assert [e["level"] for e in later] == [1, 2, 3]
+    assert [e["key"] for e in later[:2]] == [e["key"] for e in events(D(2026, 9, 28))]
+
+
+_CAL = WorkCalendar.from_rules(load_rules().calendar)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.dates(D(2026, 1, 1), D(2026, 11, 30)),
+    offset=st.integers(0, 8),
+    hour=st.integers(0, 23),
+    skipped=st.sets(st.integers(0, 40), max_size=15),
+)
+def test_rollup_days_agree_with_the_calendar(start, offset, hour, skipped) -> None:
+    first = _CAL.add_workdays(start, 1)
+    days = [first]
+    while len(days) < 40:
+        days.append(_CAL.add_workdays(days[-1], 1))
+    rows = [DailyRow(d, progress=0.5) for i, d in enumerate(days) if i not in skipped]
+    as_of = dt.datetime.combine(start + dt.timedelta(days=offset * 3), dt.time(hour), tzinfo=TZ)
+    y, w, _ = first.isocalendar()
+    r = weekly_rollup(
+        ITEM, "生产部", rows, week=(y, w), start=start, end=None, calendar=_CAL, as_of=as_of
+    )
+    week_days = _CAL.week_workdays(y, w)
+    if r is None:
+        assert not [d for d in week_days if first <= d <= as_of.date()]
+        return
+    assert set(r.expected_days) == {d for d in week_days if first <= d <= as_of.date()}
+    assert set(r.days_with_row) | set(r.missing_days) <= set(r.expected_days)
+    assert not set(r.days_with_row) & set(r.missing_days)
+    have = {row.date for row in rows}
+    for d in r.expected_days:
+        if d not in have and _CAL.close_at(d) <= as_of:
+            assert d in r.missing_days
+    due = _CAL.week_due_date(y, w)
+    assert r.due_at == (_CAL.close_at(due) if due is not None and due >= first else None)
+
+
+def test_a_report_filed_in_the_item_folder_counts_as_the_clock_counts_it(exec_drive: Path) -> None:
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    write_workbook(
+        "weekly",
+        load_rules(),
+        folder / "市场部周报_W39.xlsx",
+        rows=[
+            {
+                "week": "2026-W39",
+                "department": "市场部",
+                "item_id": ITEM,
+                "done": "完成渠道对接",
+                "submitted_by": "李娜",
+                "submitted_date": D(2026, 9, 24),
+            }
+        ],
+    )
+    rows = api.weekly(exec_drive, week="2026-W39", as_of=LATE, dry_run=True).as_list()
+    state = {r["department"]: (r["report_state"], r["submitted_on"]) for r in rows}
+    assert state == {"市场部": ("met", "2026-09-24"), "生产部": ("breached", None)}
+    weekly = {
+        r.department: r
+        for r in api.clocks(exec_drive, as_of=LATE).results
+        if r.clock == "weekly_report"
+    }
+    assert "2026-W39" not in weekly["市场部"].missing and "2026-W39" in weekly["生产部"].missing

@@ -40,6 +40,8 @@ def weekly(drive: str, week: str | None, as_of: str | None, dry_run: bool, as_js
         click.echo(f"  已写入 {path}")
     for d in result.deferred:
         click.echo(f"  推迟写入 {d['file']}：{d['reason']}")
+    for w in result.warnings:
+        click.echo(f"  注意：{w}")
 
 
 @xietong.command()

@@ -198,11 +198,31 @@ def office_marks(notes: str | None, marker: str, default: dt.date) -> list[Offic
     return out
 
 
+def escalation_events(cases: Iterable[ExceptionCase]) -> list[dict[str, object]]:
+    """One event per ladder step reached, for the notifications: ``key`` is stable from run to
+    run (item, department, day opened, level), so each step is notified once."""
+    return [
+        {
+            "key": f"{c.item}|{c.department}|{c.opened.isoformat()}|{s.level}",
+            "item": c.item,
+            "department": c.department,
+            "reason": c.reason,
+            "level": s.level,
+            "to": s.to,
+            "label": s.label,
+            "date": s.date.isoformat(),
+        }
+        for c in cases
+        for s in c.reached
+    ]
+
+
 __all__ = [
     "ExceptionCase",
     "OfficeMark",
     "Step",
     "department_exceptions",
+    "escalation_events",
     "ladder_steps",
     "office_marks",
 ]

@@ -68,6 +68,7 @@ class ItemExecution:
     fields: dict[str, Any]
     departments: dict[str, DeptExecution]
     folder: Path | None
+    weekly_reports: list[Any] = field(default_factory=list)  # found in the item's folder
 
     def span(self, rules: Rules, dept: str) -> tuple[dt.date | None, dt.date | None, int]:
         """Start, end and offset of a department's daily-row clock (``rules/clocks.yaml``):
@@ -144,12 +145,16 @@ def read_items(
         item_id = _text(row.get("item_id"))
         mine = folders.get(item_id, [])
         depts: dict[str, DeptExecution] = {}
+        weekly: list[Any] = []
         for folder in mine:
             for path in _workbooks(folder, recursive=True):
                 try:
                     report = cache.validate(path)
                 except Exception as exc:  # noqa: BLE001  a file that cannot be read is reported
                     warnings.append(f"{path.name} 无法读取：{exc}")
+                    continue
+                if report.kind == "weekly":  # a report filed in the item folder counts too
+                    weekly.append(report)
                     continue
                 if report.kind != "execution" or not _same_item(
                     report.fields.get("item_id"), item_id
@@ -172,6 +177,7 @@ def read_items(
                 fields=fields,
                 departments=depts,
                 folder=mine[0] if mine else None,
+                weekly_reports=weekly,
             )
         )
     return out
@@ -183,15 +189,23 @@ class SentReport:
 
 
 def weekly_submissions(
-    paths: DrivePaths, rules: Rules, cache: ValidationCache, warnings: list[str]
+    paths: DrivePaths,
+    rules: Rules,
+    cache: ValidationCache,
+    warnings: list[str],
+    extra: Iterable[Any] = (),
 ) -> dict[tuple[str, str, str], SentReport]:
     """The weekly reports that count as submitted, by (item, department, week): a row whose
     columns the department fills (本周完成情况, 填报人, 提交日期, …) are all filled — the same
-    rule as the weekly clock's (``clock_inputs._weekly_rows``)."""
+    rule as the weekly clock's (``clock_inputs._weekly_rows``). Read from the weekly folder and
+    ``extra`` (the reports filed in item folders), as the clock reads them."""
     from automation.io.clock_inputs import _week_text, _weekly_rows, read_weekly_reports
 
     out: dict[tuple[str, str, str], SentReport] = {}
-    for report in read_weekly_reports(paths, rules, cache.calendar, warnings, cache=cache):
+    reports = read_weekly_reports(paths, rules, cache.calendar, warnings, cache=cache)
+    seen = {Path(r.path) for r in reports}
+    reports += [r for r in extra if Path(r.path) not in seen]
+    for report in reports:
         for row in _weekly_rows(report, rules):
             week = _week_text(row.get("week"))
             if week is None:
@@ -275,7 +289,8 @@ def compute_weekly(
 ) -> tuple[list[ItemExecution], list[WeekRollup], list[str]]:
     warnings: list[str] = []
     items = read_items(paths, rules, cache, warnings)
-    sent = weekly_submissions(paths, rules, cache, warnings)
+    filed = [r for item in items for r in item.weekly_reports]
+    sent = weekly_submissions(paths, rules, cache, warnings, filed)
     rollups = [
         r for item in items for r in item_rollups(item, rules, cache.calendar, as_of, week, sent)
     ]
@@ -592,8 +607,11 @@ def write_lead_reports(
     item: ItemExecution,
     week: str,
     rollups: list[WeekRollup],
+    *,
+    ledger: Any = None,
+    as_of: dt.datetime | None = None,
 ) -> list[str]:
-    """Write the item's consolidated workbook and page when their content changed."""
+    """Write the item's consolidated workbook and page when their content changed (journalled)."""
     from automation.io.safewrite import read_with_snapshot, safe_write
 
     if item.folder is None or not rollups:
@@ -608,6 +626,17 @@ def write_lead_reports(
         if old != data:
             safe_write(path, data, expected=snap)
             written.append(_relative(paths, path))
+    if written:
+        from automation.io.journal import append_entries, make_entry
+
+        entry = make_entry(
+            action="weekly_lead",
+            item=item.item_id,
+            file=written[0],
+            reason=f"牵头部门周进度汇总（{week}）重新生成：{'、'.join(written)}",
+            as_of=as_of,
+        )
+        append_entries(paths.log, ledger, [entry], tz=rules.calendar.timezone)
     return written
 
 
@@ -651,7 +680,11 @@ def run_weekly(
     for item in items:
         mine = [r for r in rollups if r.item == item.item_id]
         try:
-            result.written.extend(write_lead_reports(paths, rules, item, result.week, mine))
+            result.written.extend(
+                write_lead_reports(
+                    paths, rules, item, result.week, mine, ledger=ledger, as_of=as_of
+                )
+            )
         except XietongError as exc:
             result.deferred.append({"file": item.item_id, "reason": exc.message})
     return result
