@@ -495,3 +495,23 @@ def test_a_report_filed_in_the_item_folder_counts_as_the_clock_counts_it(exec_dr
         if r.clock == "weekly_report"
     }
     assert "2026-W39" not in weekly["市场部"].missing and "2026-W39" in weekly["生产部"].missing
+
+
+def test_an_untouched_prefilled_text_follows_later_daily_rows(exec_drive: Path) -> None:
+    form = load_rules().form("weekly")
+    c = layout(form).columns
+    row = layout(form).first_data_row
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    api.weekly(exec_drive, week="2026-W40", as_of=dt.datetime(2026, 9, 28, 12, tzinfo=TZ))
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    assert ws[f"{c['done']}{row}"].value == "任务28（最新进度 15%，受阻）"
+    # the department edits 存在问题 only; 本周完成情况 is still the automation's text
+    edited = patch_workbook(
+        path.read_bytes(), form.sheet, [CellEdit(f"{c['problems']}{row}", "设备下周到货")]
+    )
+    path.write_bytes(edited)
+    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    assert ws[f"{c['done']}{row}"].value == "任务28、任务30（最新进度 30%，进行中）"
+    assert ws[f"{c['problems']}{row}"].value == "设备下周到货"
+    assert ws[f"{c['daily_rows']}{row}"].value == 2
