@@ -515,3 +515,26 @@ def test_an_untouched_prefilled_text_follows_later_daily_rows(exec_drive: Path) 
     assert ws[f"{c['done']}{row}"].value == "任务28、任务30（最新进度 30%，进行中）"
     assert ws[f"{c['problems']}{row}"].value == "设备下周到货"
     assert ws[f"{c['daily_rows']}{row}"].value == 2
+
+
+def test_the_lead_view_is_not_read_again_while_unchanged(exec_drive: Path) -> None:
+    """The generated view is no template: the cache remembers that, as long as it is unchanged."""
+    import os
+    import time
+
+    from automation.io.cache import ValidationCache
+    from automation.io.ledger import open_ledger
+
+    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    view = next(drive_paths(exec_drive).items.glob(f"{ITEM}*")) / "周进度汇总_2026-W40.xlsx"
+    ws = openpyxl.load_workbook(view).active
+    assert ws["A5"].value == "生产部" and ws["D5"].value == "9月29日"
+    old = time.time() - 3600
+    os.utime(view, (old, old))
+    rules = load_rules()
+    with open_ledger(exec_drive) as ledger:
+        first = ValidationCache(ledger, rules)
+        assert first.validate(view).kind is None and first.misses == 1
+        again = ValidationCache(ledger, rules)
+        again.validate(view)
+        assert (again.hits, again.misses) == (1, 0)

@@ -409,7 +409,13 @@ def write_department_report(
     """Patch (or create) one department's weekly report; (written, cells). Raises
     ``WriteDeferred`` when the workbook is open or changed while being patched."""
     from automation.io.journal import append_entries, make_entry
-    from automation.io.safewrite import read_with_snapshot, safe_write
+    from automation.io.safewrite import (
+        E_DEFERRED_CHANGED,
+        WriteDeferred,
+        read_with_snapshot,
+        safe_write,
+        snapshot,
+    )
     from automation.io.tracking import cell_value
     from automation.io.xlsxpatch import patch_workbook
 
@@ -417,7 +423,13 @@ def write_department_report(
     data, snap = read_with_snapshot(path)
     form = rules.form("weekly")
     if snap.exists:
-        report = cache.validate_bytes(path, data, snap.sha256)
+        # validated by path, as the clock's reader does (one cache entry per file); the bytes
+        # must still be those read, or the rows might not describe them
+        report = cache.validate(path)
+        if snapshot(path).sha256 != snap.sha256:
+            raise WriteDeferred(
+                E_DEFERRED_CHANGED, f"{path.name} 刚刚被修改，本次写入已推迟，下次运行时重试。"
+            )
         if report.kind != "weekly":
             raise _not_weekly(path)
         rows = [dict(r) for r in report.rows]
