@@ -538,3 +538,23 @@ def test_the_lead_view_is_not_read_again_while_unchanged(exec_drive: Path) -> No
         again = ValidationCache(ledger, rules)
         again.validate(view)
         assert (again.hits, again.misses) == (1, 0)
+
+
+def test_xietong_run_rolls_up_the_current_week_and_a_second_run_writes_nothing(
+    exec_drive: Path,
+) -> None:
+    from automation.cycle import run_cycle
+    from tests.intake_helpers import drive_hashes
+
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)  # Friday of W41, before close
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    form = load_rules().form("weekly")
+    c = layout(form).columns
+    row = layout(form).first_data_row
+    ws = openpyxl.load_workbook(weekly_path(drive_paths(exec_drive), "生产部"))[form.sheet]
+    assert ws[f"{c['week']}{row}"].value == "2026-W41"
+    assert ws[f"{c['missing_days']}{row}"].value is None  # 10-09 not missing before 18:00
+    assert ws[f"{c['report_due']}{row}"].value == "2026-10-09 18:00"
+    before = drive_hashes(exec_drive)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert drive_hashes(exec_drive) == before
