@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label
@@ -47,7 +47,6 @@ class WeekRollup:
     due_at: dt.datetime | None  # None: no report required for this week
     report_state: str  # one of automation.core.clocks.STATES
     submitted_on: dt.date | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -36,6 +36,7 @@ from automation.core.rollup import (
     prefill_texts,
     weekly_rollup,
 )
+from automation.errors import XietongError
 from automation.io.cache import ValidationCache
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.rules import Rules
@@ -150,8 +151,8 @@ def read_items(
             for path in _workbooks(folder, recursive=True):
                 try:
                     report = cache.validate(path)
-                except Exception as exc:  # noqa: BLE001  a file that cannot be read is reported
-                    warnings.append(f"{path.name} 无法读取：{exc}")
+                except XietongError as exc:  # a file that cannot be read is reported
+                    warnings.append(f"{path.name} 无法读取：{exc.message}")
                     continue
                 if report.kind == "weekly":  # a report filed in the item folder counts too
                     weekly.append(report)
@@ -494,8 +495,6 @@ def _remembered(ledger: Any, rollups: list[WeekRollup]) -> dict[str, str]:
 
 
 def _not_weekly(path: Path) -> Exception:
-    from automation.errors import XietongError
-
     return XietongError(
         f"{path.name} 无法作为周进度报告读取，本次未写入",
         code="E_NOT_WEEKLY",
@@ -668,8 +667,6 @@ def run_weekly(
     """The rollup of ``week`` over the drive, written into the weekly reports and the lead
     departments' consolidated reports unless ``dry_run``. A workbook someone has open is
     skipped (reported in ``deferred``) and written by a later run."""
-    from automation.errors import XietongError
-
     items, rollups, warnings = compute_weekly(paths, rules, cache, as_of, week)
     result = WeeklyResult(week_label(*week), as_of, rollups, warnings=warnings)
     if dry_run:
