@@ -21,11 +21,18 @@ from automation.io.drive import drive_paths as layout_of
 from automation.io.drive_init import init_drive as lay_out_drive
 from automation.io.feedback import write_feedback
 from automation.io.journal import read_journal
+from automation.io.ledger import drive_lock
 from automation.io.validation import FileReport, validate_file, workbook_files
 from automation.process import clocks as clock_ops
 from automation.process.context import calendar_of, open_context, parse_as_of, rules_for
 from automation.process.cycle import CycleReport
 from automation.process.cycle import cycle as run_one_cycle
+from automation.process.execution import (
+    WeeklyResult,
+    drive_exceptions,
+    parse_target_week,
+    run_weekly,
+)
 from automation.rules import KINDS, default_workbooks_dir, load_rules
 
 AsOf = str | dt.datetime | dt.date | None
@@ -257,6 +264,29 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- execution feedback ----------------------------------------------------------------------------
+
+
+def weekly(
+    drive: str | Path, *, week: str | None = None, as_of: AsOf = None, dry_run: bool = False
+) -> WeeklyResult:
+    """The weekly rollup (周进度汇总) of one ISO week (default: the as-of week), written into
+    the departments' weekly reports and the lead departments' views unless ``dry_run``
+    (``WeeklyResult``: ``.rollups``, ``.written``, ``.deferred``, ``.as_list()``)."""
+    with open_context(drive, as_of=as_of) as ctx:
+        target = parse_target_week(week, ctx.as_of)
+        with drive_lock(ctx.paths.root):
+            return run_weekly(ctx, target, dry_run=dry_run)
+
+
+def exceptions(drive: str | Path, *, as_of: AsOf = None) -> list[dict[str, Any]]:
+    """Every exception (异常) of the drive with the escalation level reached at as-of:
+    ``{item, department, opened, reason, level, to, role, resolved, resolved_by, steps}``."""
+    with open_context(drive, as_of=as_of) as ctx:
+        cases, _warnings = drive_exceptions(ctx)
+    return [c.as_dict() for c in cases]
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -271,4 +301,6 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "weekly": weekly,
+    "exceptions": exceptions,
 }

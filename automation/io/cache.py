@@ -149,8 +149,8 @@ class ValidationCache:
 
     def _store(self, key: str, ident: str, report: FileReport) -> None:
         assert self.ledger is not None and self.env is not None
-        if not report.readable:  # a sharing violation or a half-saved file: look again next time
-            return
+        if not report.readable and not _stable_rejection(report):
+            return  # a sharing violation or a half-saved file: look again next time
         values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
         del values["path"]
         try:
@@ -185,6 +185,17 @@ def cached_validate(
 ) -> FileReport:
     """Validate one file through the cache of ``ledger`` (see :class:`ValidationCache`)."""
     return ValidationCache(ledger, rules, calendar).validate(path)
+
+
+# Refusals that depend only on the file's bytes and the rules (both part of the cache key): a
+# workbook that is no xietong template (an attachment, a generated view) is not opened again
+# while it stays the same.
+STABLE_REJECTIONS = frozenset({"E_UNKNOWN_WORKBOOK"})
+
+
+def _stable_rejection(report: FileReport) -> bool:
+    codes = {getattr(p, "code", None) for p in report.problems}
+    return bool(codes) and codes <= STABLE_REJECTIONS
 
 
 def cache_key(path: Path) -> str:

@@ -155,7 +155,7 @@ def _add_execution(rec: _Records, report: Any, item_id: str, warn: list[str]) ->
             rec.daily[dept].add(day)
 
 
-def _weekly_rows(report: Any, rules: Rules) -> Iterable[dict[str, Any]]:
+def weekly_rows(report: Any, rules: Rules) -> Iterable[dict[str, Any]]:
     """Rows of a weekly report that are a report: every required column people fill is filled."""
     form = rules.form("weekly")
     needed = [f.key for f in form.columns if f.required and not f.computed]
@@ -164,7 +164,7 @@ def _weekly_rows(report: Any, rules: Rules) -> Iterable[dict[str, Any]]:
             yield row
 
 
-def _week_text(value: Any) -> str | None:
+def week_text(value: Any) -> str | None:
     try:
         return week_label(*parse_week(str(value)))
     except XietongError:
@@ -209,10 +209,10 @@ def department_records(
             elif report.kind == "weekly" and path not in known:
                 reports.append(report)
     for report in reports:
-        for row in _weekly_rows(report, ctx.rules):
+        for row in weekly_rows(report, ctx.rules):
             if not _same_item(row.get("item_id"), item_id) or not _filled(row.get("item_id")):
                 continue
-            week = _week_text(row.get("week"))
+            week = week_text(row.get("week"))
             dept = row.get("department")
             if week and _filled(dept):
                 rec.dept(str(dept))

@@ -39,6 +39,7 @@ from automation.process.evaluation import (
     create_item_workbooks,
     passed_rows,
 )
+from automation.process.execution import weekly_in_cycle
 from automation.process.intake import (
     IntakeOutcome,
     file_registered,
@@ -177,7 +178,14 @@ def run_cycle(root: str | Path, *, as_of: Any = None, settle_s: float | None = N
         return cycle(ctx, settle_s=settle_s)
 
 
-STEPS = ("整理本地状态", "读取跟踪表", "收件箱登记", "计算时限并写回跟踪表", "申请表归档")
+STEPS = (
+    "整理本地状态",
+    "读取跟踪表",
+    "收件箱登记",
+    "计算时限并写回跟踪表",
+    "申请表归档",
+    "周进度汇总",
+)
 
 
 def cycle(
@@ -211,6 +219,8 @@ def cycle(
                 break  # written, nothing to write, or someone has it open: next run
         step()
         report.filed = file_registered(ctx)
+        step()
+        report.warnings.extend(weekly_in_cycle(ctx))  # 执行反馈: this week's rollup
     ctx.cache.prune()
     for w in ctx.warnings:
         if w not in report.warnings:

@@ -83,6 +83,26 @@ class EscalationStep(Strict):
 
 class EscalationRules(Strict):
     ladder: list[EscalationStep] = Field(min_length=1)
+    # a daily row with one of these statuses (状态) opens an exception (异常) ...
+    open_statuses: list[str] = ["滞后", "受阻"]
+    # ... as does text in 需协调事项, unless this is false
+    open_on_coordination: bool = True
+    # a later row with one of these statuses and no coordination need resolves it
+    resolve_statuses: list[str] = ["进行中", "已完成"]
+    # the office marks an exception resolved in the tracking table's 备注 (notes) column with a
+    # line "<marker>：<部门> <日期>" (see docs/execution.md)
+    office_marker: str = Field(default="异常已解决", min_length=1)
+
+    @field_validator("ladder")
+    @classmethod
+    def _ordered(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        levels = [s.level for s in steps]
+        days = [s.after_workdays for s in steps]
+        if levels != list(range(1, len(steps) + 1)):
+            raise ValueError("ladder: levels must be 1, 2, 3 ... in order")
+        if days != sorted(days):
+            raise ValueError("ladder: after_workdays must not decrease from one level to the next")
+        return steps
 
 
 class Smtp(Strict):

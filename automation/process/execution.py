@@ -1,0 +1,697 @@
+"""执行反馈 (stage 5): weekly rollup of the daily rows, pre-filled weekly reports, the lead
+department's consolidated view, and exceptions.
+
+Reads the drive with the clock engine's own readers (``automation.process.clocks``, through
+the ``ValidationCache``); the rollup and the exceptions are computed by the pure
+``automation.core.rollup`` and ``automation.core.exceptions``. Writes:
+
+- each department's 周进度报告 workbook (``<weekly>/周进度报告_<部门>.xlsx``, created from the
+  template when missing): one row per item and week, patched losslessly
+  (``automation.io.xlsxpatch``) through ``safe_write``; computed columns are kept current, text
+  columns are pre-filled only while blank (or still showing exactly what the automation
+  pre-filled, as remembered in the local state); a cell a person typed is never changed;
+- per item and week, in the item folder, the lead department's consolidated report
+  ``周进度汇总_<周次>.xlsx`` (xlsxwriter) and ``.html`` (jinja2), owned by the automation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
+from automation.core.clocks import ItemCycle, as_date, departments_of
+from automation.core.exceptions import ExceptionCase, department_exceptions, office_marks
+from automation.core.intake import latest_revisions, same_value
+from automation.core.layout import layout
+from automation.core.rollup import (
+    DailyRow,
+    WeekRollup,
+    computed_columns,
+    prefill_texts,
+    weekly_rollup,
+)
+from automation.errors import XietongError
+from automation.io.drive import DrivePaths, item_folder_index
+from automation.io.journal import make_entry
+from automation.io.safewrite import (
+    E_DEFERRED_CHANGED,
+    WriteDeferred,
+    read_with_snapshot,
+    safe_write,
+    snapshot,
+)
+from automation.io.templates import write_workbook
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.process.clocks import read_weekly_reports, week_text, weekly_rows, workbooks_in
+from automation.process.context import RunContext
+from automation.process.tracking import cell_value, read_tracking
+from automation.rules import Rules
+from automation.rules.clocks import ClockSpec
+
+# the person's columns of a weekly row the automation pre-fills while blank
+TEXT_KEYS = ("done", "problems", "coordination")
+KEY_KEYS = ("week", "department", "item_id")
+WEEKLY_FILE = "周进度报告_{dept}.xlsx"  # as the demo and the departments name it
+LEAD_FILE = "周进度汇总_{week}"
+BACKUP_FOLDER = "备份"
+_PREFILL_META = "weekly_prefill"
+
+
+# -- reading the drive ---------------------------------------------------------------------------
+
+
+@dataclass
+class DeptExecution:
+    fields: dict[str, Any] = field(default_factory=dict)
+    rows: list[DailyRow] = field(default_factory=list)
+
+
+@dataclass
+class ItemExecution:
+    """An item of the tracking table (latest cycle) with its departments' daily rows."""
+
+    item_id: str
+    title: str
+    lead_dept: str
+    fields: dict[str, Any]
+    departments: dict[str, DeptExecution]
+    folder: Path | None
+    weekly_reports: list[Any] = field(default_factory=list)  # found in the item's folder
+
+    def span(self, rules: Rules, dept: str) -> tuple[dt.date | None, dt.date | None, int]:
+        """Start, end and offset of a department's daily-row clock (``rules/clocks.yaml``):
+        the department's own workbook field first, else the item's, as the clock engine reads."""
+        spec = _daily_spec(rules)
+        own = self.departments.get(dept, DeptExecution()).fields
+
+        def pick(key: str) -> dt.date | None:
+            return as_date(own[key]) if key in own else as_date(self.fields.get(key))
+
+        return pick(spec.start), pick(spec.end), spec.workdays
+
+
+def _daily_spec(rules: Rules) -> Any:
+    specs = [c for c in rules.clocks.clocks if c.per == "department_day"]
+    if not specs:  # no daily clock configured: execution runs from approval to completion
+        return ClockSpec(
+            key="daily_rows",
+            label="每日进度更新",
+            stage="执行反馈",
+            start="approval_date",
+            end="completion_date",
+            workdays=1,
+        )
+    return specs[0]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _progress(value: Any) -> float | None:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def daily_row(row: dict[str, Any]) -> DailyRow | None:
+    day = as_date(row.get("date"))
+    if day is None:
+        return None
+    return DailyRow(
+        date=day,
+        task=_text(row.get("task")),
+        progress=_progress(row.get("progress")),
+        status=_text(row.get("status")),
+        problems=_text(row.get("problems")),
+        coordination=_text(row.get("needs_coordination")),
+    )
+
+
+def _same_item(value: Any, item_id: str) -> bool:
+    return not _text(value) or _text(value).upper() == item_id.upper()
+
+
+def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
+    """Every item of the tracking table (latest cycle) with its execution workbooks' rows."""
+    cache = ctx.cache
+    table = read_tracking(ctx)
+    folders = item_folder_index(ctx.paths)
+    out = []
+    for row in latest_revisions(table.rows).values():
+        item_id = _text(row.get("item_id"))
+        mine = folders.get(item_id, [])
+        depts: dict[str, DeptExecution] = {}
+        weekly: list[Any] = []
+        for folder in mine:
+            for path in workbooks_in(folder, recursive=True):
+                try:
+                    report = cache.validate(path)
+                except XietongError as exc:  # a file that cannot be read is reported
+                    warnings.append(f"{path.name} 无法读取：{exc.message}")
+                    continue
+                if report.kind == "weekly":  # a report filed in the item folder counts too
+                    weekly.append(report)
+                    continue
+                if report.kind != "execution" or not _same_item(
+                    report.fields.get("item_id"), item_id
+                ):
+                    continue
+                dept = _text(report.fields.get("department"))
+                if not dept:
+                    continue
+                rec = depts.setdefault(dept, DeptExecution())
+                for key, value in report.fields.items():
+                    if key not in ("item_id", "department") and value not in (None, "", []):
+                        rec.fields.setdefault(key, value)
+                rec.rows.extend(r for r in map(daily_row, report.rows) if r is not None)
+        fields = {k: v for k, v in row.items() if k != "_row"}
+        out.append(
+            ItemExecution(
+                item_id=item_id,
+                title=_text(row.get("title")),
+                lead_dept=_text(row.get("lead_dept")),
+                fields=fields,
+                departments=depts,
+                folder=mine[0] if mine else None,
+                weekly_reports=weekly,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SentReport:
+    submitted_on: dt.date | None
+
+
+def weekly_submissions(
+    ctx: RunContext, warnings: list[str], extra: Iterable[Any] = ()
+) -> dict[tuple[str, str, str], SentReport]:
+    """The weekly reports that count as submitted, by (item, department, week): a row whose
+    columns the department fills (本周完成情况, 填报人, 提交日期, …) are all filled — the same
+    rule as the weekly clock's (``process.clocks.weekly_rows``). Read from the weekly folder and
+    ``extra`` (the reports filed in item folders), as the clock reads them."""
+    out: dict[tuple[str, str, str], SentReport] = {}
+    reports = read_weekly_reports(ctx, warnings)
+    seen = {Path(r.path) for r in reports}
+    reports += [r for r in extra if Path(r.path) not in seen]
+    for report in reports:
+        for row in weekly_rows(report, ctx.rules):
+            week = week_text(row.get("week"))
+            if week is None:
+                continue
+            key = (_text(row.get("item_id")).upper(), _text(row.get("department")), week)
+            day = as_date(row.get("submitted_date"))
+            old = out.get(key)
+            if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
+                out[key] = SentReport(day)
+    return out
+
+
+# -- the rollup ------------------------------------------------------------------------------------
+
+
+def item_rollups(
+    item: ItemExecution,
+    rules: Rules,
+    calendar: WorkCalendar,
+    as_of: dt.datetime,
+    week: tuple[int, int],
+    sent: dict[tuple[str, str, str], SentReport],
+) -> list[WeekRollup]:
+    """The rollup of one item for one week, one per cooperating department in execution."""
+    cycle = ItemCycle(item.item_id, 1, item.fields, {})
+    out = []
+    for dept in departments_of(cycle, rules.clocks) or sorted(item.departments):
+        start, end, offset = item.span(rules, dept)
+        if start is None:
+            continue
+        monday = dt.date.fromisocalendar(*week, 1)
+        if end is not None and end < monday:
+            continue  # completed before this week
+        report = sent.get((item.item_id.upper(), dept, week_label(*week)))
+        rows = item.departments.get(dept, DeptExecution()).rows
+        r = weekly_rollup(
+            item.item_id,
+            dept,
+            rows,
+            week=week,
+            start=start,
+            end=end,
+            calendar=calendar,
+            as_of=as_of,
+            workdays=offset,
+            submitted_on=report.submitted_on if report else None,
+            sent=report is not None,
+            at_risk=rules.clocks.at_risk,
+        )
+        if r is not None:
+            out.append(r)
+    return out
+
+
+@dataclass
+class WeeklyResult:
+    week: str
+    as_of: dt.datetime
+    rollups: list[WeekRollup]
+    written: list[str] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in self.rollups]
+
+
+def parse_target_week(text: str | None, as_of: dt.datetime) -> tuple[int, int]:
+    """``--week 2026-W41``; none = the ISO week of the as-of day (E_BAD_WEEK when unreadable)."""
+    if text is None or not str(text).strip():
+        return parse_week(week_of(as_of.date()))
+    return parse_week(str(text))
+
+
+def compute_weekly(
+    ctx: RunContext, week: tuple[int, int]
+) -> tuple[list[ItemExecution], list[WeekRollup], list[str]]:
+    warnings: list[str] = []
+    items = read_items(ctx, warnings)
+    filed = [r for item in items for r in item.weekly_reports]
+    sent = weekly_submissions(ctx, warnings, filed)
+    rollups = [
+        r
+        for item in items
+        for r in item_rollups(item, ctx.rules, ctx.calendar, ctx.as_of, week, sent)
+    ]
+    return items, rollups, warnings
+
+
+# -- writing the departments' weekly reports -------------------------------------------------------
+
+
+def weekly_path(paths: DrivePaths, dept: str) -> Path:
+    return paths.weekly / WEEKLY_FILE.format(dept=dept)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _template_bytes(rules: Rules) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
+        return write_workbook("weekly", rules, Path(tmp) / "weekly.xlsx").read_bytes()
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    return same_value(current, wanted)
+
+
+def plan_weekly_edits(
+    rules: Rules,
+    rows: list[dict[str, Any]],
+    rollups: Iterable[WeekRollup],
+    remembered: dict[str, str],
+) -> tuple[list[tuple[str, int, str, Any, Any]], dict[str, str]]:
+    """The cells to write into one department's weekly report: ``(item, row, key, before,
+    after)``, and the pre-filled texts to remember (meta key → digest).
+
+    ``rows`` are the workbook's rows (typed values and ``_row``), ``remembered`` the digests of
+    the texts the automation pre-filled earlier (by meta key)."""
+    lay = layout(rules.form("weekly"))
+    assert lay.first_data_row is not None
+    used = [r for r in rows if any(not _blank(v) for k, v in r.items() if k != "_row")]
+    next_row = max((r["_row"] for r in used), default=lay.first_data_row - 1) + 1
+    edits: list[tuple[str, int, str, Any, Any]] = []
+    remember: dict[str, str] = {}
+    for roll in rollups:
+        found = next(
+            (
+                r
+                for r in used
+                if _text(r.get("item_id")).upper() == roll.item.upper()
+                and _text(r.get("week")).upper() == roll.week
+                and _text(r.get("department")) in ("", roll.department)
+            ),
+            None,
+        )
+        current: dict[str, Any] = found or {}
+        row_no = found["_row"] if found else next_row
+        if found is None:
+            next_row += 1
+        wanted: dict[str, Any] = {}
+        if found is None:
+            wanted.update(week=roll.week, department=roll.department, item_id=roll.item)
+        elif _blank(current.get("department")):
+            wanted["department"] = roll.department
+        wanted.update(computed_columns(roll))
+        for key, text in prefill_texts(roll).items():
+            meta = _prefill_key(roll, key)
+            have = current.get(key)
+            ours = not _blank(have) and remembered.get(meta) == _digest(_text(have))
+            if (_blank(have) or ours) and text:
+                wanted[key] = text
+                remember[meta] = _digest(text)
+        for key, value in wanted.items():
+            have = current.get(key)
+            if _blank(value) and _blank(have):
+                continue
+            if not _same(have, value):
+                edits.append((roll.item, row_no, key, have, value))
+    return edits, remember
+
+
+def _cell_edits(rules: Rules, edits: list[tuple[str, int, str, Any, Any]]) -> list[Any]:
+    lay = layout(rules.form("weekly"))
+    first = lay.first_data_row
+    out = []
+    for _item, row, key, _before, after in edits:
+        col = lay.columns[key]
+        style = f"{col}{row - 1}" if first is not None and row > first else None
+        out.append(CellEdit(f"{col}{row}", cell_value(after), style_from=style))
+    return out
+
+
+def write_department_report(
+    ctx: RunContext, dept: str, rollups: list[WeekRollup], *, dry_run: bool = False
+) -> tuple[bool, list[tuple[str, int, str, Any, Any]]]:
+    """Patch (or create) one department's weekly report; (written, cells). Raises
+    ``WriteDeferred`` when the workbook is open or changed while being patched."""
+    paths, rules, cache, ledger = ctx.paths, ctx.rules, ctx.cache, ctx.ledger
+    path = weekly_path(paths, dept)
+    data, snap = read_with_snapshot(path)
+    form = rules.form("weekly")
+    if snap.exists:
+        # validated by path, as the clock's reader does (one cache entry per file); the bytes
+        # must still be those read, or the rows might not describe them
+        report = cache.validate(path)
+        if snapshot(path).sha256 != snap.sha256:
+            raise WriteDeferred(
+                E_DEFERRED_CHANGED, f"{path.name} 刚刚被修改，本次写入已推迟，下次运行时重试。"
+            )
+        if report.kind != "weekly":
+            raise _not_weekly(path)
+        rows = [dict(r) for r in report.rows]
+        base = data
+    else:
+        rows, base = [], _template_bytes(rules)
+    remembered = _remembered(ledger, rollups)
+    edits, remember = plan_weekly_edits(rules, rows, rollups, remembered)
+    if not edits:
+        return False, []
+    new = patch_workbook(base, form.sheet, _cell_edits(rules, edits), grow_tables=True)
+    if dry_run or new == data:
+        return False, edits
+    safe_write(
+        path,
+        new,
+        expected=snap,
+        backup_dir=paths.log / BACKUP_FOLDER,
+        keep=rules.drive.backups_kept,
+    )
+    if ledger is not None:
+        for meta, digest in remember.items():
+            ledger.set_meta(meta, digest)
+    lay = layout(form)
+    entries = []
+    for item in dict.fromkeys(e[0] for e in edits):
+        mine = [e for e in edits if e[0] == item]
+        cells = [f"{lay.columns[k]}{r}" for _i, r, k, _b, _a in mine]
+        entries.append(
+            make_entry(
+                action="weekly_rollup",
+                item=item,
+                file=ctx.rel(path),
+                sheet=form.sheet,
+                cells=cells,
+                before={c: _plain(e[3]) for c, e in zip(cells, mine, strict=True)},
+                after={c: _plain(cell_value(e[4])) for c, e in zip(cells, mine, strict=True)},
+                reason="周进度报告：更新汇总列、预填空白的文字列",
+                as_of=ctx.as_of,
+            )
+        )
+    ctx.journal(entries)
+    return True, edits
+
+
+def _prefill_key(roll: WeekRollup, key: str) -> str:
+    return f"{_PREFILL_META}|{roll.item}|{roll.week}|{roll.department}|{key}"
+
+
+def _remembered(ledger: Any, rollups: list[WeekRollup]) -> dict[str, str]:
+    """The digests of the texts pre-filled earlier (kept in the local state, not on the share:
+    when it is lost, a pre-filled text is simply never refreshed again)."""
+    if ledger is None:
+        return {}
+    out = {}
+    for roll in rollups:
+        for key in TEXT_KEYS:
+            value = ledger.get_meta(_prefill_key(roll, key))
+            if value is not None:
+                out[_prefill_key(roll, key)] = value
+    return out
+
+
+def _not_weekly(path: Path) -> Exception:
+    return XietongError(
+        f"{path.name} 无法作为周进度报告读取，本次未写入",
+        code="E_NOT_WEEKLY",
+        exit_code=2,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+# -- the lead department's consolidated report -----------------------------------------------------
+
+STATE_LABELS = {
+    "not_started": "无需提交",
+    "running": "未到期",
+    "at_risk": "即将到期",
+    "breached": "已超期未交",
+    "met": "按时提交",
+    "met_late": "逾期提交",
+}
+LEAD_COLUMNS = (
+    ("department", "配合部门", 10),
+    ("expected", "应报天数", 8),
+    ("with_row", "已报天数", 8),
+    ("missing", "缺报日期", 22),
+    ("progress", "最新进度", 8),
+    ("status", "最新状态", 8),
+    ("problems", "存在问题", 36),
+    ("coordination", "需协调事项", 36),
+    ("due", "周报截止时间", 17),
+    ("state", "周报状态", 10),
+)
+
+
+def lead_rows(rollups: Iterable[WeekRollup]) -> list[dict[str, Any]]:
+    """One row per department: what the lead department sees for one item and week."""
+
+    def dated(pairs: tuple[tuple[dt.date, str], ...]) -> str:
+        return "\n".join(f"{d.month}月{d.day}日：{t}" for d, t in pairs)
+
+    return [
+        {
+            "department": r.department,
+            "expected": len(r.expected_days),
+            "with_row": len(r.days_with_row),
+            "missing": "、".join(f"{d.month}月{d.day}日" for d in r.missing_days),
+            "progress": "" if r.latest_progress is None else f"{round(r.latest_progress * 100)}%",
+            "status": r.latest_status,
+            "problems": dated(r.problems),
+            "coordination": dated(r.coordination),
+            "due": "" if r.due_at is None else r.due_at.strftime("%Y-%m-%d %H:%M"),
+            "state": STATE_LABELS.get(r.report_state, r.report_state),
+        }
+        for r in rollups
+    ]
+
+
+def lead_workbook(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> bytes:
+    """The consolidated report as an .xlsx (all text written as text, never a formula)."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    wb.set_properties(
+        {"title": "周进度汇总", "author": "xietong", "created": dt.datetime(2026, 1, 1)}
+    )
+    ws = wb.add_worksheet("周进度汇总")
+    bold = wb.add_format({"bold": True, "font_size": 14})
+    head = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True})
+    cell = wb.add_format({"border": 1, "text_wrap": True, "valign": "top"})
+    ws.write_string(0, 0, f"{item.item_id} {item.title} · {week} 周进度汇总", bold)
+    ws.write_string(1, 0, f"牵头部门：{item.lead_dept or '（未填写）'}")
+    for c, (_key, label, width) in enumerate(LEAD_COLUMNS):
+        ws.set_column(c, c, width)
+        ws.write_string(3, c, label, head)
+    for r, row in enumerate(lead_rows(rollups), start=4):
+        for c, (key, _label, _w) in enumerate(LEAD_COLUMNS):
+            value = row[key]
+            if isinstance(value, int):
+                ws.write_number(r, c, value, cell)
+            else:
+                ws.write_string(r, c, str(value), cell)
+    ws.freeze_panes(4, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    wb.close()
+    return buf.getvalue()
+
+
+def lead_html(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> str:
+    """The consolidated report as HTML (the body of the weekly mail), from the package's
+    jinja2 template ``automation/templates/weekly_lead.html.j2``."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("automation", "templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("weekly_lead.html.j2").render(
+        item=item,
+        week=week,
+        columns=[(k, label) for k, label, _w in LEAD_COLUMNS],
+        rows=lead_rows(rollups),
+    )
+
+
+def write_lead_reports(
+    ctx: RunContext, item: ItemExecution, week: str, rollups: list[WeekRollup]
+) -> list[str]:
+    """Write the item's consolidated workbook and page when their content changed (journalled)."""
+    if item.folder is None or not rollups:
+        return []
+    written = []
+    base = item.folder / LEAD_FILE.format(week=week)
+    for path, data in (
+        (base.with_suffix(".xlsx"), lead_workbook(item, week, rollups)),
+        (base.with_suffix(".html"), lead_html(item, week, rollups).encode("utf-8")),
+    ):
+        old, snap = read_with_snapshot(path)
+        if old != data:
+            safe_write(path, data, expected=snap)
+            written.append(ctx.rel(path))
+    if written:
+        entry = make_entry(
+            action="weekly_lead",
+            item=item.item_id,
+            file=written[0],
+            reason=f"牵头部门周进度汇总（{week}）重新生成：{'、'.join(written)}",
+            as_of=ctx.as_of,
+        )
+        ctx.journal([entry])
+    return written
+
+
+# -- the whole drive ---------------------------------------------------------------------------------
+
+
+def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False) -> WeeklyResult:
+    """The rollup of ``week`` over the drive, written into the weekly reports and the lead
+    departments' consolidated reports unless ``dry_run``. A workbook someone has open is
+    skipped (reported in ``deferred``) and written by a later run."""
+    items, rollups, warnings = compute_weekly(ctx, week)
+    result = WeeklyResult(week_label(*week), ctx.as_of, rollups, warnings=warnings)
+    if dry_run:
+        return result
+    by_dept: dict[str, list[WeekRollup]] = {}
+    for r in rollups:
+        by_dept.setdefault(r.department, []).append(r)
+    for dept, mine in sorted(by_dept.items()):
+        try:
+            written, _ = write_department_report(ctx, dept, mine)
+        except XietongError as exc:  # open, changed while patched, or not a weekly report
+            result.deferred.append(
+                {"file": ctx.rel(weekly_path(ctx.paths, dept)), "reason": exc.message}
+            )
+            continue
+        if written:
+            result.written.append(ctx.rel(weekly_path(ctx.paths, dept)))
+    for item in items:
+        mine = [r for r in rollups if r.item == item.item_id]
+        try:
+            result.written.extend(write_lead_reports(ctx, item, result.week, mine))
+        except XietongError as exc:
+            result.deferred.append({"file": item.item_id, "reason": exc.message})
+    return result
+
+
+def weekly_in_cycle(ctx: RunContext) -> list[str]:
+    """``xietong run``'s weekly step (the caller holds the drive lock): the current week's
+    rollup written; returns warnings."""
+    result = run_weekly(ctx, parse_target_week(None, ctx.as_of))
+    return [f"推迟写入 {d['file']}：{d['reason']}" for d in result.deferred]
+
+
+# -- exceptions ------------------------------------------------------------------------------------
+
+
+def drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
+    """Every exception of every item on the drive as of the context's moment."""
+    warnings: list[str] = []
+    items = read_items(ctx, warnings)
+    esc = ctx.rules.escalation
+    today = ctx.today
+    out: list[ExceptionCase] = []
+    for item in items:
+        marks = office_marks(_text(item.fields.get("notes")), esc.office_marker, today)
+        for dept, rec in sorted(item.departments.items()):
+            out.extend(
+                department_exceptions(
+                    item.item_id,
+                    dept,
+                    rec.rows,
+                    rules=esc,
+                    calendar=ctx.calendar,
+                    as_of=ctx.as_of,
+                    marks=marks,
+                )
+            )
+    return out, warnings
+
+
+def open_exception_counts(cases: Iterable[ExceptionCase]) -> dict[str, int]:
+    """Unresolved exceptions per item (for the tracking row, see docs/execution.md)."""
+    counts: dict[str, int] = {}
+    for c in cases:
+        if c.resolved is None:
+            counts[c.item] = counts.get(c.item, 0) + 1
+    return counts
+
+
+__all__ = [
+    "ItemExecution",
+    "WeeklyResult",
+    "drive_exceptions",
+    "lead_html",
+    "lead_workbook",
+    "open_exception_counts",
+    "parse_target_week",
+    "read_items",
+    "run_weekly",
+    "weekly_in_cycle",
+    "weekly_path",
+]

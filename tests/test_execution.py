@@ -1,0 +1,560 @@
+"""执行反馈: the weekly rollup of daily rows, pre-filled weekly reports, the lead department's
+view and exceptions, on a real drive of .xlsx files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
+
+from automation import api
+from automation.core.calendar import WorkCalendar
+from automation.core.exceptions import (
+    OfficeMark,
+    department_exceptions,
+    escalation_events,
+    office_marks,
+)
+from automation.core.layout import layout
+from automation.core.rollup import DailyRow, weekly_rollup
+from automation.io.drive import drive_paths
+from automation.io.journal import read_journal
+from automation.io.templates import write_workbook
+from automation.io.xlsxpatch import CellEdit, patch_workbook
+from automation.io.xlsxpatch.package import Package
+from automation.process.execution import weekly_path
+from automation.rules import load_rules
+from tests.conftest import convert_with_libreoffice, run_cli
+from tests.test_xlsxpatch_helpers import assert_cells_kept, changed_parts
+
+D = dt.date
+TZ = dt.timezone(dt.timedelta(hours=8))
+ITEM = "XT-2026-0001"
+LATE = dt.datetime(2026, 10, 12, 10, 0, tzinfo=TZ)  # Monday after W41
+BLOCKED = "缺少测试设备"
+
+
+def _row(day: dt.date, status: str = "进行中", progress: float = 0.3, **more: str) -> dict:
+    return {
+        "date": day,
+        "task": f"任务{day.day}",
+        "owner": "赵磊",
+        "progress": progress,
+        "status": status,
+        "updated_by": "赵磊",
+        **more,
+    }
+
+
+PRODUCTION = [  # 09-29 and 10-09 left out; blocked on Thursday 09-24 (Friday is Mid-Autumn)
+    _row(D(2026, 9, 23), progress=0.1),
+    _row(D(2026, 9, 24), "受阻", 0.15, problems=BLOCKED, needs_coordination="请采购部协调设备"),
+    _row(D(2026, 9, 28), "受阻", 0.15, problems=BLOCKED, needs_coordination="请采购部协调设备"),
+    _row(D(2026, 9, 30), "进行中", 0.3),
+    _row(D(2026, 10, 8), "进行中", 0.4),
+    _row(D(2026, 10, 10), "进行中", 0.5),  # the makeup Saturday
+]
+MARKETING = [  # 09-24 left out
+    _row(d, progress=0.1 * i)
+    for i, d in enumerate(
+        [D(2026, 9, 23), D(2026, 9, 28), D(2026, 9, 29), D(2026, 9, 30), D(2026, 10, 8)]
+        + [D(2026, 10, 9), D(2026, 10, 10)],
+        start=1,
+    )
+]
+
+
+def _execution_drive(root: Path, *, notes: str = "") -> None:
+    """An item approved Tuesday 2026-09-22 with two cooperating departments and their rows."""
+    rules = load_rules()
+    paths = drive_paths(root)
+    paths.tracking.unlink()
+    row = {
+        "item_id": ITEM,
+        "revision": 1,
+        "submitted_date": D(2026, 9, 14),
+        "registered_date": D(2026, 9, 14),
+        "requesting_dept": "研发部",
+        "title": "新品联合推广",
+        "evaluation_result": "通过",
+        "evaluation_date": D(2026, 9, 15),
+        "lead_dept": "研发部",
+        "coop_depts": ["生产部", "市场部"],
+        "meeting_date": D(2026, 9, 16),
+        "minutes_date": D(2026, 9, 17),
+        "plan_date": D(2026, 9, 18),
+        "approval_date": D(2026, 9, 22),
+    }
+    if notes:
+        row["notes"] = notes
+    write_workbook("tracking", rules, paths.tracking, rows=[row])
+    folder = paths.items / f"{ITEM} 新品联合推广"
+    folder.mkdir(parents=True, exist_ok=True)
+    for dept, rows in (("生产部", PRODUCTION), ("市场部", MARKETING)):
+        write_workbook(
+            "execution",
+            rules,
+            folder / f"模板四_跨部门任务执行跟踪表_{ITEM}_{dept}.xlsx",
+            values={"item_id": ITEM, "department": dept, "exec_lead_dept": "研发部"},
+            rows=rows,
+        )
+
+
+@pytest.fixture
+def exec_drive(drive: Path) -> Path:
+    _execution_drive(drive)
+    return drive
+
+
+# -- the rollup: working days, missing days and due times around Mid-Autumn and National Day ----
+
+
+EXPECTED = {
+    "2026-W39": {
+        "expected": ["2026-09-23", "2026-09-24"],
+        "due": "2026-09-24T18:00:00+08:00",  # Friday 09-25 is Mid-Autumn
+        "missing": {"生产部": [], "市场部": ["2026-09-24"]},
+    },
+    "2026-W40": {
+        "expected": ["2026-09-28", "2026-09-29", "2026-09-30"],
+        "due": "2026-09-30T18:00:00+08:00",  # Friday 10-02 is National Day
+        "missing": {"生产部": ["2026-09-29"], "市场部": []},
+    },
+    "2026-W41": {
+        "expected": ["2026-10-08", "2026-10-09", "2026-10-10"],  # with the makeup Saturday
+        "due": "2026-10-09T18:00:00+08:00",
+        "missing": {"生产部": ["2026-10-09"], "市场部": []},
+    },
+}
+
+
+def test_weekly_rollup_around_mid_autumn_and_national_day(exec_drive: Path) -> None:
+    proc = run_cli(
+        "weekly", str(exec_drive), "--week", "2026-W39", "--as-of", LATE.isoformat(), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    by_week = {"2026-W39": json.loads(proc.stdout)}
+    for week in ("2026-W40", "2026-W41"):
+        by_week[week] = api.weekly(exec_drive, week=week, as_of=LATE, dry_run=True).as_list()
+    for week, want in EXPECTED.items():
+        rows = {r["department"]: r for r in by_week[week]}
+        assert set(rows) == {"生产部", "市场部"}, week
+        for dept, r in rows.items():
+            assert r["week"] == week and r["item"] == ITEM
+            assert r["expected_days"] == want["expected"], (week, dept)
+            assert r["missing_days"] == want["missing"][dept], (week, dept)
+            assert r["due_at"] == want["due"], (week, dept)
+            assert r["report_state"] == "breached"  # nobody sent a report
+            assert len(r["days_with_row"]) == len(want["expected"]) - len(want["missing"][dept])
+    w40 = {r["department"]: r for r in by_week["2026-W40"]}["生产部"]
+    assert w40["latest_progress"] == 0.3 and w40["latest_status"] == "进行中"
+    assert w40["problems"] == [{"date": "2026-09-28", "text": BLOCKED}]
+    w39 = {r["department"]: r for r in by_week["2026-W39"]}["生产部"]
+    assert w39["coordination"] == [{"date": "2026-09-24", "text": "请采购部协调设备"}]
+
+
+def test_expected_days_stop_at_the_as_of_day_and_todays_row_is_not_missing_yet() -> None:
+    cal = WorkCalendar.from_rules(load_rules().calendar)
+    rows = [DailyRow(D(2026, 10, 8), progress=0.4, status="进行中")]
+    r = weekly_rollup(
+        ITEM,
+        "生产部",
+        rows,
+        week="2026-W41",
+        start=D(2026, 9, 22),
+        end=None,
+        calendar=cal,
+        as_of=dt.datetime(2026, 10, 9, 10, tzinfo=TZ),
+    )
+    assert r is not None
+    assert r.expected_days == (D(2026, 10, 8), D(2026, 10, 9))
+    assert r.missing_days == () and r.report_state in ("running", "at_risk")
+    completed = weekly_rollup(
+        ITEM,
+        "生产部",
+        rows,
+        week="2026-W41",
+        start=D(2026, 9, 22),
+        end=D(2026, 10, 8),
+        calendar=cal,
+        as_of=LATE,
+    )
+    assert completed is not None and completed.expected_days == (D(2026, 10, 8),)
+
+
+# -- exceptions --------------------------------------------------------------------------------
+
+
+def _exceptions(drive: Path, day: dt.date) -> list[dict]:
+    return api.exceptions(drive, as_of=dt.datetime.combine(day, dt.time(17), tzinfo=TZ))
+
+
+def test_a_blocked_row_climbs_the_ladder_until_a_later_row_resolves_it(exec_drive: Path) -> None:
+    steps = {}
+    for day in (D(2026, 9, 24), D(2026, 9, 28), D(2026, 9, 29)):
+        cases = _exceptions(exec_drive, day)
+        assert len(cases) == 1  # the 09-28 row repeats the problem: still one exception
+        (case,) = cases
+        assert case["item"] == ITEM and case["department"] == "生产部"
+        assert case["opened"] == "2026-09-24" and BLOCKED in case["reason"]
+        assert case["resolved"] is None
+        steps[day] = (case["level"], case["to"])
+    assert steps == {
+        D(2026, 9, 24): (1, "报牵头部门"),
+        D(2026, 9, 28): (2, "报协调管理办公室"),
+        D(2026, 9, 29): (3, "报分管领导"),
+    }
+    proc = run_cli("exceptions", str(exec_drive), "--as-of", "2026-10-12", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (case,) = json.loads(proc.stdout)
+    assert case["resolved"] == "2026-09-30" and case["resolved_by"] == "row"  # 进行中, no need
+    assert case["level"] == 3 and [s["date"] for s in case["steps"]] == [
+        "2026-09-24",
+        "2026-09-28",
+        "2026-09-29",
+    ]
+
+
+def test_resolving_stops_the_ladder() -> None:
+    rules = load_rules()
+    cal = WorkCalendar.from_rules(rules.calendar)
+    rows = [
+        DailyRow(D(2026, 9, 24), status="受阻", problems=BLOCKED),
+        DailyRow(D(2026, 9, 28), status="进行中"),
+        DailyRow(D(2026, 9, 29), status="滞后", problems="供应商延迟交货"),
+    ]
+    cases = department_exceptions(
+        ITEM,
+        "生产部",
+        rows,
+        rules=rules.escalation,
+        calendar=cal,
+        as_of=dt.datetime(2026, 10, 12, 10, tzinfo=TZ),
+    )
+    first, second = cases
+    assert (first.level, first.resolved) == (1, D(2026, 9, 28))  # resolved before reaching 2
+    assert second.opened == D(2026, 9, 29) and second.resolved is None
+    assert second.level == 3 and second.to == "报分管领导"
+
+
+def test_the_office_marks_an_exception_resolved_in_the_tracking_notes(drive: Path) -> None:
+    _execution_drive(drive, notes="9月28日电话沟通\n异常已解决：生产部 2026-09-28")
+    (case,) = _exceptions(drive, D(2026, 9, 29))
+    assert case["resolved"] == "2026-09-28" and case["resolved_by"] == "office"
+    assert case["level"] == 1
+    assert office_marks("异常已解决：市场部", "异常已解决", D(2026, 10, 9)) == [
+        OfficeMark("市场部", D(2026, 10, 9))
+    ]
+
+
+# -- the weekly report workbook: pre-filled, never overwriting a person, lossless ------------------
+
+
+def _person_report(path: Path) -> None:
+    """生产部 typed its W40 row (本周完成情况, 存在问题) and decorated the workbook."""
+    rules = load_rules()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_workbook(
+        "weekly",
+        rules,
+        path,
+        rows=[
+            {
+                "week": "2026-W40",
+                "department": "生产部",
+                "item_id": ITEM,
+                "done": "=完成设备调试（本人填写）",
+                "problems": "测试设备仍未到位",
+            }
+        ],
+    )
+    wb = openpyxl.load_workbook(path)
+    ws = wb[rules.form("weekly").sheet]
+    ws["P5"] = "部门备注"
+    ws["P5"].comment = Comment("王芳：周五前补齐", "生产部")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=8, min_row=3, max_row=6), titles_from_data=True)
+    ws.add_chart(chart, "R4")
+    wb.save(path)
+
+
+def _journal_cells(drive: Path, since: int, name: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for e in read_journal(drive_paths(drive).log)[since:]:
+        if e["action"] == "weekly_rollup" and e["file"].endswith(name):
+            out.update(e["after"])
+    return out
+
+
+def _check_lossless_runs(drive: Path, path: Path) -> None:
+    """Runs on a report where 生产部 typed 本周完成情况 and 存在问题 for W40: those cells stay,
+    the computed columns are current, every other part and cell is unchanged, reruns change
+    no byte."""
+    rules = load_rules()
+    form = rules.form("weekly")
+    lay = layout(form)
+    row = lay.first_data_row
+    typed = {f"{lay.columns['done']}{row}", f"{lay.columns['problems']}{row}"}
+    before = path.read_bytes()
+    start = len(read_journal(drive_paths(drive).log))
+    api.weekly(drive, week="2026-W40", as_of=LATE)
+    after = path.read_bytes()
+    edited = _journal_cells(drive, start, path.name)
+    assert edited and not typed & set(edited)
+    sheets = {e.part for e in Package(before).entries if e.part.startswith("xl/worksheets/sheet")}
+    changed = changed_parts(before, after)
+    assert len(changed & sheets) == 1 and changed <= sheets | {
+        e.part for e in Package(before).entries if e.part.startswith("xl/tables/")
+    }
+    assert_cells_kept(before, after, form.sheet, edited)
+    ws = openpyxl.load_workbook(io.BytesIO(after))[form.sheet]
+    c = lay.columns
+    assert ws[f"{c['done']}{row}"].value == "=完成设备调试（本人填写）"
+    assert ws[f"{c['problems']}{row}"].value == "测试设备仍未到位"
+    # the blank 需协调事项 is pre-filled from the daily rows
+    assert ws[f"{c['coordination']}{row}"].value == "9月28日：请采购部协调设备"
+    assert ws[f"{c['daily_rows']}{row}"].value == 2
+    assert ws[f"{c['missing_days']}{row}"].value == "2026-09-29"
+    assert ws[f"{c['latest_progress']}{row}"].value == 0.3
+    assert ws[f"{c['report_due']}{row}"].value == "2026-09-30 18:00"
+    assert ws["P5"].value == "部门备注"
+    for _ in range(2):  # later runs change no byte
+        api.weekly(drive, week="2026-W40", as_of=LATE)
+        assert path.read_bytes() == after
+
+
+def test_typed_cells_survive_every_run_and_the_rest_is_byte_identical(exec_drive: Path) -> None:
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    _person_report(path)
+    _check_lossless_runs(exec_drive, path)
+    ws = openpyxl.load_workbook(path)[load_rules().form("weekly").sheet]
+    assert ws["P5"].comment is not None and len(ws._charts) == 1
+
+
+@pytest.mark.libreoffice
+def test_a_weekly_report_saved_by_libreoffice(exec_drive: Path, soffice, tmp_path) -> None:
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    _person_report(path)
+    saved = convert_with_libreoffice(soffice, path, tmp_path / "lo", "xlsx")
+    shutil.copy(saved, path)
+    _check_lossless_runs(exec_drive, path)
+
+
+def test_text_columns_are_prefilled_while_blank_and_a_persons_edit_is_kept(
+    exec_drive: Path,
+) -> None:
+    rules = load_rules()
+    form = rules.form("weekly")
+    c = layout(form).columns
+    paths = drive_paths(exec_drive)
+    api.weekly(exec_drive, week="2026-W39", as_of=dt.datetime(2026, 9, 24, 12, tzinfo=TZ))
+    path = weekly_path(paths, "生产部")
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    row = layout(form).first_data_row
+    assert ws[f"{c['week']}{row}"].value == "2026-W39"
+    assert ws[f"{c['item_id']}{row}"].value == ITEM
+    assert "任务23" in ws[f"{c['done']}{row}"].value
+    assert ws[f"{c['problems']}{row}"].value == f"9月24日：{BLOCKED}"
+    # the department rewrites 本周完成情况; the automation's own 需协调事项 text stays refreshable
+    data = patch_workbook(
+        path.read_bytes(), form.sheet, [CellEdit(f"{c['done']}{row}", "本部门自己写的总结")]
+    )
+    path.write_bytes(data)
+    api.weekly(exec_drive, week="2026-W39", as_of=LATE)
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    assert ws[f"{c['done']}{row}"].value == "本部门自己写的总结"
+    assert ws[f"{c['report_due']}{row}"].value == "2026-09-24 18:00"
+    assert ws[f"{c['submitted_by']}{row}"].value is None  # never written by the automation
+    # 市场部 got its own workbook, created from the template
+    assert weekly_path(paths, "市场部").is_file()
+    lead = next(paths.items.glob(f"{ITEM}*")) / "周进度汇总_2026-W39.html"
+    html = lead.read_text(encoding="utf-8")
+    assert "生产部" in html and "市场部" in html and BLOCKED in html
+
+
+def test_a_report_counts_as_submitted_once_filed_by_and_date_are_typed(exec_drive: Path) -> None:
+    rules = load_rules()
+    form = rules.form("weekly")
+    c = layout(form).columns
+    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    row = layout(form).first_data_row
+    edits = [
+        CellEdit(f"{c['submitted_by']}{row}", "赵磊"),
+        CellEdit(f"{c['submitted_date']}{row}", D(2026, 10, 8)),  # after the 09-30 due day
+    ]
+    path.write_bytes(patch_workbook(path.read_bytes(), form.sheet, edits))
+    rows = {
+        r["department"]: r
+        for r in api.weekly(exec_drive, week="2026-W40", as_of=LATE, dry_run=True).as_list()
+    }
+    assert rows["生产部"]["report_state"] == "met_late"
+    assert rows["市场部"]["report_state"] == "breached"
+    clocks = api.clocks(exec_drive, as_of=LATE).results
+    weekly = {r.department: r for r in clocks if r.clock == "weekly_report"}
+    assert "2026-W40" not in weekly["生产部"].missing  # the weekly clock agrees
+    assert "2026-W40" in weekly["市场部"].missing
+
+
+def test_a_bad_week_is_a_coded_error(exec_drive: Path) -> None:
+    proc = run_cli("weekly", str(exec_drive), "--week", "2026-41", "--dry-run")
+    assert proc.returncode == 2 and "E_BAD_WEEK" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_each_escalation_step_is_one_event_with_a_stable_key() -> None:
+    rules = load_rules()
+    cal = WorkCalendar.from_rules(rules.calendar)
+    rows = [DailyRow(D(2026, 9, 24), status="受阻", problems=BLOCKED)]
+
+    def events(day: dt.date) -> list[dict]:
+        cases = department_exceptions(
+            ITEM,
+            "生产部",
+            rows,
+            rules=rules.escalation,
+            calendar=cal,
+            as_of=dt.datetime.combine(day, dt.time(9), tzinfo=TZ),
+        )
+        return escalation_events(cases)
+
+    assert [e["to"] for e in events(D(2026, 9, 28))] == ["lead_dept", "office"]
+    later = events(D(2026, 10, 12))
+    assert [e["level"] for e in later] == [1, 2, 3]
+    assert [e["key"] for e in later[:2]] == [e["key"] for e in events(D(2026, 9, 28))]
+
+
+_CAL = WorkCalendar.from_rules(load_rules().calendar)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.dates(D(2026, 1, 1), D(2026, 11, 30)),
+    offset=st.integers(0, 8),
+    hour=st.integers(0, 23),
+    skipped=st.sets(st.integers(0, 40), max_size=15),
+)
+def test_rollup_days_agree_with_the_calendar(start, offset, hour, skipped) -> None:
+    first = _CAL.add_workdays(start, 1)
+    days = [first]
+    while len(days) < 40:
+        days.append(_CAL.add_workdays(days[-1], 1))
+    rows = [DailyRow(d, progress=0.5) for i, d in enumerate(days) if i not in skipped]
+    as_of = dt.datetime.combine(start + dt.timedelta(days=offset * 3), dt.time(hour), tzinfo=TZ)
+    y, w, _ = first.isocalendar()
+    r = weekly_rollup(
+        ITEM, "生产部", rows, week=(y, w), start=start, end=None, calendar=_CAL, as_of=as_of
+    )
+    week_days = _CAL.week_workdays(y, w)
+    if r is None:
+        assert not [d for d in week_days if first <= d <= as_of.date()]
+        return
+    assert set(r.expected_days) == {d for d in week_days if first <= d <= as_of.date()}
+    assert set(r.days_with_row) | set(r.missing_days) <= set(r.expected_days)
+    assert not set(r.days_with_row) & set(r.missing_days)
+    have = {row.date for row in rows}
+    for d in r.expected_days:
+        if d not in have and _CAL.close_at(d) <= as_of:
+            assert d in r.missing_days
+    due = _CAL.week_due_date(y, w)
+    assert r.due_at == (_CAL.close_at(due) if due is not None and due >= first else None)
+
+
+def test_a_report_filed_in_the_item_folder_counts_as_the_clock_counts_it(exec_drive: Path) -> None:
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    write_workbook(
+        "weekly",
+        load_rules(),
+        folder / "市场部周报_W39.xlsx",
+        rows=[
+            {
+                "week": "2026-W39",
+                "department": "市场部",
+                "item_id": ITEM,
+                "done": "完成渠道对接",
+                "submitted_by": "李娜",
+                "submitted_date": D(2026, 9, 24),
+            }
+        ],
+    )
+    rows = api.weekly(exec_drive, week="2026-W39", as_of=LATE, dry_run=True).as_list()
+    state = {r["department"]: (r["report_state"], r["submitted_on"]) for r in rows}
+    assert state == {"市场部": ("met", "2026-09-24"), "生产部": ("breached", None)}
+    weekly = {
+        r.department: r
+        for r in api.clocks(exec_drive, as_of=LATE).results
+        if r.clock == "weekly_report"
+    }
+    assert "2026-W39" not in weekly["市场部"].missing and "2026-W39" in weekly["生产部"].missing
+
+
+def test_an_untouched_prefilled_text_follows_later_daily_rows(exec_drive: Path) -> None:
+    form = load_rules().form("weekly")
+    c = layout(form).columns
+    row = layout(form).first_data_row
+    path = weekly_path(drive_paths(exec_drive), "生产部")
+    api.weekly(exec_drive, week="2026-W40", as_of=dt.datetime(2026, 9, 28, 12, tzinfo=TZ))
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    assert ws[f"{c['done']}{row}"].value == "任务28（最新进度 15%，受阻）"
+    # the department edits 存在问题 only; 本周完成情况 is still the automation's text
+    edited = patch_workbook(
+        path.read_bytes(), form.sheet, [CellEdit(f"{c['problems']}{row}", "设备下周到货")]
+    )
+    path.write_bytes(edited)
+    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    assert ws[f"{c['done']}{row}"].value == "任务28、任务30（最新进度 30%，进行中）"
+    assert ws[f"{c['problems']}{row}"].value == "设备下周到货"
+    assert ws[f"{c['daily_rows']}{row}"].value == 2
+
+
+def test_the_lead_view_is_not_read_again_while_unchanged(exec_drive: Path) -> None:
+    """The generated view is no template: the cache remembers that, as long as it is unchanged."""
+    import os
+    import time
+
+    from automation.io.cache import ValidationCache
+    from automation.io.ledger import open_ledger
+
+    api.weekly(exec_drive, week="2026-W40", as_of=LATE)
+    view = next(drive_paths(exec_drive).items.glob(f"{ITEM}*")) / "周进度汇总_2026-W40.xlsx"
+    ws = openpyxl.load_workbook(view).active
+    assert ws["A5"].value == "生产部" and ws["D5"].value == "9月29日"
+    old = time.time() - 3600
+    os.utime(view, (old, old))
+    rules = load_rules()
+    with open_ledger(exec_drive) as ledger:
+        first = ValidationCache(ledger, rules)
+        assert first.validate(view).kind is None and first.misses == 1
+        again = ValidationCache(ledger, rules)
+        again.validate(view)
+        assert (again.hits, again.misses) == (1, 0)
+
+
+def test_xietong_run_rolls_up_the_current_week_and_a_second_run_writes_nothing(
+    exec_drive: Path,
+) -> None:
+    from automation.process.cycle import run_cycle
+    from tests.intake_helpers import drive_hashes
+
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)  # Friday of W41, before close
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    form = load_rules().form("weekly")
+    c = layout(form).columns
+    row = layout(form).first_data_row
+    ws = openpyxl.load_workbook(weekly_path(drive_paths(exec_drive), "生产部"))[form.sheet]
+    assert ws[f"{c['week']}{row}"].value == "2026-W41"
+    assert ws[f"{c['missing_days']}{row}"].value is None  # 10-09 not missing before 18:00
+    assert ws[f"{c['report_due']}{row}"].value == "2026-10-09 18:00"
+    before = drive_hashes(exec_drive)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert drive_hashes(exec_drive) == before
