@@ -206,6 +206,26 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- archive (issue 13) -------------------------------------------------------------------------
+
+
+def archive(drive: str | Path, *, item: str | None = None, as_of: Any = None) -> Any:
+    """Acceptance checklists and BagIt archive of finished items (``ArchiveReport``); ``item``
+    archives that item now, even with gaps in its checklist."""
+    from automation.process.archive import archive_items
+
+    if as_of is None or isinstance(as_of, str):
+        as_of = as_of_time(as_of, drive=drive)
+    return archive_items(drive, as_of=as_of, item=item)
+
+
+def verify_archive(drive: str | Path, *, item: str | None = None) -> Any:
+    """Re-validate the archive's bags (``VerifyReport``): files changed, missing or added."""
+    from automation.process.archive import verify_archive as _verify
+
+    return _verify(drive, item=item)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +240,5 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "archive": archive,  # --verify calls verify_archive
 }

@@ -185,6 +185,13 @@ def run_cycle(
                 if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                     break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+        # Stage 6 结果归档 (issue 13, automation/process/archive.py): refresh the checklists of
+        # finished items and archive the ready ones; takes the drive lock itself (released above).
+        # The lead may give CycleReport its own field for this instead of the warnings.
+        from automation.process.archive import archive_items
+
+        archived = archive_items(paths.root, as_of=as_of, ledger=ledger, cache=cache)
+        report.warnings.extend(archived.notes())
         cache.prune()
     return report
 
