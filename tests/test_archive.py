@@ -271,3 +271,54 @@ def test_checklist_workbook_is_only_rewritten_when_it_changes(drive, rules):
     checklist = folder / f"验收清单_{ITEM}.xlsx"
     assert read_workbook is not None and checklist.is_file()
     assert archive_items(drive, as_of=FINISHED + dt.timedelta(days=1)).checklists == []
+
+
+def test_the_clocks_of_an_archived_item_can_still_read_its_execution_workbooks(drive, rules):
+    """After archiving, the execution workbooks live in the bag; the clock engine's reader given
+    the bags' payload folders sees the same departments as before (plan date, daily rows)."""
+    from automation.io.clock_inputs import department_records
+    from automation.process.archive import archived_item_folders
+
+    _finished_item(drive, rules, market_signed=True)
+    paths = drive_paths(drive, rules)
+    before = department_records(paths, rules, ITEM)
+    [done] = archive_items(drive, as_of=FINISHED).items
+    assert done.result == "archived"
+    assert department_records(paths, rules, ITEM) != before  # the item folder is gone
+    after = department_records(paths, rules, ITEM, folders=archived_item_folders(paths))
+    assert after == before and after["市场部"].daily_dates
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("CON", "XT-2026-0001 _CON"),
+        ("年度预算. ", "XT-2026-0001 年度预算"),
+        ('a<b>:c"d/e\\f|g?h*', "XT-2026-0001 a_b__c_d_e_f_g_h_"),
+        ("lpt1.txt", "XT-2026-0001 _lpt1.txt"),
+        ("", "XT-2026-0001"),
+    ],
+)
+def test_archive_folder_names_are_safe_on_windows(title, name):
+    from automation.core.archive import bag_folder_name
+
+    assert bag_folder_name(ITEM, title) == name
+
+
+def test_checklist_counts_revisions_and_attachments(rules):
+    from automation.core.archive import FolderFile, build_checklist
+
+    row = {"item_id": ITEM, "title": "t", "lead_dept": "生产部", "coop_depts": "市场部"}
+    files = [FolderFile("申请.xlsx", "request", {"attachments": "说明.pdf、背景资料.docx"})]
+    files.append(FolderFile("附件/说明.pdf"))
+    checklist = build_checklist(rules.archive, row, files, departments=["市场部"], revisions=2)
+    by_key = {e.key: e for e in checklist.entries if e.department is None}
+    assert by_key["request"].status == "incomplete" and "共 2 版" in by_key["request"].note
+    assert by_key["attachments"].status == "incomplete"
+    assert by_key["attachments"].files == ("附件/说明.pdf",)
+    assert "背景资料.docx" in by_key["attachments"].note
+    assert by_key["minutes"].status == "missing"
+    assert by_key["evaluation"].status == "missing"
+    row["evaluation_opinion"] = "同意"  # typed into the tracking table: stands in for a file
+    again = build_checklist(rules.archive, row, files, departments=["市场部"], revisions=2)
+    assert next(e for e in again.entries if e.key == "evaluation").status == "found"

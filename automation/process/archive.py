@@ -187,14 +187,23 @@ def _archive(
             if wanted is not None and item_id.upper() != wanted:
                 continue
             revisions = sum(1 for r in table.rows if r.get("item_id") == row.get("item_id"))
-            outcome = _one(
-                run,
-                dict(row),
-                folders.get(item_id, []),
-                bags.get(item_id, []),
-                explicit=wanted is not None,
-                revisions=revisions,
-            )
+            try:
+                outcome = _one(
+                    run,
+                    dict(row),
+                    folders.get(item_id, []),
+                    bags.get(item_id, []),
+                    explicit=wanted is not None,
+                    revisions=revisions,
+                )
+            except OSError as exc:  # one item's folder unreadable must not stop the others
+                where = f"{exc.filename}：" if exc.filename else ""
+                outcome = ItemOutcome(
+                    item_id,
+                    "failed",
+                    f"无法归档：{where}{exc.strerror or exc}",
+                    code="E_FILE_SYSTEM",
+                )
             if outcome is not None:
                 report.items.append(outcome)
     return report
@@ -619,6 +628,16 @@ def bag_index(paths: DrivePaths) -> dict[str, list[Path]]:
                 continue
             index.setdefault(bag.name.split(" ", 1)[0], []).append(bag)
     return index
+
+
+def archived_item_folders(paths: DrivePaths) -> dict[str, list[Path]]:
+    """The payload folder (``data/``) of every bag by item ID, shaped like
+    :func:`automation.io.drive.item_folder_index`, so the clock engine can keep reading an
+    archived item's execution workbooks (read only: nothing may ever be written there)."""
+    return {
+        item_id: [bag / "data" for bag in bags if (bag / "data").is_dir()]
+        for item_id, bags in bag_index(paths).items()
+    }
 
 
 def _remove_staging(paths: DrivePaths) -> None:
