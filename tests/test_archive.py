@@ -322,3 +322,38 @@ def test_checklist_counts_revisions_and_attachments(rules):
     row["evaluation_opinion"] = "同意"  # typed into the tracking table: stands in for a file
     again = build_checklist(rules.archive, row, files, departments=["市场部"], revisions=2)
     assert next(e for e in again.entries if e.key == "evaluation").status == "found"
+
+
+def test_archive_date_is_the_only_change_to_a_decorated_tracking_table(drive, rules):
+    """归档日期 goes in through the lossless patcher: every other part and cell keeps its bytes,
+    value and style, even in a table the office saved with a chart and a comment."""
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.comments import Comment
+    from test_xlsxpatch_helpers import assert_cells_kept, changed_parts
+
+    from automation.core.layout import layout
+    from automation.io.zipparts import Package
+
+    folder = _finished_item(drive, rules, market_signed=True)
+    (folder / "草稿.tmp").write_bytes(b"a temporary file is not archived, so it is not deleted")
+    paths = drive_paths(drive, rules)
+    wb = openpyxl.load_workbook(paths.tracking)
+    ws = wb["跟踪表"]
+    ws["AD4"].comment = Comment("王芳：验收后归档", "协调办")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=29, min_row=3, max_row=10), titles_from_data=True)
+    ws.add_chart(chart, "AF4")
+    wb.save(paths.tracking)
+
+    before = paths.tracking.read_bytes()
+    [done] = archive_items(drive, as_of=FINISHED).items
+    assert done.result == "archived" and "草稿.tmp" in done.message
+    assert sorted(p.name for p in folder.iterdir()) == ["草稿.tmp"]
+    after = paths.tracking.read_bytes()
+    sheet_parts = {e.part for e in Package(before).entries if "worksheets/sheet1" in e.part}
+    assert changed_parts(before, after) <= sheet_parts
+    cell = f"{layout(rules.form('tracking')).columns['archive_date']}4"
+    assert_cells_kept(before, after, "跟踪表", {cell: FINISHED.date()})
+    again = archive_items(drive, as_of=FINISHED)
+    assert any("草稿.tmp" in w for w in again.warnings) and folder.is_dir()

@@ -19,6 +19,7 @@ or missing since (``E_ARCHIVE_CHANGED`` / ``E_ARCHIVE_MISSING`` …).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -284,6 +285,16 @@ def _refresh_checklist(
         try:
             safe_write(target, data, expected=snap)
             run.report.checklists.append(run.rel(target))
+            entry = make_entry(
+                action="checklist",
+                item=item_id,
+                file=run.rel(target),
+                reason="更新验收清单："
+                + ("齐全" if checklist.complete else f"缺 {len(checklist.gaps)} 项"),
+                as_of=run.as_of,
+                gaps=checklist.gap_lines(),
+            )
+            append_entries(run.paths.log, run.ledger, [entry], tz=run.rules.calendar.timezone)
         except WriteDeferred as exc:
             run.report.warnings.append(f"{run.rel(target)}：{exc.message_zh}")
     return checklist
@@ -402,15 +413,15 @@ def _make_archive(
             f"{item_id} 归档路径超过 {run.spec.max_path} 个字符（Windows 资源管理器可能无法打开）："
             + long_paths[0]
         )
-    removed = _remove_folder(folder)
+    left = _remove_folder(folder)
     _journal(run, item_id, final, folder, checklist, explicit=explicit)
     date_note = _write_archive_date(run, item_id, run.as_of.date())
     gaps = checklist.gap_lines()
     message = f"已归档到 {run.rel(final)}"
     if gaps:
         message += f"（带 {len(gaps)} 项缺项，已记入归档包）"
-    if not removed:
-        message += "；事项文件夹未能全部删除，下次运行再清理"
+    if left:
+        message += f"；事项文件夹中未归档的 {'、'.join(left[:3])} 未删除，请人工处理"
     if date_note:
         message += f"；{date_note}"
     return ItemOutcome(item_id, "archived", message, bag=run.rel(final), gaps=gaps)
@@ -462,12 +473,25 @@ def _changed_sources(folder: Path, copied: dict[str, tuple[Path, str]]) -> str |
     return None
 
 
-def _remove_folder(folder: Path) -> bool:
-    try:
-        shutil.rmtree(folder)
-    except OSError:
-        return not folder.exists()
-    return True
+def _remove_folder(folder: Path) -> list[str]:
+    """Remove the archived files of ``folder`` and then its empty folders; what is left (links,
+    temporary files, files that could not be removed) stays for a person: their names."""
+    left: list[str] = []
+    for path in _walk(folder):
+        try:
+            path.unlink()
+        except OSError:
+            left.append(path.relative_to(folder).as_posix())
+    for base, _dirs, _names in os.walk(folder, topdown=False):
+        with contextlib.suppress(OSError):
+            Path(base).rmdir()  # only an empty folder goes
+    if folder.exists():
+        for base, dirs, names in os.walk(folder):
+            for name in [*names, *(d for d in dirs if Path(base, d).is_symlink())]:
+                rel = (Path(base) / name).relative_to(folder).as_posix()
+                if rel not in left:
+                    left.append(rel)
+    return sorted(left)
 
 
 def _clock_lines(run: _Run, row: dict[str, Any]) -> list[str]:
@@ -562,8 +586,14 @@ def _already(
     for folder in folders:
         left = _leftovers(folder, bag)
         if left is None:
-            _remove_folder(folder)
-            notes.append(f"已清理归档后遗留的事项文件夹 {run.rel(folder)}")
+            rest = _remove_folder(folder)
+            if rest:
+                run.report.warnings.append(
+                    f"{item_id} 已归档，事项文件夹 {run.rel(folder)} 中还有未归档的 "
+                    f"{'、'.join(rest[:3])}，请人工处理"
+                )
+            else:
+                notes.append(f"已清理归档后遗留的事项文件夹 {run.rel(folder)}")
         else:
             run.report.warnings.append(
                 f"{item_id} 已归档到 {run.rel(bag)}，但事项文件夹 {run.rel(folder)} 中的 {left} "
