@@ -103,7 +103,9 @@ class ArchiveReport:
             f"归档 {len(self.of('archived'))} 项，推迟 {len(self.deferred)} 项，"
             f"验收清单待补齐 {len(self.of('waiting'))} 项；更新验收清单 {len(self.checklists)} 份",
         ]
-        lines += [f"  {o.item_id}：{o.message}" for o in self.items]
+        for o in self.items:
+            lines.append(f"  {o.item_id}：{o.message}")
+            lines += [f"    - {g}" for g in o.gaps]
         lines += [f"  注意：{w}" for w in self.warnings]
         return lines
 
