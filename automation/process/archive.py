@@ -372,7 +372,10 @@ def _make_archive(
     item_id = checklist.item_id
     year = core.archive_year(row, run.as_of.date())
     year_dir = run.paths.archive / str(year)
-    final = year_dir / core.bag_folder_name(item_id, checklist.title, run.spec.title_length)
+    name = core.bag_folder_name(item_id, checklist.title, run.spec.title_length)
+    final, n = year_dir / name, 2
+    while final.exists() or final.is_symlink():  # someone's folder of that name: never replaced
+        final, n = year_dir / f"{name}（{n}）", n + 1
     staging = year_dir / f"{STAGING_PREFIX}{core.safe_name(item_id)}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
