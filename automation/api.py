@@ -24,6 +24,8 @@ from automation.io.journal import read_journal
 from automation.io.ledger import drive_lock
 from automation.io.validation import FileReport, validate_file, workbook_files
 from automation.process import clocks as clock_ops
+from automation.process.archive import ArchiveReport, VerifyReport, archive_items
+from automation.process.archive import verify_archive as verify_bags
 from automation.process.context import calendar_of, open_context, parse_as_of, rules_for
 from automation.process.cycle import CycleReport
 from automation.process.cycle import cycle as run_one_cycle
@@ -287,6 +289,21 @@ def exceptions(drive: str | Path, *, as_of: AsOf = None) -> list[dict[str, Any]]
     return [c.as_dict() for c in cases]
 
 
+# -- archive -------------------------------------------------------------------------------------
+
+
+def archive(drive: str | Path, *, item: str | None = None, as_of: AsOf = None) -> ArchiveReport:
+    """Acceptance checklists and BagIt archive of finished items (``ArchiveReport``); ``item``
+    archives that item now, even with gaps in its checklist."""
+    with open_context(drive, as_of=as_of) as ctx, drive_lock(ctx.paths.root):
+        return archive_items(ctx, item=item)
+
+
+def verify_archive(drive: str | Path, *, item: str | None = None) -> VerifyReport:
+    """Re-validate the archive's bags (``VerifyReport``): files changed, missing or added."""
+    return verify_bags(drive, item=item)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -303,4 +320,5 @@ OPERATIONS = {
     "log": log,
     "weekly": weekly,
     "exceptions": exceptions,
+    "archive": archive,  # --verify calls verify_archive
 }

@@ -199,6 +199,31 @@ _TYPES = [
         "重复行",
         "第 {row} 行与第 {first_row} 行内容完全相同，请删除重复的一行。",
     ),
+    # -- archived items (结果归档, ``xietong archive --verify``): ``file`` is the file in the bag
+    ProblemType(
+        "E_ARCHIVE_CHANGED",
+        "error",
+        "归档文件被改动",
+        "归档后该文件的内容被改动（{algorithm} 校验值不符）。请从备份恢复原文件，不要修改归档内容。",
+    ),
+    ProblemType(
+        "E_ARCHIVE_MISSING",
+        "error",
+        "归档文件缺失",
+        "归档清单中的文件已不存在。请从备份恢复，不要删除归档内容。",
+    ),
+    ProblemType(
+        "E_ARCHIVE_EXTRA",
+        "error",
+        "归档中多出文件",
+        "该文件是归档后放入的，不在归档清单中。请移出归档文件夹。",
+    ),
+    ProblemType(
+        "E_ARCHIVE_INVALID",
+        "error",
+        "归档包无效",
+        "归档包结构不完整或校验失败（{detail}）。请从备份恢复整个归档文件夹。",
+    ),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {t.code: t for t in _TYPES}

@@ -113,3 +113,28 @@ def item_folder_index(paths: DrivePaths) -> dict[str, list[Path]]:
     for folders in index.values():
         folders.sort()
     return index
+
+
+def bag_index(paths: DrivePaths) -> dict[str, list[Path]]:
+    """Every bag under ``<archive>/<year>/`` by item ID (folder ``<ID> <title>``)."""
+    index: dict[str, list[Path]] = {}
+    if not paths.archive.is_dir():
+        return index
+    for year in sorted(paths.archive.iterdir()):
+        if not year.is_dir() or year.is_symlink() or year.name.startswith("."):
+            continue
+        for bag in sorted(year.iterdir()):
+            if bag.name.startswith(".") or bag.is_symlink() or not (bag / "bagit.txt").is_file():
+                continue
+            index.setdefault(bag.name.split(" ", 1)[0], []).append(bag)
+    return index
+
+
+def archived_item_folders(paths: DrivePaths) -> dict[str, list[Path]]:
+    """The payload folder (``data/``) of every bag by item ID, shaped like
+    :func:`automation.io.drive.item_folder_index`, so the clock engine can keep reading an
+    archived item's execution workbooks (read only: nothing may ever be written there)."""
+    return {
+        item_id: [bag / "data" for bag in bags if (bag / "data").is_dir()]
+        for item_id, bags in bag_index(paths).items()
+    }

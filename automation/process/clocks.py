@@ -39,7 +39,7 @@ from automation.core.clocks import (
 from automation.core.normalize import is_blank
 from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.drive import DrivePaths, item_folder_index
+from automation.io.drive import DrivePaths, archived_item_folders, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
 from automation.process.context import RunContext, calendar_of, rules_for
 from automation.process.tracking import read_tracking
@@ -248,7 +248,8 @@ def item_cycles(
             item = str(row["item_id"]).strip()
             latest[item] = max(latest.get(item, 0), revision_of(row.get("revision")))
     weekly = read_weekly_reports(ctx, warnings)
-    folders = item_folder_index(ctx.paths)
+    # an archived item's workbooks are read from its bag (read only), so its clocks stay final
+    folders = {**archived_item_folders(ctx.paths), **item_folder_index(ctx.paths)}
     cycles = []
     for row in rows:
         if not _filled(row.get("item_id")):

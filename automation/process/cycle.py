@@ -31,6 +31,7 @@ from automation.core import intake as core
 from automation.core.clocks import ItemCycle, compute_clocks, status_by_cycle
 from automation.io.ledger import Registration, drive_lock
 from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
+from automation.process.archive import ArchiveReport, archive_items
 from automation.process.clocks import item_cycles, provisional_warning
 from automation.process.context import RunContext, open_context
 from automation.process.evaluation import (
@@ -87,6 +88,7 @@ class CycleReport:
     deferred: list[dict[str, Any]] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    archive: ArchiveReport | None = None
 
     def _count(self, *results: str) -> int:
         return sum(1 for o in self.intake if o.result in results)
@@ -135,6 +137,7 @@ class CycleReport:
             "deferred": self.deferred,
             "retried": self.retried,
             "warnings": self.warnings,
+            "archive": self.archive.as_dict() if self.archive is not None else None,
         }
 
     def __str__(self) -> str:
@@ -185,6 +188,7 @@ STEPS = (
     "计算时限并写回跟踪表",
     "申请表归档",
     "周进度汇总",
+    "验收归档",
 )
 
 
@@ -221,6 +225,9 @@ def cycle(
         report.filed = file_registered(ctx)
         step()
         report.warnings.extend(weekly_in_cycle(ctx))  # 执行反馈: this week's rollup
+        step()
+        report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
+        report.warnings.extend(report.archive.notes())
     ctx.cache.prune()
     for w in ctx.warnings:
         if w not in report.warnings:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.errors import RulesError
+from automation.rules.archive import ArchiveRules
 from automation.rules.base import load_model
 from automation.rules.calendar import CalendarRules
 from automation.rules.clocks import ClocksRules
@@ -47,6 +48,7 @@ RULE_FILES = {
     "escalation": ("escalation.yaml", EscalationRules),
     "notify": ("notify.yaml", NotifyRules),
     "validation": ("validation.yaml", ValidationRules),
+    "archive": ("archive.yaml", ArchiveRules),
 }
 
 
@@ -64,6 +66,7 @@ class Rules:
     escalation: EscalationRules
     notify: NotifyRules
     validation: ValidationRules = ValidationRules()
+    archive: ArchiveRules | None = None  # archive.yaml (always loaded by load_rules)
 
     def form(self, kind: str) -> FormRules:
         return self.forms[kind]
@@ -167,8 +170,39 @@ def _cross_check(rules: Rules, dirs: list[Path]) -> None:
                 f"clocks[{i}].when_field",
                 f"'{clock.when_field}' is a department field; an item clock needs a tracking field",
             )
+    _check_archive(rules, dirs, tracking)
     _, routing_file = _pick("routing.yaml", dirs)
     for i, route in enumerate(rules.routing.routes):
         for ref in [*route.when_filled, *route.when_equals]:
             if ref not in request:
                 raise RulesError(routing_file, f"routes[{i}]", f"unknown request field '{ref}'")
+
+
+def _check_archive(rules: Rules, dirs: list[Path], tracking: set[str]) -> None:
+    """archive.yaml names tracking fields, form kinds and the minutes' sign-off columns."""
+    spec = rules.archive
+    if spec is None:
+        return
+    _, archive_file = _pick("archive.yaml", dirs)
+    request = {f.key for f in rules.forms["request"].all_fields}
+    if spec.trigger_field not in tracking:
+        raise RulesError(
+            archive_file, "trigger_field", f"unknown tracking field '{spec.trigger_field}'"
+        )
+    for i, doc in enumerate(spec.documents):
+        if doc.kind is not None and doc.kind not in rules.forms:
+            raise RulesError(archive_file, f"documents[{i}].kind", f"unknown kind '{doc.kind}'")
+        known = request if doc.find == "attachments" else tracking
+        if doc.field is not None and doc.field not in known:
+            raise RulesError(archive_file, f"documents[{i}].field", f"unknown field '{doc.field}'")
+    sig = spec.signatures
+    tables = {t.key: t for t in rules.forms["minutes"].tables}
+    if sig.table not in tables:
+        raise RulesError(archive_file, "signatures.table", f"no table '{sig.table}' in the minutes")
+    columns = {c.key for c in tables[sig.table].columns}
+    for attr in ("department", "sign", "date"):
+        ref = getattr(sig, attr)
+        if ref is not None and ref not in columns:
+            raise RulesError(
+                archive_file, f"signatures.{attr}", f"no column '{ref}' in '{sig.table}'"
+            )
