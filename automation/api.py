@@ -206,6 +206,48 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- the watcher service (issue 14) --------------------------------------------------------------
+
+
+def serve(
+    drive: str | Path,
+    *,
+    poll_only: bool = False,
+    interval: float | None = None,
+    quiet: float | None = None,
+) -> dict[str, Any]:
+    """Run the watcher service on a drive until SIGTERM / Ctrl-C (or a Windows service stop);
+    returns its last status. Every save in the inbox is answered by the same cycle as ``run``."""
+    import signal
+    import threading
+
+    from automation.service.runner import Service
+
+    service = Service(drive, poll_only=poll_only, interval=interval, quiet=quiet)
+    if threading.current_thread() is threading.main_thread():
+        # SIGINT is also what a Windows console Ctrl+C and WinSW's stop (Ctrl+C) deliver;
+        # SIGBREAK is Ctrl+Break on Windows
+        for name in ("SIGTERM", "SIGINT", "SIGBREAK", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: service.stop())
+    return service.run()
+
+
+def service_status(drive: str | Path) -> dict[str, Any]:
+    """The watcher service's health on this machine: running, heartbeat age, last cycle,
+    queue, pending writes and who holds them, quarantined files, errors of the last day."""
+    import datetime as dt
+
+    from automation.io.drive import require_drive
+    from automation.service import health
+    from automation.service.runner import _pending
+
+    paths = require_drive(drive)
+    status = health.judge(health.read_status(paths.root), dt.datetime.now(dt.UTC))
+    status["pending_writes"] = _pending(paths.root)  # the local state now, not at the last beat
+    return status
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +262,6 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "serve": serve,
+    "status": service_status,
 }

@@ -16,6 +16,7 @@ from automation.rules.clocks import ClocksRules
 from automation.rules.departments import DepartmentsRules
 from automation.rules.forms import KINDS, FormRules
 from automation.rules.process import DriveRules, EscalationRules, NotifyRules, RoutingRules
+from automation.rules.schedule import ScheduleRules
 from automation.rules.validation import ValidationRules
 
 __all__ = ["Rules", "load_rules", "default_rules_dir", "RulesError", "KINDS"]
@@ -46,6 +47,7 @@ RULE_FILES = {
     "escalation": ("escalation.yaml", EscalationRules),
     "notify": ("notify.yaml", NotifyRules),
     "validation": ("validation.yaml", ValidationRules),
+    "schedule": ("schedule.yaml", ScheduleRules),
 }
 
 
@@ -63,6 +65,7 @@ class Rules:
     escalation: EscalationRules
     notify: NotifyRules
     validation: ValidationRules = ValidationRules()
+    schedule: ScheduleRules = ScheduleRules()
 
     def form(self, kind: str) -> FormRules:
         return self.forms[kind]
