@@ -20,6 +20,7 @@ from automation.io.ledger import open_ledger
 from automation.io.templates import write_workbook
 from automation.io.tracking import read_tracking
 from automation.rules import Rules
+from automation.service import health
 from automation.service.runner import Service
 
 __all__ = ["excel_owner_file", "request_values"]
@@ -52,6 +53,7 @@ def running(drive: Path, **options: Any) -> Iterator[Service]:
     thread = threading.Thread(target=serve, name="test-service")
     thread.start()
     wait_until(lambda: service.state == "running" and "worker" in service.supervisor.parts)
+    wait_until(lambda: (health.read_status(drive) or {}).get("state") in ("running", "unavailable"))
     try:
         yield service
     finally:

@@ -128,6 +128,7 @@ class Service:
         self.last_cycle: dict[str, Any] | None = None
         self.last_cycle_mono = 0.0
         self.cycles = 0
+        self.beats = 0  # heartbeats written
         self.files_taken = 0
         self.notification_failures = 0
         self.changed = threading.Event()  # a cycle wrote something: after_change jobs run
@@ -371,6 +372,7 @@ class Service:
                 "started": self.started.isoformat(timespec="seconds"),
                 "heartbeat": now.isoformat(timespec="seconds"),
                 "heartbeat_seconds": self.heartbeat,
+                "beats": self.beats,
                 "scan_interval_seconds": self.interval,
                 "quiet_seconds": self.quiet,
                 "events": not self.poll_only,
@@ -447,6 +449,7 @@ class Service:
                 )
             mono = time.monotonic()
             share = mono - last_share >= share_every or self.unavailable != last_unavailable
+            self.beats += 1
             try:
                 self._beat(share=share)
             except Exception as exc:  # noqa: BLE001 - the heartbeat itself must go on
