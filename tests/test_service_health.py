@@ -120,3 +120,19 @@ def test_serve_stops_cleanly_on_sigterm_and_a_second_service_is_refused(drive, r
     assert "已停止" in out.decode()
     code, status = status_json(drive)
     assert code == 1 and status["state"] == "stopped" and status["files_taken"] >= 1
+
+
+def test_operation_error_codes_and_their_documentation_agree():
+    import re
+
+    from automation.core.problems import OPERATION_ERRORS
+
+    text = (REPO / "docs" / "errors.md").read_text("utf-8")
+    table = text.split("## Operation errors", 1)[1]
+    documented: dict[str, int] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[1].isdigit():
+            for code in re.findall(r"`(E_[A-Z_]+)`", cells[0]):
+                documented[code] = int(cells[1])
+    assert documented == OPERATION_ERRORS

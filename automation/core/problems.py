@@ -267,3 +267,35 @@ def shown_value(value: object, limit: int = 200) -> str:
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- operation errors (命令错误) -------------------------------------------------------------
+# Codes of XietongError raised by commands (not problems inside a workbook): code → exit status.
+# docs/errors.md "Operation errors" lists each one; a test keeps the two in step.
+OPERATION_ERRORS: dict[str, int] = {
+    "E_RULES": 2,
+    "E_UNKNOWN_KIND": 2,
+    "E_NO_DRIVE": 2,
+    "E_NO_TRACKING": 2,
+    "E_NOT_TRACKING": 2,
+    "E_UNKNOWN_ITEM": 2,
+    "E_BAD_DATE": 2,
+    "E_BAD_WEEK": 2,
+    "E_BAD_NUMBER": 2,
+    "E_CALENDAR": 2,
+    "E_DEMO_EXISTS": 2,
+    "E_FILE_SYSTEM": 2,
+    "E_STATE_DB": 2,
+    "E_WRITE_FAILED": 1,
+    "E_DEFERRED_LOCKED": 3,
+    "E_DEFERRED_CHANGED": 3,
+    "E_PATCH_FORMAT": 1,
+    "E_PATCH_SHEET": 1,
+    "E_PATCH_CELL": 1,
+    "E_PATCH_FORMULA": 1,
+    "E_PATCH_UNSUPPORTED": 1,
+    "E_PATCH_TABLE": 1,
+    "E_BUSY": 4,
+    "E_SERVICE_RUNNING": 4,  # xietong serve: the drive's service already runs on this machine
+    "E_INTERNAL": 3,
+}
