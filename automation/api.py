@@ -227,7 +227,7 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         # SIGINT is also what a Windows console Ctrl+C and WinSW's stop (Ctrl+C) deliver;
         # SIGBREAK is Ctrl+Break on Windows
-        for name in ("SIGTERM", "SIGINT", "SIGBREAK", "SIGHUP"):
+        for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), lambda *_: service.stop())
     return service.run()
