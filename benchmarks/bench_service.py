@@ -24,8 +24,13 @@ from automation.io.drive import drive_paths
 from automation.rules import load_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from service_helpers import excel_save, form_bytes, registrations, running  # noqa: E402
-from test_service import today_values  # noqa: E402
+from service_helpers import (  # noqa: E402
+    excel_save,
+    form_bytes,
+    registrations,
+    running,
+    today_values,
+)
 
 pytestmark = pytest.mark.benchmark
 

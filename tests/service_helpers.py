@@ -4,6 +4,7 @@ office programs do, and read back what the drive ended up with."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import threading
 import time
@@ -23,7 +24,23 @@ from automation.rules import Rules
 from automation.service import health
 from automation.service.runner import Service
 
-__all__ = ["excel_owner_file", "request_values"]
+__all__ = ["excel_owner_file"]
+
+
+def today_values(n: int, **extra):
+    today = dt.date.today()
+    return request_values(
+        n,
+        request_date=today,
+        sign_date=today,
+        expected_start=today + dt.timedelta(days=7),
+        expected_finish=today + dt.timedelta(days=60),
+        **extra,
+    )
+
+
+def invalid_values(n: int):
+    return today_values(n, requester=None, title=None)
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 20.0, step: float = 0.1) -> Any:

@@ -3,7 +3,6 @@ registered exactly once, every invalid one answered once, and the service stays 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import time
@@ -15,10 +14,11 @@ from service_helpers import (
     answers,
     excel_save,
     form_bytes,
+    invalid_values,
     libreoffice_save,
     registrations,
-    request_values,
     running,
+    today_values,
     tracking_rows,
     wait_until,
 )
@@ -32,22 +32,6 @@ pytestmark = pytest.mark.usefixtures("_settle_zero")
 @pytest.fixture
 def _settle_zero(monkeypatch):
     monkeypatch.setenv("XIETONG_SETTLE_SECONDS", "0")
-
-
-def today_values(n: int, **extra):
-    today = dt.date.today()
-    return request_values(
-        n,
-        request_date=today,
-        sign_date=today,
-        expected_start=today + dt.timedelta(days=7),
-        expected_finish=today + dt.timedelta(days=60),
-        **extra,
-    )
-
-
-def invalid_values(n: int):
-    return today_values(n, requester=None, title=None)
 
 
 def alive(service) -> bool:

@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from service_helpers import excel_save, form_bytes, registrations, running, wait_until
-from test_service import today_values
+from service_helpers import (
+    excel_save,
+    form_bytes,
+    registrations,
+    running,
+    today_values,
+    wait_until,
+)
 
 from automation.cli import xietong
 from automation.io.drive import drive_paths

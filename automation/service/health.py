@@ -57,9 +57,12 @@ def _pid_alive(pid: int) -> bool:
 
 def judge(status: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
     """Add ``running`` and ``heartbeat_age_s`` to a status read back (None: never ran)."""
-    if status is None:
-        return {"running": False, "heartbeat_age_s": None, "state": "never"}
-    beat = dt.datetime.fromisoformat(status["heartbeat"])
+    try:
+        beat = dt.datetime.fromisoformat(str((status or {})["heartbeat"]))
+    except (KeyError, ValueError):
+        beat = None
+    if status is None or beat is None:
+        return {**(status or {}), "running": False, "heartbeat_age_s": None, "state": "never"}
     age = (now - beat).total_seconds()
     limit = DEAD_AFTER_HEARTBEATS * float(status.get("heartbeat_seconds") or 10)
     running = (
