@@ -231,3 +231,38 @@ def test_the_tracking_table_saved_by_the_office_asks_for_a_cycle(drive, rules, t
         os.utime(paths.tracking)  # saved (unchanged content is enough to look)
         assert paths.tracking.read_bytes() == data
         wait_until(lambda: service.cycles > before)
+
+
+def test_a_share_that_lists_empty_or_vanishes_is_unavailable_not_deleted(drive, rules, tmp_path):
+    from automation.service.scanner import Scanner
+
+    paths = drive_paths(drive, rules)
+    excel_save(paths.inbox / "在.xlsx", form_bytes(rules, tmp_path / "w", today_values(20)))
+    scanner = Scanner(paths, quiet_s=0)
+    assert [f.rel for f in scanner.look().waiting] == ["01_申请收件箱/在.xlsx"]
+    hidden = tmp_path / "挂载点下的原内容"
+    shutil.move(drive, hidden)
+    assert "无法访问" in (scanner.look().unavailable or "")  # unmounted: the folder is gone
+    drive.mkdir()
+    assert "列表为空" in (scanner.look().unavailable or "")  # an empty mount point
+    drive.rmdir()
+    shutil.move(hidden, drive)
+    # back: the file is still known and judged as before (ready at this look, quiet 0)
+    assert [f.rel for f in scanner.look().ready] == ["01_申请收件箱/在.xlsx"]
+
+
+def test_broken_rules_never_stop_the_service_and_fixed_rules_resume_it(drive, rules, tmp_path):
+    paths = drive_paths(drive, rules)
+    schedule = paths.rules / "schedule.yaml"
+    good = schedule.read_text("utf-8")
+    schedule.write_text(good + "\nno_such_key: 1\n", "utf-8")
+    with running(drive, interval=0.5) as service:
+        excel_save(
+            paths.inbox / "规则坏了.xlsx", form_bytes(rules, tmp_path / "w", today_values(21))
+        )
+        wait_until(lambda: any("E_RULES" in e["error"] for e in service.status()["errors"][1:]))
+        assert registrations(drive) == [] and service.status()["quarantined"] == []
+        assert alive(service)
+        schedule.write_text(good, "utf-8")  # IT fixes the file
+        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
+        assert alive(service)
