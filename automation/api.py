@@ -7,7 +7,9 @@ local state) and returns a typed result (a dataclass with ``as_dict()`` for JSON
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import tempfile
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ from automation.process.execution import (
     run_weekly,
 )
 from automation.rules import KINDS, default_workbooks_dir, load_rules
+from automation.service import health
+from automation.service.runner import Service
+from automation.service.runner import _pending as pending_writes
 
 AsOf = str | dt.datetime | dt.date | None
 
@@ -304,6 +309,39 @@ def verify_archive(drive: str | Path, *, item: str | None = None) -> VerifyRepor
     return verify_bags(drive, item=item)
 
 
+# -- the watcher service (issue 14) --------------------------------------------------------------
+
+
+def serve(
+    drive: str | Path,
+    *,
+    poll_only: bool = False,
+    interval: float | None = None,
+    quiet: float | None = None,
+) -> dict[str, Any]:
+    """Run the watcher service on a drive until SIGTERM / Ctrl-C (or a Windows service stop);
+    returns its last status. Every save in the inbox is answered by the same cycle as ``run``."""
+    service = Service(
+        drive, poll_only=poll_only, interval=interval, quiet=quiet, operations=OPERATIONS
+    )
+    if threading.current_thread() is threading.main_thread():
+        # SIGINT is also what a Windows console Ctrl+C and WinSW's stop (Ctrl+C) deliver;
+        # SIGBREAK is Ctrl+Break on Windows
+        for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: service.stop())
+    return service.run()
+
+
+def service_status(drive: str | Path) -> dict[str, Any]:
+    """The watcher service's health on this machine: running, heartbeat age, last cycle,
+    queue, pending writes and who holds them, quarantined files, errors of the last day."""
+    paths = require_drive(drive)
+    status = health.judge(health.read_status(paths.root), dt.datetime.now(dt.UTC))
+    status["pending_writes"] = pending_writes(paths.root)  # the local state now
+    return status
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -321,4 +359,6 @@ OPERATIONS = {
     "weekly": weekly,
     "exceptions": exceptions,
     "archive": archive,  # --verify calls verify_archive
+    "serve": serve,
+    "status": service_status,
 }

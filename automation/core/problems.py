@@ -271,6 +271,10 @@ _OPERATIONS = [
     OperationError("E_PATCH_TABLE", 1, "表格无法扩展"),
     OperationError("E_NOT_OWNED", 1, "写入了非自动列（程序错误）"),
     OperationError("E_BUSY", 4, "共享盘被其他进程占用"),
+    OperationError("E_SERVICE_RUNNING", 4, "监视服务已在运行"),
+    OperationError("E_NOT_WEEKLY", 2, "周进度报告无法识别"),
+    OperationError("E_ARCHIVE_DEFERRED", 3, "归档已推迟（文件被打开）"),
+    OperationError("E_ARCHIVE_NO_FOLDER", 1, "找不到事项文件夹或归档包"),
     OperationError("E_INTERNAL", 3, "程序错误"),
 ]
 OPERATION_ERRORS: dict[str, OperationError] = {e.code: e for e in _OPERATIONS}

@@ -193,9 +193,15 @@ STEPS = (
 
 
 def cycle(
-    ctx: RunContext, *, settle_s: float | None = None, progress: Progress | None = None
+    ctx: RunContext,
+    *,
+    settle_s: float | None = None,
+    progress: Progress | None = None,
+    hold_back: Callable[[str, int, int], bool] | None = None,
 ) -> CycleReport:
-    """One full cycle in an open context. ``progress(step, total, label)`` follows the steps."""
+    """One full cycle in an open context. ``progress(step, total, label)`` follows the steps;
+    ``hold_back(rel, size, mtime_ns)`` leaves out inbox files not judged ready yet (the watcher
+    service decides readiness itself)."""
     ledger = ctx.need_ledger()
     report = CycleReport(drive=str(ctx.paths.root), as_of=ctx.as_of.isoformat())
     step = _stepper(progress)
@@ -211,7 +217,9 @@ def cycle(
     scan = scan_inbox(
         ctx,
         settle_s=settle_seconds(ctx.rules) if settle_s is None else settle_s,
-        skip=ledger.known_unchanged,
+        skip=ledger.known_unchanged
+        if hold_back is None
+        else lambda *f: ledger.known_unchanged(*f) or hold_back(*f),
     )
     report.intake = intake_files(ctx, table, scan)
     step()

@@ -118,11 +118,13 @@ def scan_inbox(
         seen = _size_mtime(entry)
         if seen is None:
             continue
-        is_form = entry.suffix.lower() in FORM_SUFFIXES
-        if is_form and skip is not None and skip(ctx.rel(entry), *seen):
+        if skip is not None and skip(ctx.rel(entry), *seen):
             continue
         candidates.append((entry, seen))
-    if settle_s > 0 and candidates:
+    # a stray already answered (its note is there) is looked at again for a request naming
+    # it as an attachment, but does not make every run wait
+    fresh = [e for e, _ in candidates if e.suffix.lower() in FORM_SUFFIXES or not _answered(ctx, e)]
+    if settle_s > 0 and fresh:
         time.sleep(settle_s)
         candidates = [(e, seen) for e, seen in candidates if _size_mtime(e) == seen]
     # oldest first, so of two copies the one dropped first is registered ("- 副本" after it)
@@ -130,6 +132,10 @@ def scan_inbox(
     for entry, _ in candidates:
         (scan.forms if entry.suffix.lower() in FORM_SUFFIXES else scan.others).append(entry)
     return scan
+
+
+def _answered(ctx: RunContext, f: Path) -> bool:
+    return fit_name(ctx.paths.feedback, f.stem, NOTE_SUFFIX).exists()
 
 
 def _size_mtime(path: Path) -> tuple[int, int] | None:
@@ -345,7 +351,7 @@ def _answer_other(ctx: RunContext, f: Path, waiting_stems: set[str]) -> IntakeOu
         "如果它是某项申请的附件，请在申请表“附件清单”中写明此文件名，"
         "或使文件名与申请表的文件名相同（扩展名除外），系统会把它归入该事项的文件夹。"
     )
-    answered = fit_name(ctx.paths.feedback, f.stem, NOTE_SUFFIX).exists()
+    answered = _answered(ctx, f)
     note = _write_note(ctx, f, msg)  # written once; reported the first time only
     return None if answered else IntakeOutcome(ctx.rel(f), "invalid", message=msg, feedback=note)
 

@@ -18,6 +18,7 @@ from automation.rules.clocks import ClocksRules
 from automation.rules.departments import DepartmentsRules
 from automation.rules.forms import KINDS, FormRules
 from automation.rules.process import DriveRules, EscalationRules, NotifyRules, RoutingRules
+from automation.rules.schedule import ScheduleRules
 from automation.rules.validation import ValidationRules
 
 __all__ = ["Rules", "load_rules", "default_rules_dir", "RulesError", "KINDS"]
@@ -49,6 +50,7 @@ RULE_FILES = {
     "notify": ("notify.yaml", NotifyRules),
     "validation": ("validation.yaml", ValidationRules),
     "archive": ("archive.yaml", ArchiveRules),
+    "schedule": ("schedule.yaml", ScheduleRules),
 }
 
 
@@ -67,6 +69,7 @@ class Rules:
     notify: NotifyRules
     validation: ValidationRules = ValidationRules()
     archive: ArchiveRules | None = None  # archive.yaml (always loaded by load_rules)
+    schedule: ScheduleRules = ScheduleRules()
 
     def form(self, kind: str) -> FormRules:
         return self.forms[kind]
