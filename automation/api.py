@@ -206,6 +206,20 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- submission and buttons (issue 15) -----------------------------------------------------------
+
+
+def submit(path: str | Path, *, drive: str | Path) -> dict[str, Any]:
+    """提交: validate a filled request form and copy it into the drive's inbox (a receipt).
+
+    A form with errors is not copied (``submitted`` False, the problems listed); the service
+    (or the next ``xietong run``) registers what lands in the inbox.
+    """
+    from automation.process.submission import submit_form
+
+    return submit_form(path, drive)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +234,5 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "submit": submit,
 }
