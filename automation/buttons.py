@@ -10,6 +10,9 @@ Which drive: the ``drive`` argument, else the first folder above the workbook th
 laid out by ``xietong init`` (files on the share), else the ``XIETONG_DRIVE`` environment
 variable (a request form filled on the desktop). See ``docs/buttons.zh.md``.
 
+Which button sits on which workbook, its caption and the function it calls are rules
+(``buttons`` in ``rules/forms/*.yaml``); ``workbooks/macros/`` turns them into VBA.
+
 Long work never blocks Excel: 刷新时限 drops a request file for the service when one runs
 (``automation.api.service_alive(drive)``, the one heartbeat hook buttons know; absent means no
 service), else starts one detached ``python -m automation.buttons refresh`` process that runs a
@@ -271,22 +274,6 @@ def refresh_summary(path: str | Path | None = None, *, drive: str | Path | None 
     result = hand_off(drive_dir, "summary", file)
     _alert(book, "正在刷新汇总：本表将关闭，完成后自动重新打开。", "刷新汇总")
     return result
-
-
-# Every button: its caption, the workbook kinds that carry it and the function it calls.
-# The VBA of the buttons (workbooks/macros/*.j2) is generated from this table.
-BUTTONS: list[dict[str, Any]] = [
-    {"macro": "xt_validate", "caption": "校验", "kinds": ("request", "execution"),
-     "target": "validate_workbook", "close": False},
-    {"macro": "xt_submit", "caption": "提交", "kinds": ("request",),
-     "target": "submit_request", "close": False},
-    {"macro": "xt_weekly", "caption": "生成本周周报", "kinds": ("execution",),
-     "target": "weekly_report", "close": False},
-    {"macro": "xt_refresh_deadlines", "caption": "刷新时限", "kinds": ("tracking",),
-     "target": "refresh_deadlines", "close": True},
-    {"macro": "xt_refresh_summary", "caption": "刷新汇总", "kinds": ("summary",),
-     "target": "refresh_summary", "close": True},
-]  # fmt: skip
 
 
 if __name__ == "__main__":  # python -m automation.buttons OPERATION DRIVE WORKBOOK (hand-offs)

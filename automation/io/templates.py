@@ -31,6 +31,10 @@ MARKER_SHEET = "_xietong"
 MARKER_TAG = "xietong"
 LISTS_SHEET = "_lists"
 INSTRUCTIONS_SHEET = "填写说明"
+BUTTONS_NOTE = (
+    "带按钮的 .xlsm 版本（需启用宏）中的按钮只是方便操作；使用 WPS、LibreOffice 或宏被禁用时，"
+    "每个按钮的操作都可以不用宏、只在共享盘上保存文件完成："
+)
 FIXED_TIME = dt.datetime(2026, 1, 1, 0, 0, 0)  # document dates fixed: regenerating is reproducible
 
 TYPE_NAMES = {
@@ -351,8 +355,12 @@ class _Builder:
         ws.set_column(3, 3, 60)
         ws.merge_range(0, 0, 0, 3, f"{self.form.title} 填写说明", fmt.title)
         row = 2
-        for i, line in enumerate(self.form.instructions, 1):
-            ws.merge_range(row, 0, row, 3, f"{i}. {line}", fmt.wrap)
+        lines = [f"{i}. {line}" for i, line in enumerate(self.form.instructions, 1)]
+        if self.form.buttons:  # issue 15: every button's operation also works without macros
+            lines.append(f"{len(lines) + 1}. {BUTTONS_NOTE}")
+            lines += [f"    “{b.caption}”：{b.without_macros}" for b in self.form.buttons]
+        for line in lines:
+            ws.merge_range(row, 0, row, 3, line, fmt.wrap)
             ws.set_row(row, 30)
             row += 1
         row += 1
