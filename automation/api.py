@@ -50,11 +50,17 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[dict[
 def generate_templates(
     out_dir: str | Path | None = None, *, rules_dir: str | Path | None = None
 ) -> list[Path]:
-    """Write the blank workbooks from the rules (default: the repository's ``workbooks/``)."""
-    from automation.io import templates
+    """Write the blank workbooks from the rules (default: the repository's ``workbooks/``).
+
+    Also the ``.xlsm`` variants with Excel buttons and their VBA modules in ``macros/``.
+    """
+    from automation.io import macro_workbooks, templates
     from automation.rules import default_workbooks_dir
 
-    return templates.generate_templates(_rules(rules_dir), out_dir or default_workbooks_dir())
+    rules, out = _rules(rules_dir), out_dir or default_workbooks_dir()
+    return templates.generate_templates(rules, out) + macro_workbooks.generate_macro_workbooks(
+        rules, out
+    )
 
 
 def stale_templates(out_dir: str | Path | None = None) -> list[str]:
@@ -66,10 +72,11 @@ def stale_templates(out_dir: str | Path | None = None) -> list[str]:
     current = Path(out_dir or default_workbooks_dir())
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate_templates(tmp)
+        names = [p.relative_to(tmp).as_posix() for p in fresh]
         return [
-            p.name
-            for p in fresh
-            if not (current / p.name).is_file() or (current / p.name).read_bytes() != p.read_bytes()
+            name
+            for name, p in zip(names, fresh, strict=True)
+            if not (current / name).is_file() or (current / name).read_bytes() != p.read_bytes()
         ]
 
 

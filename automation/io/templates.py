@@ -8,7 +8,7 @@ submission into a generated workbook stays inert.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -444,8 +444,13 @@ def write_workbook(
     values: Mapping[str, Any] | None = None,
     rows: Iterable[Mapping[str, Any]] | None = None,
     tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+    finish: Callable[[Workbook, Worksheet, Layout], None] | None = None,
 ) -> Path:
-    """Write a workbook of ``kind``, optionally pre-filled with form values and table rows."""
+    """Write a workbook of ``kind``, optionally pre-filled with form values and table rows.
+
+    ``finish`` runs last, before the file is written (the ``.xlsm`` variants add their VBA
+    project and buttons there: ``automation.io.macro_workbooks``).
+    """
     form = rules.form(kind)
     path = Path(path)
     wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
@@ -483,6 +488,8 @@ def write_workbook(
                 f = next(c for c in spec.columns if c.key == key)
                 col = column_index(t.columns[key])
                 _write_value(ws, t.first_row - 1 + i, col, f, value, fmt.value(f, border=True))
+    if finish is not None:
+        finish(wb, ws, lay)
     wb.close()
     return path
 
