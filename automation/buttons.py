@@ -215,7 +215,7 @@ def hand_off(drive: str | Path, operation: str, workbook: Path) -> dict:
         flags["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         flags["start_new_session"] = True
-    subprocess.Popen(
+    process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -223,7 +223,7 @@ def hand_off(drive: str | Path, operation: str, workbook: Path) -> dict:
         close_fds=True,
         **flags,
     )
-    return {"handed_to": "process", "request": " ".join(command)}
+    return {"handed_to": "process", "request": " ".join(command), "pid": process.pid}
 
 
 def _run_detached(operation: str, drive: str, workbook: str) -> int:

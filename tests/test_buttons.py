@@ -5,7 +5,10 @@ the same copy into the inbox as ``xietong submit``."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import openpyxl
 import pytest
 from conftest import run_cli
 from intake_helpers import AS_OF, request_values, tracking_rows
@@ -155,3 +158,32 @@ def test_without_a_service_the_hand_off_is_a_detached_process_that_runs_the_cycl
     code = buttons._run_detached("run", str(drive), str(tracking))
     assert code == 0
     assert api.log(drive), "the cycle wrote the tracking table and journalled it"
+
+
+def test_with_a_service_running_the_hand_off_is_a_request_file(form, drive, monkeypatch):
+    """``automation.api.service_alive`` is the one heartbeat hook; here the service says yes."""
+    monkeypatch.setattr(api, "service_alive", lambda d: True, raising=False)
+    tracking = drive_paths(drive).tracking
+    result = buttons.hand_off(drive, "run", tracking)
+    request = json.loads(Path(result["request"]).read_text(encoding="utf-8"))
+    assert result["handed_to"] == "service"
+    assert Path(result["request"]).parent == drive_paths(drive).log / buttons.REQUESTS_FOLDER
+    assert request == {"operation": "run", "workbook": str(tracking), "reopen": True}
+
+
+def test_without_a_service_a_real_detached_process_runs_the_cycle(form, drive, rules):
+    api.submit(form, drive=drive)
+    result = buttons.hand_off(drive, "run", drive_paths(drive).tracking)
+    assert result["handed_to"] == "process"
+    _, status = os.waitpid(result["pid"], 0)  # the test waits; Excel would not
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r["title"] for r in tracking_rows(drive, rules)] == ["新产品试产协调 1"]
+
+
+def test_a_form_that_was_checked_in_excel_can_still_be_submitted(form, drive):
+    """校验 in Excel adds a 校验结果 sheet; the saved form must still validate and submit."""
+    book = openpyxl.load_workbook(form)  # a test copy, standing in for Excel saving it
+    book.create_sheet(buttons.RESULT_SHEET).append(["级别", "工作表", "单元格"])
+    book.save(form)
+    receipt = buttons.submit_request(form, drive=drive)
+    assert receipt["submitted"], receipt["problems"]
