@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import olefile
+import openpyxl
 import pytest
 import xlwings
 from hypothesis import given, settings
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from intake_helpers import AS_OF, request_values, tracking_rows
 from oletools.olevba import VBA_Parser, decompress_stream
 
-from automation import api
+from automation import api, buttons
+from automation.core.layout import field_cell
 from automation.io.drive import drive_paths, drive_rules
 from automation.io.macro_workbooks import (
     BUTTONS_MODULE,
@@ -26,8 +28,9 @@ from automation.io.macro_workbooks import (
     generate_macro_workbooks,
     macro_file_name,
 )
-from automation.io.templates import write_workbook
+from automation.io.templates import BUTTONS_NOTE, INSTRUCTIONS_SHEET, write_workbook
 from automation.io.vbaproject import _Entry, compound_file, compress
+from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.rules import default_workbooks_dir
 
 WORKBOOKS = default_workbooks_dir()
@@ -228,3 +231,39 @@ def test_olefile_reads_back_every_stream_of_a_compound_file(streams):
     ole = olefile.OleFileIO(compound_file(root))
     for name, data in names.values():
         assert ole.openstream(f"VBA/{name}").read() == data
+
+
+def test_a_filled_xlsm_form_is_checked_submitted_and_registered_with_its_macros(
+    drive, rules, tmp_path
+):
+    """The requester fills the .xlsm (here through the lossless patcher, as Excel keeps the
+    VBA), presses 提交, and the cycle registers the copy the button put in the inbox."""
+    form = rules.form("request")
+    blank = (WORKBOOKS / macro_file_name(form)).read_bytes()
+    edits = [CellEdit(field_cell(form, k), v) for k, v in request_values().items()]
+    filled = tmp_path / macro_file_name(form)
+    filled.write_bytes(patch_workbook(blank, form.sheet, edits))
+    assert buttons.validate_workbook(filled)["ok"]
+    receipt = buttons.submit_request(filled, drive=drive)
+    assert receipt["submitted"] and receipt["inbox_file"].endswith(".xlsm")
+    assert (
+        _parts(Path(receipt["inbox_file"]))["xl/vbaProject.bin"]
+        == _parts(WORKBOOKS / macro_file_name(form))["xl/vbaProject.bin"]
+    )
+    assert api.run(drive, as_of=AS_OF).registered == 1
+    assert [r["title"] for r in tracking_rows(drive, rules)] == ["新产品试产协调 1"]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
+def test_the_instructions_sheet_gives_every_button_its_macro_free_way(rules, suffix):
+    for kind in _macro_kinds(rules):
+        form = rules.form(kind)
+        path = WORKBOOKS / Path(form.file_name).with_suffix(suffix)
+        book = openpyxl.load_workbook(path, read_only=True)
+        text = "\n".join(
+            str(c) for row in book[INSTRUCTIONS_SHEET].iter_rows(values_only=True) for c in row if c
+        )
+        book.close()
+        assert BUTTONS_NOTE in text
+        for b in form.buttons:
+            assert f"“{b.caption}”：{b.without_macros}" in text
