@@ -171,6 +171,7 @@ def test_with_a_service_running_the_hand_off_is_a_request_file(form, drive, monk
     assert request == {"operation": "run", "workbook": str(tracking), "reopen": True}
 
 
+@pytest.mark.skipif(os.name == "nt", reason="os.waitpid on a pid is POSIX")
 def test_without_a_service_a_real_detached_process_runs_the_cycle(form, drive, rules):
     api.submit(form, drive=drive)
     result = buttons.hand_off(drive, "run", drive_paths(drive).tracking)
