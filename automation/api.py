@@ -17,7 +17,7 @@ from typing import Any
 from automation import demo as demo_module
 from automation.core.layout import field_cell
 from automation.errors import XietongError
-from automation.io import templates
+from automation.io import macro_workbooks, templates
 from automation.io.drive import DrivePaths, drive_rules, require_drive
 from automation.io.drive import drive_paths as layout_of
 from automation.io.drive_init import init_drive as lay_out_drive
@@ -37,6 +37,7 @@ from automation.process.execution import (
     parse_target_week,
     run_weekly,
 )
+from automation.process.submission import submit_form
 from automation.rules import KINDS, default_workbooks_dir, load_rules
 from automation.service import health
 from automation.service.runner import Service
@@ -122,8 +123,14 @@ def list_fields(kind: str, *, rules_dir: str | Path | None = None) -> list[Field
 def generate_templates(
     out_dir: str | Path | None = None, *, rules_dir: str | Path | None = None
 ) -> list[Path]:
-    """Write the blank workbooks from the rules (default: the repository's ``workbooks/``)."""
-    return templates.generate_templates(load_rules(rules_dir), out_dir or default_workbooks_dir())
+    """Write the blank workbooks from the rules (default: the repository's ``workbooks/``).
+
+    Also the ``.xlsm`` variants with Excel buttons and their VBA modules in ``macros/``.
+    """
+    rules, out = load_rules(rules_dir), out_dir or default_workbooks_dir()
+    return templates.generate_templates(rules, out) + macro_workbooks.generate_macro_workbooks(
+        rules, out
+    )
 
 
 def stale_templates(out_dir: str | Path | None = None) -> list[str]:
@@ -131,10 +138,11 @@ def stale_templates(out_dir: str | Path | None = None) -> list[str]:
     current = Path(out_dir or default_workbooks_dir())
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate_templates(tmp)
+        names = [p.relative_to(tmp).as_posix() for p in fresh]
         return [
-            p.name
-            for p in fresh
-            if not (current / p.name).is_file() or (current / p.name).read_bytes() != p.read_bytes()
+            name
+            for name, p in zip(names, fresh, strict=True)
+            if not (current / name).is_file() or (current / name).read_bytes() != p.read_bytes()
         ]
 
 
@@ -342,6 +350,18 @@ def service_status(drive: str | Path) -> dict[str, Any]:
     return status
 
 
+# -- submission and buttons (issue 15) -----------------------------------------------------------
+
+
+def submit(path: str | Path, *, drive: str | Path) -> dict[str, Any]:
+    """提交: validate a filled request form and copy it into the drive's inbox (a receipt).
+
+    A form with errors is not copied (``submitted`` False, the problems listed); the service
+    (or the next ``xietong run``) registers what lands in the inbox.
+    """
+    return submit_form(path, drive)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -361,4 +381,5 @@ OPERATIONS = {
     "archive": archive,  # --verify calls verify_archive
     "serve": serve,
     "status": service_status,
+    "submit": submit,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from automation.core.cells import column_letter
+from automation.core.cells import column_index, column_letter
 from automation.rules.forms import FormRules
 
 TITLE_ROW = 1
@@ -46,7 +46,7 @@ class Layout:
         if self.columns:
             return column_letter(len(self.columns))
         widest = max((len(t.columns) for t in self.tables.values()), default=0)
-        return max(FORM_LAST_COLUMN, column_letter(widest) if widest else "A")
+        return column_letter(max(column_index(FORM_LAST_COLUMN), widest, 1))  # by index, not text
 
 
 def layout(form: FormRules) -> Layout:

@@ -275,6 +275,11 @@ _OPERATIONS = [
     OperationError("E_NOT_WEEKLY", 2, "周进度报告无法识别"),
     OperationError("E_ARCHIVE_DEFERRED", 3, "归档已推迟（文件被打开）"),
     OperationError("E_ARCHIVE_NO_FOLDER", 1, "找不到事项文件夹或归档包"),
+    OperationError("E_SUBMIT_FILE", 2, "提交的文件不是工作簿"),
+    OperationError("E_SUBMIT_KIND", 2, "提交的不是申请表"),
+    OperationError("E_SUBMIT_NAME", 2, "收件箱中同名文件过多"),
+    OperationError("E_BUTTON_NO_DRIVE", 2, "找不到共享盘"),
+    OperationError("E_BUTTON_UNAVAILABLE", 2, "按钮功能不可用"),
     OperationError("E_INTERNAL", 3, "程序错误"),
 ]
 OPERATION_ERRORS: dict[str, OperationError] = {e.code: e for e in _OPERATIONS}

@@ -49,9 +49,15 @@ def _copy_rules(target: Path, report: InitReport) -> None:
         (report.created if create_new(dest, src.read_bytes()) else report.kept).append(dest)
 
 
-def _workbook_bytes(kind: str, rules: Rules) -> bytes:
+def _workbook_bytes(kind: str, rules: Rules, *, macros: bool = False) -> bytes:
+    """A blank workbook; ``macros``: the ``.xlsm`` variant with Excel buttons (issue 15)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_workbook(kind, rules, Path(tmp) / "book.xlsx")
+        if macros:
+            from automation.io.macro_workbooks import write_macro_workbook
+
+            path = write_macro_workbook(kind, rules, Path(tmp) / "book.xlsm")
+        else:
+            path = write_workbook(kind, rules, Path(tmp) / "book.xlsx")
         return path.read_bytes()
 
 
@@ -91,6 +97,8 @@ def user_guide(paths: DrivePaths, rules: Rules) -> str:
 - 系统不会修改你正在编辑的文件；文件打开时，系统会等你关闭后再更新。
 - 请不要修改灰色（系统自动填写）的单元格。
 - 日期请按 2026-03-10 的格式填写；调休上班日也是工作日。
+- “{f.templates}”中的 .xlsm 文件是带按钮（校验、提交、刷新时限等）的版本，需要启用宏并在电脑上设置
+  Python（见 docs/buttons.zh.md）；不用按钮、只保存文件，也能完成全部操作。
 """
 
 
@@ -117,8 +125,15 @@ def init_drive(root: str | Path) -> InitReport:
         dest = paths.templates / form.file_name
         created = not dest.exists() and create_new(dest, _workbook_bytes(kind, rules))
         (report.created if created else report.kept).append(dest)
+        if form.buttons:  # the variant with Excel buttons, for those who can run macros
+            dest = paths.templates / Path(form.file_name).with_suffix(".xlsm")
+            created = not dest.exists() and create_new(
+                dest, _workbook_bytes(kind, rules, macros=True)
+            )
+            (report.created if created else report.kept).append(dest)
+    macros = paths.tracking.suffix.lower() == ".xlsm"  # drive.yaml chose the table with buttons
     created = not paths.tracking.exists() and create_new(
-        paths.tracking, _workbook_bytes("tracking", rules)
+        paths.tracking, _workbook_bytes("tracking", rules, macros=macros)
     )
     (report.created if created else report.kept).append(paths.tracking)
     guide = paths.root / rules.drive.user_guide_file

@@ -8,7 +8,7 @@ submission into a generated workbook stays inert.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,10 @@ MARKER_SHEET = "_xietong"
 MARKER_TAG = "xietong"
 LISTS_SHEET = "_lists"
 INSTRUCTIONS_SHEET = "填写说明"
+BUTTONS_NOTE = (
+    "带按钮的 .xlsm 版本（需启用宏）中的按钮只是方便操作；使用 WPS、LibreOffice 或宏被禁用时，"
+    "每个按钮的操作都可以不用宏、只在共享盘上保存文件完成："
+)
 FIXED_TIME = dt.datetime(2026, 1, 1, 0, 0, 0)  # document dates fixed: regenerating is reproducible
 
 TYPE_NAMES = {
@@ -351,8 +355,12 @@ class _Builder:
         ws.set_column(3, 3, 60)
         ws.merge_range(0, 0, 0, 3, f"{self.form.title} 填写说明", fmt.title)
         row = 2
-        for i, line in enumerate(self.form.instructions, 1):
-            ws.merge_range(row, 0, row, 3, f"{i}. {line}", fmt.wrap)
+        lines = [f"{i}. {line}" for i, line in enumerate(self.form.instructions, 1)]
+        if self.form.buttons:  # issue 15: every button's operation also works without macros
+            lines.append(f"{len(lines) + 1}. {BUTTONS_NOTE}")
+            lines += [f"    “{b.caption}”：{b.without_macros}" for b in self.form.buttons]
+        for line in lines:
+            ws.merge_range(row, 0, row, 3, line, fmt.wrap)
             ws.set_row(row, 30)
             row += 1
         row += 1
@@ -430,8 +438,13 @@ def write_workbook(
     values: Mapping[str, Any] | None = None,
     rows: Iterable[Mapping[str, Any]] | None = None,
     tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+    finish: Callable[[Workbook, Worksheet, Layout], None] | None = None,
 ) -> Path:
-    """Write a workbook of ``kind``, optionally pre-filled with form values and table rows."""
+    """Write a workbook of ``kind``, optionally pre-filled with form values and table rows.
+
+    ``finish`` runs last, before the file is written (the ``.xlsm`` variants add their VBA
+    project and buttons there: ``automation.io.macro_workbooks``).
+    """
     form = rules.form(kind)
     path = Path(path)
     wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
@@ -469,6 +482,8 @@ def write_workbook(
                 f = next(c for c in spec.columns if c.key == key)
                 col = column_index(t.columns[key]) - 1
                 _write_value(ws, t.first_row - 1 + i, col, f, value, fmt.value(f, border=True))
+    if finish is not None:
+        finish(wb, ws, lay)
     wb.close()
     return path
 

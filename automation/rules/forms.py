@@ -92,6 +92,20 @@ class CrossRule(Strict):
     message: str = ""
 
 
+class ButtonSpec(Strict):
+    """An Excel button of the ``.xlsm`` variant (issue 15) and its macro-free equivalent."""
+
+    caption: str = PydField(min_length=1, max_length=20)
+    target: str = PydField(pattern=r"^[a-z][a-z0-9_]*$")  # a function of automation.buttons
+    closes: bool = False  # the macro closes the workbook: the hand-off writes it and reopens it
+    without_macros: str = PydField(min_length=1)  # 填写说明: the same by saving on the share
+
+    @property
+    def macro(self) -> str:
+        """The VBA Sub the button calls."""
+        return f"xt_{self.target}"
+
+
 class PrintSpec(Strict):
     orientation: Literal["portrait", "landscape"] = "portrait"
     fit_width: bool = True
@@ -111,6 +125,7 @@ class FormRules(Strict):
     table_rows: int = PydField(default=200, ge=1, le=5000)  # pre-sized rows of the Excel table
     rules: list[CrossRule] = []
     instructions: list[str] = []
+    buttons: list[ButtonSpec] = []  # Excel buttons of the .xlsm variant (issue 15)
     print: PrintSpec = PrintSpec()
 
     @model_validator(mode="after")
@@ -132,6 +147,9 @@ class FormRules(Strict):
                 raise ValueError(
                     f"field '{f.key}': not_before names unknown field '{f.not_before}'"
                 )
+        targets = [b.target for b in self.buttons]
+        if len(set(targets)) != len(targets):
+            raise ValueError("buttons: two buttons call the same function")
         for i, rule in enumerate(self.rules):
             for ref in [rule.when, *rule.require]:
                 if ref not in keys:
