@@ -41,6 +41,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from automation.core.calendar import WorkCalendar
 from automation.io import validation
 from automation.io.ledger import Ledger
 from automation.io.validation import FileReport
@@ -267,16 +268,18 @@ def _rules_key(rules: Rules) -> str:
     return key
 
 
+_MEMOS = ("_cache", "_prefix", "_starts")
+
+
 def _calendar_key(calendar: Any) -> str | None:
     """The working days a calendar gives, as text; None for a calendar of an unknown kind."""
     if calendar is None:
         return "from-rules"  # validate_file builds it from the rules, which are in the key
-    from automation.core.calendar import WorkCalendar
-
     if type(calendar) is not WorkCalendar:
         return None
     try:
-        state = {k: v for k, v in vars(calendar).items() if k != "_cache"}
+        # what the calendar is, not what it has memoised so far
+        state = {k: v for k, v in vars(calendar).items() if k not in _MEMOS}
         state["_sources"] = [type(s).__qualname__ for s in state.get("_sources", [])]
         return json.dumps(
             {k: sorted(v.items()) if isinstance(v, dict) else v for k, v in state.items()},

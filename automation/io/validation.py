@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.core.calendar import WorkCalendar
 from automation.core.normalize import DepartmentLookup, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import CheckContext, check_workbook
@@ -55,11 +56,7 @@ class FileReport:
 
 
 def _calendar_check(rules: Rules) -> Callable[[dt.date], bool] | None:
-    """``is_workday`` of the working-day calendar, when that module is available."""
-    try:
-        from automation.core.calendar import WorkCalendar  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+    """``is_workday`` of the working-day calendar (None when it cannot be built)."""
     try:
         return WorkCalendar.from_rules(rules.calendar).is_workday
     except Exception:  # a calendar that cannot be built must not stop validation

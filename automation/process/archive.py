@@ -520,7 +520,7 @@ def _write_archive_date(run: _Run, item_id: str, day: dt.date) -> str | None:
     """Write 归档日期 into the item's row when it is blank; a Chinese note when it must wait.
 
     归档日期 is a column the office may type, not one the automation computes, so
-    ``automation.io.tracking.row_changes`` (owned columns only) refuses it: the change is built
+    ``automation.process.tracking.row_changes`` (owned columns only) refuses it: the change is built
     here and written through the same lossless patch and safe write as every tracking change,
     only into an empty cell.
     """

@@ -6,7 +6,7 @@ Threads, each supervised (a dead one is restarted at the next heartbeat):
   sooner when a file event woke it or a file is still resting; queues ready inbox files by path
   and asks for a cycle when the tracking table or item folders changed, or a write is pending;
 - **worker**: takes everything queued and runs the same code as ``xietong run``
-  (:func:`automation.cycle.run_cycle`), limited to the inbox files judged ready. It never
+  (:func:`automation.process.cycle.cycle`), limited to the inbox files judged ready. It never
   raises: a failure is logged and counted, blamed on the drive when a cycle without those files
   fails too, else on each file alone; a file failing ``quarantine_after`` times is set aside
   with a note in the feedback folder until it changes;
