@@ -206,6 +206,33 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- notifications (issue 12) -------------------------------------------------------------------
+
+
+def notify(
+    drive: str | Path, *, as_of: Any = None, dry_run: bool = False, test: str | None = None
+) -> Any:
+    """Send the drive's notifications once each (``NotifyReport``); ``test``: one test message
+    through ``mail`` or a robot id instead."""
+    from automation.io.drive import require_drive
+    from automation.process import notify as _notify
+
+    require_drive(drive)
+    if as_of is None or isinstance(as_of, str):
+        as_of = as_of_time(as_of, drive=drive)
+    if test is not None:
+        return _notify.send_test(drive, test, as_of=as_of)
+    return _notify.notify_drive(drive, as_of=as_of, dry_run=dry_run)
+
+
+def notify_status(drive: str | Path) -> dict[str, Any]:
+    """The notification queue of a drive: held, queued, sent, and failing messages with their
+    last error (for ``xietong status`` and the watcher)."""
+    from automation.process.notify import notify_status as _status
+
+    return _status(drive)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +247,5 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "notify": notify,
 }

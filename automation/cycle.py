@@ -56,6 +56,7 @@ from automation.io.tracking import (
     values_hash,
     write_tracking,
 )
+from automation.process.notify import notify_after_cycle
 from automation.rules import Rules
 
 CHANGED_RETRIES = 3  # the table saved by someone while we patched it: re-read and retry at once
@@ -185,6 +186,10 @@ def run_cycle(
                 if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                     break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+        # issue 12: notifications of this run (each event once; a failure is only a warning)
+        notify_after_cycle(
+            paths.root, ledger=ledger, cache=cache, as_of=as_of, warnings=report.warnings
+        )
         cache.prune()
     return report
 

@@ -204,6 +204,17 @@ CATALOGUE: dict[str, ProblemType] = {t.code: t for t in _TYPES}
 FILE_LEVEL_CODES = frozenset(t.code for t in _TYPES if t.file_level)
 
 
+# Operation errors (``XietongError`` codes, see docs/errors.md "Operation errors") of the
+# notifications (issue 12): code → short Chinese title.
+OPERATION_ERRORS: dict[str, str] = {
+    "E_SECRET_ON_SHARE": "共享盘上发现密码或密钥",
+    "E_SECRETS_FILE": "本地密钥文件无法读取",
+    "E_NOTIFY_TEMPLATE": "通知模板无法使用",
+    "E_NOTIFY_SEND": "通知发送失败",
+    "E_NOTIFY_CHANNEL": "未知的通知渠道",
+}
+
+
 class _Blank(dict):
     """Format params: a missing one renders as nothing rather than raising."""
 
