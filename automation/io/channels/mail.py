@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -58,6 +59,17 @@ def write_outbox(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def _login(server: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in; a non-ASCII password (smtplib encodes ASCII only) goes as UTF-8 AUTH PLAIN."""
+    if (username + password).isascii():
+        server.login(username, password)
+        return
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+    code, answer = server.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
+
+
 def send_smtp(config: Smtp, password: str, sender: str, to: str, data: bytes) -> None:
     """Send by SMTP: implicit TLS (``ssl``), STARTTLS, or plain on a trusted relay."""
     if not config.host:
@@ -76,7 +88,7 @@ def send_smtp(config: Smtp, password: str, sender: str, to: str, data: bytes) ->
                 server.starttls(context=context)
                 server.ehlo()
             if config.username:
-                server.login(config.username, password)
+                _login(server, config.username, password)
             server.sendmail(sender, [to], data)
     except (OSError, smtplib.SMTPException) as exc:
         raise ChannelError(f"SMTP 发送失败（{config.host}:{config.port}）：{exc}") from None
