@@ -188,3 +188,15 @@ def test_notify_rules_are_strict(rules):
         NotifyRules.model_validate({"robots": {"rd": {"platform": "wecom", "webhook": "x"}}})
     assert isinstance(load_rules().notify, NotifyRules)
     assert RulesError  # the loader reports a model error as E_RULES naming file and key
+
+
+def test_the_notify_yaml_example_in_the_docs_is_valid():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parent.parent / "docs" / "notify.md").read_text(encoding="utf-8")
+    [example] = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "# notify.yaml" in b]
+    rules = NotifyRules.model_validate(yaml.safe_load(example))
+    assert rules.robots["rd"].platform == "dingtalk" and rules.company_robot == "company"
