@@ -200,3 +200,17 @@ def test_the_notify_yaml_example_in_the_docs_is_valid():
     [example] = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "# notify.yaml" in b]
     rules = NotifyRules.model_validate(yaml.safe_load(example))
     assert rules.robots["rd"].platform == "dingtalk" and rules.company_robot == "company"
+
+
+def test_days_missed_long_before_notifications_started_are_not_announced(rules):
+    missed = clock(
+        "breached", clock_key="daily_rows", dept="客服部", missing=["2026-08-03", "2026-10-14"]
+    )
+    events = core.clock_events(
+        [missed],
+        [ROW],
+        rules.notify,
+        as_of=dt.datetime(2026, 10, 15, 9, tzinfo=TZ),
+        catch_up_days=7,
+    )
+    assert [e.step for e in events] == ["2026-10-14"]

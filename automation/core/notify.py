@@ -272,6 +272,8 @@ def clock_events(
     rules: NotifyRules,
     *,
     daily_clocks: Iterable[str] = ("daily_rows",),
+    as_of: dt.datetime | None = None,
+    catch_up_days: int | None = None,
 ) -> list[Event]:
     """At-risk and breached events of open clocks; a missing daily row or weekly report is an
     event of its own day or week (told once, however long it stays missing)."""
@@ -287,6 +289,9 @@ def clock_events(
         dept = r.department or ""
         if r.missing and r.clock in daily:
             for day in r.missing:
+                bounded = as_of is not None and catch_up_days is not None
+                if bounded and not _recent(as_date(day), as_of, catch_up_days):
+                    continue  # a day missed long before notifications started
                 out.append(
                     daily_missing_event(
                         item=r.item,
@@ -297,7 +302,8 @@ def clock_events(
                         data=data,
                     )
                 )
-            continue
+        if r.clock in daily:
+            continue  # a daily clock speaks through its missing days only
         if r.state == "breached" and r.missing:  # weekly reports: one event per missing week
             for week in r.missing:
                 out.append(

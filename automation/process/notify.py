@@ -96,7 +96,14 @@ def drive_events(
     daily = {c.key for c in rules.clocks.clocks if c.per == "department_day"}
     return [
         *core.row_events(rows, results, as_of=as_of, catch_up_days=rules.notify.catch_up_days),
-        *core.clock_events(results, rows, rules.notify, daily_clocks=daily),
+        *core.clock_events(
+            results,
+            rows,
+            rules.notify,
+            daily_clocks=daily,
+            as_of=as_of,
+            catch_up_days=rules.notify.catch_up_days,
+        ),
     ]
 
 
