@@ -372,3 +372,16 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(drive, rules):
     assert sorted(p.name for p in drive_paths(drive).outbox.iterdir()) == before
     real = notify(drive, as_of="2026-03-11T10:00:00")
     assert [m["status"] for m in real.messages] == ["sent"]
+
+
+def test_the_command_sends_a_test_message_and_names_an_unknown_channel(drive):
+    proc = run_cli("notify", str(drive), "--test", "mail", "--json")
+    assert proc.returncode == 0, proc.stderr
+    [eml] = list(drive_paths(drive).outbox.glob("*.eml"))
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["Subject"] == "【协同】通知渠道测试" and msg["To"] == "pmo@example.com"
+    bad = run_cli("notify", str(drive), "--test", "wechat")
+    assert bad.returncode == 2 and "E_NOTIFY_CHANNEL" in bad.stderr and "mail" in bad.stderr
+    listed = run_cli("notify", str(drive), "--as-of", "2026-03-10T10:00:00", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"new": []' in listed.stdout
