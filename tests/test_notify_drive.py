@@ -385,3 +385,14 @@ def test_the_command_sends_a_test_message_and_names_an_unknown_channel(drive):
     listed = run_cli("notify", str(drive), "--as-of", "2026-03-10T10:00:00", "--json")
     assert listed.returncode == 0, listed.stderr
     assert '"new": []' in listed.stdout
+
+
+def test_an_outbox_that_cannot_be_written_is_a_warning_of_the_run_and_retried(drive, rules):
+    outbox = drive_paths(drive).outbox
+    outbox.rmdir()
+    outbox.write_text("not a folder", encoding="utf-8")  # IT replaced it by mistake
+    report = registered(drive, rules)
+    assert any("通知发送失败" in w for w in report.warnings)
+    assert report.registered == 1  # the cycle itself did its work
+    status = notify_status(drive)
+    assert status["messages_failing"] == 2 and "待发邮件目录" in status["failures"][0]["last_error"]

@@ -10,6 +10,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+from automation.errors import XietongError
 from automation.io.channels import ChannelError
 from automation.io.safewrite import safe_write
 from automation.rules.process import Smtp
@@ -54,8 +55,11 @@ def write_outbox(folder: Path, name: str, data: bytes) -> Path:
             return path
     except OSError:
         pass
-    folder.mkdir(parents=True, exist_ok=True)
-    safe_write(path, data, expected=None)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        safe_write(path, data, expected=None)
+    except (OSError, XietongError) as exc:  # a full disk, a missing share: retried later
+        raise ChannelError(f"无法写入待发邮件目录 {folder}：{exc}") from None
     return path
 
 
