@@ -188,7 +188,13 @@ def run_cycle(
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
         # issue 12: notifications of this run (each event once; a failure is only a warning)
         notify_after_cycle(
-            paths.root, ledger=ledger, cache=cache, as_of=as_of, warnings=report.warnings
+            paths.root,
+            rules=rules,
+            ledger=ledger,
+            cache=cache,
+            as_of=as_of,
+            table_rows=table.rows,
+            warnings=report.warnings,
         )
         cache.prune()
     return report

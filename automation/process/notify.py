@@ -27,13 +27,20 @@ from typing import Any
 
 from automation.core import notify as core
 from automation.core.calendar import WorkCalendar
-from automation.core.clocks import compute_clocks
+from automation.core.clocks import ItemCycle, compute_clocks
+from automation.core.intake import from_json_values, latest_revisions
 from automation.errors import XietongError
 from automation.io.channels import ChannelError
 from automation.io.channels.mail import build_mail, mail_date, send_smtp, write_outbox
 from automation.io.channels.robots import PLATFORMS, send_robot
-from automation.io.clock_inputs import read_inputs
-from automation.io.drive import DrivePaths, drive_rules, require_drive
+from automation.io.clock_inputs import department_records, read_inputs, read_weekly_reports
+from automation.io.drive import (
+    DrivePaths,
+    drive_paths,
+    drive_rules,
+    item_folder_index,
+    require_drive,
+)
 from automation.io.ledger import Ledger, open_ledger
 from automation.io.notify_queue import NotifyQueue, QueuedMessage
 from automation.io.render import Renderer, Section
@@ -87,12 +94,24 @@ class NotifyReport:
 
 
 def drive_events(
-    paths: DrivePaths, rules: Rules, calendar: WorkCalendar, as_of: dt.datetime, cache: Any = None
+    paths: DrivePaths,
+    rules: Rules,
+    calendar: WorkCalendar,
+    as_of: dt.datetime,
+    cache: Any = None,
+    rows: list[dict[str, Any]] | None = None,
 ) -> list[core.Event]:
-    """The events of the tracking table and the clocks of a drive as of ``as_of``."""
-    inputs = read_inputs(paths, rules, calendar, cache=cache)
-    results = compute_clocks(inputs.cycles, rules.clocks, calendar, as_of)
-    rows = [dict(c.fields) for c in inputs.cycles]
+    """The events of the tracking table and the clocks of a drive as of ``as_of``.
+
+    ``rows``: the tracking rows the caller already read (the cycle), so the table is not read
+    again; None reads it here.
+    """
+    if rows is None:
+        cycles = read_inputs(paths, rules, calendar, cache=cache).cycles
+    else:
+        cycles = _cycles(paths, rules, calendar, rows, cache)
+    results = compute_clocks(cycles, rules.clocks, calendar, as_of)
+    rows = [dict(c.fields) for c in cycles]
     daily = {c.key for c in rules.clocks.clocks if c.per == "department_day"}
     return [
         *core.row_events(rows, results, as_of=as_of, catch_up_days=rules.notify.catch_up_days),
@@ -105,6 +124,53 @@ def drive_events(
             catch_up_days=rules.notify.catch_up_days,
         ),
     ]
+
+
+def _cycles(
+    paths: DrivePaths, rules: Rules, calendar: WorkCalendar, rows: list[dict[str, Any]], cache: Any
+) -> list[ItemCycle]:
+    """Item cycles of given tracking rows; the latest cycle of an item gets its departments
+    (read through the cache, as the cycle read them moments ago)."""
+    latest = {
+        str(item).strip(): int(row.get("revision") or 1)
+        for item, row in latest_revisions(rows).items()
+    }
+    warnings: list[str] = []
+    weekly = read_weekly_reports(paths, rules, calendar, warnings, cache=cache)
+    folders = item_folder_index(paths)
+    out = []
+    for row in rows:
+        item = str(row.get("item_id") or "").strip()
+        if not item:
+            continue
+        cycle = int(row.get("revision") or 1)
+        depts = {}
+        if cycle == latest.get(item):
+            depts = department_records(
+                paths,
+                rules,
+                item,
+                calendar=calendar,
+                warnings=warnings,
+                weekly_reports=weekly,
+                cache=cache,
+                folders=folders,
+            )
+        fields = {k: v for k, v in row.items() if k != "_row"}
+        out.append(ItemCycle(item, cycle, fields, depts))
+    return out
+
+
+def cycle_rows(rules: Rules, ledger: Ledger, table_rows: list[dict[str, Any]]) -> list[dict]:
+    """The tracking rows as the cycle left them: the table's rows and the registrations of
+    this run not yet in it."""
+    form = rules.form("tracking")
+    have = {(str(r.get("item_id") or "").strip(), int(r.get("revision") or 1)) for r in table_rows}
+    rows = list(table_rows)
+    for reg in ledger.registrations():
+        if (reg.item_id, reg.revision) not in have:
+            rows.append(from_json_values(reg.row_values, form))
+    return rows
 
 
 # -- composing ------------------------------------------------------------------------------------
@@ -311,17 +377,26 @@ def notify_drive(
     extra_events: Iterable[core.Event] = (),
     ledger: Ledger | None = None,
     cache: Any = None,
+    rows: list[dict[str, Any]] | None = None,
+    rules: Rules | None = None,
     client: Any = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> NotifyReport:
-    """Find, queue once, merge and send the notifications of the drive at ``root``."""
-    paths = require_drive(root)
-    rules = drive_rules(root)
+    """Find, queue once, merge and send the notifications of the drive at ``root``.
+
+    ``rows``: tracking rows already read (the cycle passes its own, with this run's new
+    registrations); None reads the tracking table.
+    """
+    if rules is None:  # the cycle passes the rules it loaded (and checked for secrets)
+        paths = require_drive(root)
+        rules = drive_rules(root)
+    else:
+        paths = drive_paths(root, rules)
     calendar = WorkCalendar.from_rules(rules.calendar)
     as_of = calendar.local(as_of)
     report = NotifyReport(str(paths.root), as_of.isoformat(), dry_run)
-    events = [*drive_events(paths, rules, calendar, as_of, cache), *extra_events]
+    events = [*drive_events(paths, rules, calendar, as_of, cache, rows), *extra_events]
     found = core.notifications(events, rules.departments, rules.notify)
     if ledger is None:
         with open_ledger(paths.root) as own:
@@ -398,11 +473,23 @@ def _run(
 
 
 def notify_after_cycle(
-    root: Path, *, ledger: Ledger, cache: Any, as_of: dt.datetime, warnings: list[str]
+    root: Path,
+    *,
+    rules: Rules,
+    ledger: Ledger,
+    cache: Any,
+    as_of: dt.datetime,
+    table_rows: list[dict[str, Any]],
+    warnings: list[str],
 ) -> NotifyReport | None:
-    """The notify step at the end of ``xietong run``: a failure is a warning, never a failed run."""
+    """The notify step at the end of ``xietong run``: a failure is a warning, never a failed run.
+
+    The cycle's own tracking rows are used (the table is not read again); the department
+    workbooks come through the cycle's validation cache.
+    """
     try:
-        report = notify_drive(root, as_of=as_of, ledger=ledger, cache=cache)
+        rows = cycle_rows(rules, ledger, table_rows)
+        report = notify_drive(root, as_of=as_of, ledger=ledger, cache=cache, rows=rows, rules=rules)
     except XietongError as exc:
         warnings.append(f"通知未能处理：[{exc.code}] {exc.message}")
         return None
