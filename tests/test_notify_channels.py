@@ -186,3 +186,39 @@ def test_an_unreachable_robot_is_a_channel_error_not_a_traceback():
             markdown="m",
         )
     assert time.monotonic() - started < 30
+
+
+def test_a_drive_in_smtp_mode_sends_its_receipts_through_the_server(
+    drive, rules, cert, monkeypatch
+):
+    import yaml
+    from intake_helpers import AS_OF, drop_request, request_values
+
+    from automation.cycle import run_cycle
+    from automation.io.drive import drive_paths
+
+    inbox = _Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=tls_context(*cert))
+    path = drive_paths(drive).rules / "notify.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["mode"] = "smtp"
+    data["smtp"].update(host="127.0.0.1", port=port, ssl=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("XIETONG_SECRETS_FILE", str(drive.parent / "none.yaml"))
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    controller.start()
+    try:
+        report = run_cycle(drive, as_of=AS_OF, settle_s=0)
+    finally:
+        controller.stop()
+    assert report.warnings == []
+    got = {
+        tuple(rcpts): email.message_from_bytes(raw, policy=policy.default)
+        for _, rcpts, raw in inbox.messages
+    }
+    assert set(got) == {("rd@example.com",), ("pmo@example.com",)}
+    for msg in got.values():
+        assert msg["Subject"] == "【协同】申请已登记：XT-2026-0001 新产品试产协调 1"
+        assert "申请已登记：XT-2026-0001" in msg.get_body(("plain",)).get_content()
+    assert list(drive_paths(drive).outbox.glob("*.eml")) == []  # sent, not written

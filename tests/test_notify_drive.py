@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -31,7 +33,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 @pytest.fixture(autouse=True)
 def _no_home_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("XIETONG_SECRETS_FILE", str(tmp_path / "no-secrets.yaml"))
-    for name in [n for n in __import__("os").environ if n.startswith("XIETONG_ROBOT_")]:
+    for name in [n for n in os.environ if n.startswith("XIETONG_ROBOT_")]:
         monkeypatch.delenv(name)
 
 
@@ -137,8 +139,6 @@ def _keys(drive: Path, msg_id: str) -> list[str]:
         row = ledger.conn.execute(
             "SELECT payload FROM notify_messages WHERE id = ?", (msg_id,)
         ).fetchone()
-    import json
-
     return json.loads(row["payload"])["events"]
 
 
