@@ -214,3 +214,26 @@ def test_days_missed_long_before_notifications_started_are_not_announced(rules):
         catch_up_days=7,
     )
     assert [e.step for e in events] == ["2026-10-14"]
+
+
+def test_a_company_robot_mentions_the_people_of_every_department_in_one_message(rules):
+    depts = rules.departments.model_dump()
+    for d in depts["departments"]:
+        d["mention"] = {"IT部": ["13900000001"], "销售部": ["13900000002"]}.get(d["name"], [])
+    from automation.rules.departments import DepartmentsRules
+
+    departments = DepartmentsRules.model_validate(depts)
+    notify = NotifyRules.model_validate(
+        {
+            **rules.notify.model_dump(),
+            "robots": {"all": {"platform": "dingtalk"}},
+            "company_robot": "all",
+        }
+    )
+    events = core.row_events(
+        [ROW], [], as_of=dt.datetime(2026, 10, 13, 10, tzinfo=TZ), catch_up_days=7
+    )
+    found = core.notifications(events, departments, notify)
+    robot = [d for d in core.digests(found, 30) if d.target.channel == "robot"]
+    assert len(robot) == 1
+    assert set(robot[0].target.mention) == {"13900000001", "13900000002"}

@@ -453,8 +453,16 @@ def recipients(
 ) -> dict[Target, list[str]]:
     """The targets of an event (mail addresses, robots) and whom each stands for."""
     out: dict[Target, list[str]] = {}
+    by_key: dict[str, Target] = {}
 
     def add(target: Target, who: str) -> None:
+        known = by_key.get(target.key)
+        if known is not None and known != target:  # the same robot for several departments
+            names = out.pop(known)
+            mention = tuple(dict.fromkeys([*known.mention, *target.mention]))
+            target = Target(target.channel, target.address, mention)
+            out[target] = names
+        by_key[target.key] = target
         names = out.setdefault(target, [])
         if who not in names:
             names.append(who)
@@ -530,14 +538,18 @@ def _order(n: Notification) -> tuple[int, str, str]:
 
 def digests(items: Iterable[Notification], max_events: int) -> list[Digest]:
     """One digest per target (split every ``max_events`` events), pressing events first."""
-    by_target: dict[Target, list[Notification]] = {}
+    by_target: dict[str, list[Notification]] = {}
     for n in items:
-        by_target.setdefault(n.target, []).append(n)
+        by_target.setdefault(n.target.key, []).append(n)
     out: list[Digest] = []
-    for target in sorted(by_target, key=lambda t: t.key):
-        group = sorted(by_target[target], key=_order)
+    for key in sorted(by_target):
+        group = sorted(by_target[key], key=_order)
         for i in range(0, len(group), max_events):
-            out.append(Digest(target, tuple(group[i : i + max_events])))
+            part = tuple(group[i : i + max_events])
+            # one group robot for several departments: @ the people of every one of them
+            mention = tuple(dict.fromkeys(m for n in part for m in n.target.mention))
+            first = part[0].target
+            out.append(Digest(Target(first.channel, first.address, mention), part))
     return out
 
 
