@@ -79,7 +79,7 @@ def test_a_mail_arrives_over_starttls_with_login_chinese_subject_text_and_html(c
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret-\xe5\xaf\x86"
         logins.append((mechanism, ok))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     controller = Controller(
         inbox,

@@ -64,8 +64,10 @@ def write_outbox(folder: Path, name: str, data: bytes) -> Path:
 
 
 def _login(server: smtplib.SMTP, username: str, password: str) -> None:
-    """Log in; a non-ASCII password (smtplib encodes ASCII only) goes as UTF-8 AUTH PLAIN."""
-    if (username + password).isascii():
+    """Log in with AUTH PLAIN in UTF-8 when offered (smtplib encodes ASCII only, and after a
+    refusal would try mechanism after mechanism); else smtplib's own choice."""
+    offered = server.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
         server.login(username, password)
         return
     token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
