@@ -37,6 +37,8 @@ from automation.process.execution import (
     parse_target_week,
     run_weekly,
 )
+from automation.process.notify import NotifyReport, notify_drive, send_test
+from automation.process.notify import notify_status as notify_queue_status
 from automation.process.submission import submit_form
 from automation.rules import KINDS, default_workbooks_dir, load_rules
 from automation.service import health
@@ -362,6 +364,26 @@ def submit(path: str | Path, *, drive: str | Path) -> dict[str, Any]:
     return submit_form(path, drive)
 
 
+# -- notifications ---------------------------------------------------------------------------------
+
+
+def notify(
+    drive: str | Path, *, as_of: AsOf = None, dry_run: bool = False, test: str | None = None
+) -> NotifyReport | dict[str, Any]:
+    """Send the drive's notifications once each (``NotifyReport``); ``test``: one test message
+    through ``mail`` or a robot id instead (where it went)."""
+    with open_context(drive, as_of=as_of) as ctx:
+        if test is not None:
+            return send_test(ctx, test)
+        return notify_drive(ctx, dry_run=dry_run)
+
+
+def notify_status(drive: str | Path) -> dict[str, Any]:
+    """The notification queue of a drive: held, queued, sent, and failing messages with their
+    last error (for ``xietong status`` and the watcher)."""
+    return notify_queue_status(drive)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -382,4 +404,5 @@ OPERATIONS = {
     "serve": serve,
     "status": service_status,
     "submit": submit,
+    "notify": notify,
 }

@@ -280,6 +280,11 @@ _OPERATIONS = [
     OperationError("E_SUBMIT_NAME", 2, "收件箱中同名文件过多"),
     OperationError("E_BUTTON_NO_DRIVE", 2, "找不到共享盘"),
     OperationError("E_BUTTON_UNAVAILABLE", 2, "按钮功能不可用"),
+    OperationError("E_SECRET_ON_SHARE", 2, "共享盘上发现密码或密钥"),
+    OperationError("E_SECRETS_FILE", 2, "本地密钥文件无法读取"),
+    OperationError("E_NOTIFY_TEMPLATE", 2, "通知模板无法使用"),
+    OperationError("E_NOTIFY_SEND", 1, "通知发送失败"),
+    OperationError("E_NOTIFY_CHANNEL", 2, "未知的通知渠道"),
     OperationError("E_INTERNAL", 3, "程序错误"),
 ]
 OPERATION_ERRORS: dict[str, OperationError] = {e.code: e for e in _OPERATIONS}

@@ -181,7 +181,7 @@ def cleanup_temp(
     now = time.time()
     try:
         entries = list(Path(folder).iterdir())
-    except FileNotFoundError:
+    except OSError:  # missing, not a folder, not listable: nothing of ours to clean there
         return removed
     for entry in entries:
         if not _OWN_TEMP.match(entry.name) or not entry.is_file():

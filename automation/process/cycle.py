@@ -48,6 +48,7 @@ from automation.process.intake import (
     scan_inbox,
     settle_seconds,
 )
+from automation.process.notify import notify_after_cycle
 from automation.process.recovery import raise_counters, rebuild_state
 from automation.process.tracking import (
     BACKUP_FOLDER,
@@ -189,6 +190,7 @@ STEPS = (
     "申请表归档",
     "周进度汇总",
     "验收归档",
+    "发送通知",
 )
 
 
@@ -236,6 +238,9 @@ def cycle(
         step()
         report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
         report.warnings.extend(report.archive.notes())
+    step()
+    # 通知: this run's events, each once (outside the lock: a robot may make it wait)
+    notify_after_cycle(ctx, table.rows, report.warnings)
     ctx.cache.prune()
     for w in ctx.warnings:
         if w not in report.warnings:

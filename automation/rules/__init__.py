@@ -174,6 +174,7 @@ def _cross_check(rules: Rules, dirs: list[Path]) -> None:
                 f"'{clock.when_field}' is a department field; an item clock needs a tracking field",
             )
     _check_archive(rules, dirs, tracking)
+    _check_notify(rules, dirs)
     _, routing_file = _pick("routing.yaml", dirs)
     for i, route in enumerate(rules.routing.routes):
         for ref in [*route.when_filled, *route.when_equals]:
@@ -209,3 +210,54 @@ def _check_archive(rules: Rules, dirs: list[Path], tracking: set[str]) -> None:
             raise RulesError(
                 archive_file, f"signatures.{attr}", f"no column '{ref}' in '{sig.table}'"
             )
+
+
+NOTIFY_ROLES = (
+    "requesting_dept",
+    "lead_dept",
+    "coop_depts",
+    "responsible_dept",
+    "escalation_to",
+    "office",
+    "leaders",
+    "gm_meeting",
+)
+NOTIFY_EVENTS = (
+    "registered",
+    "rejected",
+    "assigned",
+    "at_risk",
+    "breached",
+    "daily_missing",
+    "escalated",
+    "weekly_digest",
+)
+
+
+def _check_notify(rules: Rules, dirs: list[Path]) -> None:
+    """notify.yaml against departments.yaml: known robots, events and recipient roles."""
+    _, notify_file = _pick("notify.yaml", dirs)
+    _, depts_file = _pick("departments.yaml", dirs)
+    robots = rules.notify.robots
+    for i, dept in enumerate(rules.departments.departments):
+        if dept.robot and dept.robot not in robots:
+            raise RulesError(
+                depts_file,
+                f"departments[{i}].robot",
+                f"'{dept.robot}' is not a robot of notify.yaml",
+            )
+    for kind in rules.notify.hours.urgent:
+        if kind not in NOTIFY_EVENTS:
+            raise RulesError(notify_file, "hours.urgent", f"unknown event '{kind}'")
+    for name, event in rules.notify.events.items():
+        if name not in NOTIFY_EVENTS:
+            raise RulesError(
+                notify_file, f"events.{name}", f"unknown event (one of {', '.join(NOTIFY_EVENTS)})"
+            )
+        for role in event.to:
+            if role not in NOTIFY_ROLES:
+                raise RulesError(
+                    notify_file,
+                    f"events.{name}.to",
+                    f"unknown recipient '{role}' (one of {', '.join(NOTIFY_ROLES)})",
+                )

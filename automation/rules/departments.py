@@ -12,6 +12,8 @@ class Department(Strict):
     aliases: list[str] = []
     head: str = ""
     email: str = ""
+    robot: str = ""  # id of its group robot (notify.yaml robots); none: the company robot
+    mention: list[str] = []  # people to @ in robot messages (mobile numbers or user ids)
 
 
 class Person(Strict):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from automation.rules.base import Strict
 
@@ -108,19 +110,69 @@ class EscalationRules(Strict):
 class Smtp(Strict):
     host: str = ""
     port: int = Field(default=25, ge=1, le=65535)
-    starttls: bool = False
+    ssl: bool = False  # implicit TLS from the first byte (port 465, e.g. Tencent Exmail)
+    starttls: bool = False  # plain connection upgraded with STARTTLS (port 587)
     username: str = ""
-    password_env: str = "XIETONG_SMTP_PASSWORD"
+    password_env: str = "XIETONG_SMTP_PASSWORD"  # the password itself never lives on the share
     sender: str = "xietong@example.com"
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
 class NotifyEvent(Strict):
     subject: str
-    template: str
+    template: str  # a file of automation/templates/notify (or the drive's rules/notify folder)
     to: list[str] = Field(min_length=1)
+
+
+ROBOT_PLATFORMS = ("wecom", "dingtalk", "feishu")
+
+
+class Robot(Strict):
+    """A group robot; its webhook URL and signing secret come from the local secrets."""
+
+    platform: Literal["wecom", "dingtalk", "feishu"]
+    label: str = ""
+
+
+class SendHours(Strict):
+    """When messages may leave: working days between these times (default: business hours)."""
+
+    workdays_only: bool = True
+    start: dt.time | None = None  # default: calendar.yaml start_of_business
+    end: dt.time | None = None  # default: calendar.yaml close_of_business
+    urgent: list[str] = ["breached"]  # event kinds sent at any hour
+
+
+class Retry(Strict):
+    base_seconds: float = Field(default=60.0, ge=0)
+    max_seconds: float = Field(default=3600.0, ge=0)
 
 
 class NotifyRules(Strict):
     mode: Literal["outbox", "smtp"] = "outbox"
     smtp: Smtp = Smtp()
+    robots: dict[str, Robot] = {}
+    company_robot: str = ""  # the robot of every department that names none
+    hours: SendHours = SendHours()
+    catch_up_days: int = Field(default=7, ge=0, le=3650)
+    digest_max_events: int = Field(default=30, ge=1, le=500)
+    responsible: dict[str, Literal["office", "lead_dept", "requesting_dept"]] = {}
+    retry: Retry = Retry()
     events: dict[str, NotifyEvent] = {}
+
+    @field_validator("robots")
+    @classmethod
+    def _robot_ids(cls, value: dict[str, Robot]) -> dict[str, Robot]:
+        for rid in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", rid):
+                raise ValueError(
+                    f"robot id '{rid}' must be lower-case letters, digits and _ (it names "
+                    "the environment variables of its webhook and secret)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _known_robot(self) -> NotifyRules:
+        if self.company_robot and self.company_robot not in self.robots:
+            raise ValueError(f"company_robot: '{self.company_robot}' is not one of robots")
+        return self

@@ -1,0 +1,202 @@
+"""The once-only outbox queue of notifications, in the drive's local state database.
+
+Tables (created on first use on the ledger's connection, like the ledger's own schema):
+
+- ``notify_items``: one row per notification key (event × target), ever: ``new`` (held, e.g.
+  outside the send hours), ``queued`` (in a composed message), ``sent``. A key already there is
+  never queued again — that is what makes every event go out once across runs and restarts;
+- ``notify_messages``: composed messages (a digest of items for one target) with the rendered
+  payload, so a retry sends exactly the same bytes; ``queued`` until the channel accepted it,
+  then ``sent``; failures counted with the time of the next try (backoff);
+- ``notify_sends``: when each target last received a message, for its rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from automation.io.ledger import Ledger
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notify_items (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, event TEXT NOT NULL,
+    recipients TEXT NOT NULL, status TEXT NOT NULL, message TEXT, created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notify_items_status ON notify_items (status);
+CREATE TABLE IF NOT EXISTS notify_messages (
+    id TEXT PRIMARY KEY, target TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL DEFAULT 0, last_error TEXT,
+    created TEXT NOT NULL, sent TEXT
+);
+CREATE TABLE IF NOT EXISTS notify_sends (target TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS notify_sends_target ON notify_sends (target, at);
+"""
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: str
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+    next_try: float
+    last_error: str | None
+
+
+class NotifyQueue:
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.conn = ledger.conn
+        self.conn.executescript(_SCHEMA)
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def known(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT key FROM notify_items WHERE key IN ({marks})", chunk
+            ).fetchall()
+            found.update(r["key"] for r in rows)
+        return found
+
+    def add(self, items: list[dict[str, Any]], created: str) -> int:
+        """Record new notifications (``key``, ``kind``, ``target``, ``event``, ``recipients``);
+        a key already known is left as it is. Returns how many were new."""
+        with self.ledger.transaction() as c:
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO notify_items VALUES (?, ?, ?, ?, ?, 'new', NULL, ?)",
+                [
+                    (
+                        i["key"],
+                        i["kind"],
+                        i["target"],
+                        json.dumps(i["event"], ensure_ascii=False, default=str),
+                        json.dumps(i["recipients"], ensure_ascii=False),
+                        created,
+                    )
+                    for i in items
+                ],
+            )
+            return c.total_changes - before
+
+    def new_items(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT * FROM notify_items WHERE status = 'new' ORDER BY created, key"
+        ).fetchall()
+        return [
+            {
+                "key": r["key"],
+                "kind": r["kind"],
+                "target": r["target"],
+                "event": json.loads(r["event"]),
+                "recipients": json.loads(r["recipients"]),
+            }
+            for r in rows
+        ]
+
+    def compose(
+        self, msg_id: str, target: str, payload: dict[str, Any], keys: list[str], created: str
+    ) -> None:
+        """A composed message and its items, in one transaction (all or nothing)."""
+        with self.ledger.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO notify_messages (id, target, payload, status, created) "
+                "VALUES (?, ?, ?, 'queued', ?)",
+                (msg_id, target, json.dumps(payload, ensure_ascii=False), created),
+            )
+            c.executemany(
+                "UPDATE notify_items SET status = 'queued', message = ? WHERE key = ? "
+                "AND status = 'new'",
+                [(msg_id, k) for k in keys],
+            )
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def due(self, now: float) -> list[QueuedMessage]:
+        rows = self.conn.execute(
+            "SELECT * FROM notify_messages WHERE status = 'queued' AND next_try <= ? "
+            "ORDER BY created, id",
+            (now,),
+        ).fetchall()
+        return [_message(r) for r in rows]
+
+    def mark_sent(self, msg_id: str, target: str, at: float, sent: str) -> None:
+        with self.ledger.transaction() as c:
+            c.execute(
+                "UPDATE notify_messages SET status = 'sent', sent = ?, last_error = NULL "
+                "WHERE id = ?",
+                (sent, msg_id),
+            )
+            c.execute("UPDATE notify_items SET status = 'sent' WHERE message = ?", (msg_id,))
+            c.execute("INSERT INTO notify_sends VALUES (?, ?)", (target, at))
+            c.execute("DELETE FROM notify_sends WHERE at < ?", (at - 3600,))
+
+    def mark_failed(self, msg_id: str, error: str, next_try: float) -> int:
+        with self.ledger.transaction() as c:
+            c.execute(
+                "UPDATE notify_messages SET attempts = attempts + 1, last_error = ?, next_try = ? "
+                "WHERE id = ?",
+                (error, next_try, msg_id),
+            )
+            row = c.execute("SELECT attempts FROM notify_messages WHERE id = ?", (msg_id,))
+            return int(row.fetchone()["attempts"])
+
+    def sends_since(self, target: str, since: float) -> list[float]:
+        rows = self.conn.execute(
+            "SELECT at FROM notify_sends WHERE target = ? AND at >= ? ORDER BY at",
+            (target, since),
+        ).fetchall()
+        return [r["at"] for r in rows]
+
+    def status(self) -> dict[str, Any]:
+        """Counts for ``xietong status`` and the watcher: queued, failing, sent, held."""
+        items = dict(
+            self.conn.execute(
+                "SELECT status, COUNT(*) FROM notify_items GROUP BY status"
+            ).fetchall()
+        )
+        msgs = dict(
+            self.conn.execute(
+                "SELECT status, COUNT(*) FROM notify_messages GROUP BY status"
+            ).fetchall()
+        )
+        failing = self.conn.execute(
+            "SELECT id, target, attempts, last_error, next_try FROM notify_messages "
+            "WHERE status = 'queued' AND attempts > 0 ORDER BY attempts DESC"
+        ).fetchall()
+        return {
+            "events_held": items.get("new", 0),
+            "events_queued": items.get("queued", 0),
+            "events_sent": items.get("sent", 0),
+            "messages_queued": msgs.get("queued", 0),
+            "messages_sent": msgs.get("sent", 0),
+            "messages_failing": len(failing),
+            "failures": [
+                {
+                    "message": r["id"],
+                    "target": r["target"],
+                    "attempts": r["attempts"],
+                    "last_error": r["last_error"],
+                    "next_try": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(r["next_try"])),
+                }
+                for r in failing
+            ],
+        }
+
+
+def _message(r: Any) -> QueuedMessage:
+    return QueuedMessage(
+        r["id"],
+        r["target"],
+        json.loads(r["payload"]),
+        r["attempts"],
+        r["next_try"],
+        r["last_error"],
+    )
