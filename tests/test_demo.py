@@ -48,6 +48,16 @@ def test_the_demo_plays_the_sample_year_and_leaves_a_drive_worth_looking_at(tmp_
 
     assert_rows_describe_one_clock(root, "2026-10-21T10:00:00+08:00")
 
+    # a run with nothing new on the demo drive parses the rules once (was four to five times)
+    from automation import rules as rules_module
+    from automation.api import run
+
+    rules_module._LOADED.clear()
+    loads = rules_module.LOAD_COUNT
+    report = run(root, as_of="2026-10-21T10:00:00+08:00")
+    assert not report.tracking_written and report.registered == 0
+    assert rules_module.LOAD_COUNT - loads == 1
+
 
 def assert_rows_describe_one_clock(root, as_of: str) -> None:
     """Every tracking row's deadline, state and days late belong to the one clock it names,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from intake_helpers import AS_OF, drop_request, pass_evaluation, request_values, tracking_rows
@@ -30,6 +32,26 @@ from tests.conftest import run_cli
 
 def run(drive: Path, as_of: dt.datetime = AS_OF):
     return run_cycle(drive, as_of=as_of, settle_s=0)
+
+
+def command(drive: Path, as_of: dt.datetime = AS_OF) -> SimpleNamespace:
+    """``xietong run DRIVE --as-of … --json``, the real command in its own process."""
+    proc = run_cli("run", str(drive), "--as-of", as_of.isoformat(), "--json")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    out = json.loads(proc.stdout)
+    return SimpleNamespace(
+        registered=out["registered"],
+        errors=out["errors"],
+        restored=out["rows_restored"],
+        warnings=out["warnings"],
+        intake=[SimpleNamespace(**o) for o in out["intake"]],
+        summary_lines=lambda: out["summary"],
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_settle(monkeypatch):
+    monkeypatch.setenv("XIETONG_SETTLE_SECONDS", "0")  # the command's processes too
 
 
 def _tree_hashes(folder: Path) -> dict[str, str]:
@@ -77,17 +99,17 @@ def _clear_row(drive: Path, rules, row: int) -> None:
 def test_a_stale_save_of_the_tracking_table_loses_no_registered_row(drive, rules):
     paths = drive_paths(drive, rules)
     drop_request(drive, rules, "申请1.xlsx", request_values(1))
-    run(drive)
+    command(drive)
     stale = paths.tracking.read_bytes()  # opened by the office before the next run
     for n in (2, 3, 4):
         drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
-    report = run(drive)
+    report = command(drive)
     assert report.registered == 3
     # the office saves its old copy with one edit of its own: rows 0002..0004 vanish
     form = rules.form("tracking")
     note = f"{layout(form).columns['notes']}4"
     paths.tracking.write_bytes(patch_workbook(stale, form.sheet, [CellEdit(note, "已电话联系")]))
-    report = run(drive, AS_OF + dt.timedelta(hours=1))
+    report = command(drive, AS_OF + dt.timedelta(hours=1))
     assert sorted(report.restored) == [
         "XT-2026-0002 第1版",
         "XT-2026-0003 第1版",
@@ -101,7 +123,7 @@ def test_a_stale_save_of_the_tracking_table_loses_no_registered_row(drive, rules
     assert {e["item"] for e in restored} == {"XT-2026-0002", "XT-2026-0003", "XT-2026-0004"}
     assert any("恢复" in line for line in report.summary_lines())
     # and a later run neither restores again nor fails on them
-    again = run(drive, AS_OF + dt.timedelta(hours=2))
+    again = command(drive, AS_OF + dt.timedelta(hours=2))
     assert again.restored == [] and not again.warnings
     assert_consistent(drive, rules)
 
@@ -121,13 +143,13 @@ def test_an_id_is_never_issued_twice_even_after_the_state_is_lost(drive, rules, 
     paths = drive_paths(drive, rules)
     for n in (1, 2):
         drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
-    run(drive)
+    command(drive)
     # state lost, the last row cleared, its item folder moved away
     _forget_state(drive)
     _clear_row(drive, rules, 5)
     shutil.move(str(next(paths.items.glob("XT-2026-0002*"))), str(tmp_path / "moved-away"))
     drop_request(drive, rules, "申请3.xlsx", request_values(3))
-    report = run(drive, AS_OF + dt.timedelta(hours=1))
+    report = command(drive, AS_OF + dt.timedelta(hours=1))
     assert [o.item_id for o in report.intake if o.result == "registered"] == ["XT-2026-0003"]
     ids = [r["item_id"] for r in tracking_rows(drive, rules)]
     assert ids.count("XT-2026-0002") == 0 and "XT-2026-0003" in ids
@@ -137,11 +159,11 @@ def test_an_id_is_never_issued_twice_even_after_the_state_is_lost(drive, rules, 
 def test_state_lost_after_the_last_row_was_cleared_does_not_stop_the_run(drive, rules):
     for n in (1, 2):
         drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
-    run(drive)
+    command(drive)
     _clear_row(drive, rules, 5)
     _forget_state(drive)
     drop_request(drive, rules, "申请3.xlsx", request_values(3))
-    report = run(drive, AS_OF + dt.timedelta(hours=1))
+    report = command(drive, AS_OF + dt.timedelta(hours=1))
     assert [o.item_id for o in report.intake if o.result == "registered"] == ["XT-2026-0003"]
     # the cleared row of a filed request is put back from the form in its folder
     assert report.restored == ["XT-2026-0002 第1版"]
@@ -182,7 +204,7 @@ def test_a_very_long_file_name_is_registered_and_blocks_nothing(drive, rules):
     assert 235 < len(long_name.encode("utf-8")) <= 255
     drop_request(drive, rules, long_name, request_values(1))
     drop_request(drive, rules, "普通申请.xlsx", request_values(2))
-    report = run(drive)
+    report = command(drive)
     assert report.registered == 2 and report.errors == 0
     paths = drive_paths(drive, rules)
     receipts = list(paths.feedback.glob("*_登记回执.txt"))
@@ -195,7 +217,7 @@ def test_a_very_long_file_name_is_registered_and_blocks_nothing(drive, rules):
 def test_a_bad_item_id_in_a_passed_row_is_reported_and_the_others_go_on(drive, rules):
     for n in (1, 2):
         drop_request(drive, rules, f"申请{n}.xlsx", request_values(n))
-    run(drive)
+    command(drive)
     pass_evaluation(drive, rules, row=4)
     pass_evaluation(drive, rules, row=5)
     paths = drive_paths(drive, rules)
@@ -204,7 +226,7 @@ def test_a_bad_item_id_in_a_passed_row_is_reported_and_the_others_go_on(drive, r
     paths.tracking.write_bytes(
         patch_workbook(paths.tracking.read_bytes(), form.sheet, [CellEdit(cell, "../../x")])
     )
-    report = run(drive, dt.datetime(2026, 3, 12, 10))
+    report = command(drive, dt.datetime(2026, 3, 12, 10))
     assert any("E_BAD_ITEM_ID" in w for w in report.warnings)
     # the good row got its workbooks; nothing was created outside the items folder
     assert list(paths.items.glob("XT-2026-0002*/*会议纪要*"))

@@ -40,6 +40,7 @@ class RunContext:
     ledger: Ledger | None = None
     cache: ValidationCache = field(init=False)
     warnings: list[str] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)  # what one run read once, by content
 
     def __post_init__(self) -> None:
         self.cache = ValidationCache(self.ledger, self.rules, self.calendar)

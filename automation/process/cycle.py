@@ -139,6 +139,7 @@ class CycleReport:
             "retried": self.retried,
             "warnings": self.warnings,
             "archive": self.archive.as_dict() if self.archive is not None else None,
+            "summary": self.summary_lines(),
         }
 
     def __str__(self) -> str:

@@ -109,7 +109,14 @@ def read_tracking(ctx: RunContext) -> TrackingTable:
             code="E_NO_TRACKING",
             exit_code=2,
         )
-    report = ctx.cache.validate_bytes(paths.tracking, data, snap.sha256)
+    # one validation per version of the table per run, whether or not the cache is on: every
+    # stage of a cycle reads the table, and the bytes tell whether it is still the same
+    memo = ctx.memo.get("tracking")
+    if memo is not None and memo[0] == snap.sha256:
+        report = memo[1]
+    else:
+        report = ctx.cache.validate_bytes(paths.tracking, data, snap.sha256)
+        ctx.memo["tracking"] = (snap.sha256, report)
     if not getattr(report, "readable", True) or report.kind != "tracking":
         # never guess where rows are in a table we cannot read: nothing is written
         why = "；".join(getattr(p, "message", str(p)) for p in report.problems[:3])
