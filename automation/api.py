@@ -206,6 +206,21 @@ def log(drive: str | Path, *, item: str | None = None) -> list[dict[str, Any]]:
     return read_journal(require_drive(drive).log, item=item)
 
 
+# -- the summary (issue 11) ---------------------------------------------------------------------
+
+
+def summary(drive: str | Path, *, as_of: Any = None, force: bool = False) -> Any:
+    """Rebuild the leaders' summary (汇总 workbook + HTML) when what it shows changed
+    (``SummaryResult``: ``.written``, ``.files``, ``.model``)."""
+    from automation.io.drive import require_drive
+    from automation.process.summary import refresh_summary
+
+    require_drive(drive)
+    if as_of is None or isinstance(as_of, str):
+        as_of = as_of_time(as_of, drive=drive)
+    return refresh_summary(drive, as_of=as_of, force=force)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -220,4 +235,5 @@ OPERATIONS = {
     "validate": validate,
     "run": run,
     "log": log,
+    "summary": summary,
 }

@@ -185,8 +185,21 @@ def run_cycle(
                 if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                     break  # written, nothing to write, or someone has it open: next run
             report.filed = file_registered(paths, rules, ledger, as_of=as_of)
+        # 汇总 (issue 11): rebuild the leaders' summary when what it shows changed (the only
+        # summary wiring here; the lead moves it into process/cycle.py)
+        report.warnings.extend(_summary_step(paths, rules, ledger, cache, as_of))
         cache.prune()
     return report
+
+
+def _summary_step(
+    paths: DrivePaths, rules: Rules, ledger: Ledger, cache: ValidationCache, as_of: dt.datetime
+) -> list[str]:
+    """Issue 11 wiring: refresh the summary; a deferred summary file is a warning, not a failure."""
+    from automation.process.summary import refresh_summary
+
+    result = refresh_summary(paths.root, as_of=as_of, rules=rules, ledger=ledger, cache=cache)
+    return [f"汇总 {d['file']} 推迟写入：{d['reason']}" for d in result.deferred]
 
 
 def _cleanup(paths: DrivePaths) -> None:

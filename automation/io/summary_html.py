@@ -64,7 +64,9 @@ def _figure(width: float, height: float) -> Any:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=96)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.22)
+    return fig
 
 
 def _png(fig: Any) -> str:
