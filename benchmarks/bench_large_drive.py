@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -107,14 +108,21 @@ def make_large_drive(drive: Path, items: int) -> dict[str, int]:
     """Write the drive (see the module docstring); returns counts of what was written."""
     from automation.core.calendar import WorkCalendar
     from automation.core.layout import column_index, layout
-    from automation.io.drive import drive_paths
+    from automation.io.drive import drive_paths, drive_rules
     from automation.io.templates import write_workbook
     from automation.io.xlsxpatch import CellEdit, patch_workbook
 
-    rules = load_rules()
-    calendar = WorkCalendar.from_rules(rules.calendar)
     init_drive(drive)
     paths = drive_paths(drive)
+    # the tracking table of a large drive has more rows than the template's pre-sized 300
+    form_file = paths.rules / "forms" / "tracking.yaml"
+    text = form_file.read_text(encoding="utf-8")
+    form_file.write_text(
+        re.sub(r"(?m)^table_rows: \d+", f"table_rows: {max(300, items + 50)}", text),
+        encoding="utf-8",
+    )
+    rules = drive_rules(drive)
+    calendar = WorkCalendar.from_rules(rules.calendar)
     paths.tracking.unlink()
     write_workbook("tracking", rules, paths.tracking, rows=[_tracking_row(i) for i in range(items)])
     staging = drive.parent / "staging"
@@ -227,8 +235,9 @@ def naive_cycle(drive: Path) -> tuple[float, dict]:
     from automation.core.clocks import DeptRecord, ItemCycle, as_date, compute_clocks
     from automation.core.layout import column_index, layout
     from automation.core.summary import build_summary
+    from automation.io.drive import drive_rules
 
-    rules = load_rules()
+    rules = drive_rules(drive)
     calendar = WorkCalendar.from_rules(rules.calendar)
     t0 = time.perf_counter()
     tracking = rules.form("tracking")

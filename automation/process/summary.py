@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +233,7 @@ def _render(
 
     data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
     html_links = {
-        item: Path(os.path.relpath(p, paths.summary)).as_posix()
+        item: urllib.parse.quote(Path(os.path.relpath(p, paths.summary)).as_posix())
         for (item, dept), p in links.items()
         if dept is None
     }
