@@ -198,7 +198,9 @@ def _summary_step(
     """Issue 11 wiring: refresh the summary; a deferred summary file is a warning, not a failure."""
     from automation.process.summary import refresh_summary
 
-    result = refresh_summary(paths.root, as_of=as_of, rules=rules, ledger=ledger, cache=cache)
+    result = refresh_summary(
+        paths.root, as_of=as_of, rules=rules, ledger=ledger, cache=cache, paths=paths
+    )
     return [f"汇总 {d['file']} 推迟写入：{d['reason']}" for d in result.deferred]
 
 

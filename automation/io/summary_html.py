@@ -10,6 +10,7 @@ may show boxes, and a warning says so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import warnings
 from functools import lru_cache
@@ -54,8 +55,21 @@ def cjk_font() -> str | None:
             except (OSError, RuntimeError, ValueError):
                 continue
             if name in CJK_FONTS:
+                _save_font_list(font_manager)
                 return name
     return None
+
+
+def _save_font_list(font_manager: Any) -> None:
+    """Keep the added font in matplotlib's cached font list: the next process finds it at once."""
+    import matplotlib
+
+    cache = (
+        Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    )
+    # a read-only cache folder: the next process finds the font again, more slowly
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        font_manager.json_dump(font_manager.fontManager, cache)
 
 
 def _figure(width: float, height: float) -> Any:

@@ -175,13 +175,20 @@ def refresh_summary(
     ledger: Ledger | None = None,
     cache: ValidationCache | None = None,
     force: bool = False,
+    paths: DrivePaths | None = None,
 ) -> SummaryResult:
-    """Rebuild the summary files of the drive at ``root`` when what they show changed."""
-    paths = require_drive(root)
+    """Rebuild the summary files of the drive at ``root`` when what they show changed.
+
+    A caller that has them passes the drive's ``paths``, ``rules``, ``ledger`` and validation
+    ``cache`` (the cycle does): nothing is loaded twice.
+    """
+    paths = paths or require_drive(root)
     rules = rules or drive_rules(root)
     if ledger is None:
         with open_ledger(paths.root) as own:
-            return refresh_summary(root, as_of=as_of, rules=rules, ledger=own, force=force)
+            return refresh_summary(
+                root, as_of=as_of, rules=rules, ledger=own, force=force, paths=paths
+            )
     model = build_model(paths, rules, as_of, cache=cache)
     links = item_links(paths, rules, model)
     dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
