@@ -231,3 +231,32 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_a_folder_that_is_not_a_drive_gets_a_coded_error_not_a_traceback(tmp_path):
+    proc = run_cli("summary", str(tmp_path / "没有这个盘"))
+    assert proc.returncode == 2
+    assert "错误 [" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _clock(state: str, *, end=None, due=None, dept=None, clock="meeting") -> ClockResult:
+    return ClockResult(
+        "XT-2026-0001", 1, clock, "召开协调会议", "沟通协商", dept, dt.date(2026, 9, 1),
+        due, end, state, None, 0, False, {},
+    )  # fmt: skip
+
+
+def test_a_clock_counts_in_the_period_it_was_decided_in(rules):
+    from automation.core.summary import period_rates
+
+    as_of = DEFAULT_AS_OF  # Wednesday 2026-10-21, ISO week 43
+    tz = as_of.tzinfo
+    results = [
+        _clock("met", end=dt.date(2026, 10, 19)),  # this week
+        _clock("met_late", end=dt.date(2026, 10, 2)),  # this month
+        _clock("breached", due=dt.datetime(2026, 9, 30, 18, tzinfo=tz)),  # this year
+        _clock("running", due=dt.datetime(2026, 10, 22, 18, tzinfo=tz)),  # not decided
+        _clock("met", end=dt.date(2025, 12, 30)),  # last year
+    ]
+    rates = {k: (r.on_time, r.late) for k, r in period_rates(results, as_of).items()}
+    assert rates == {"week": (1, 0), "month": (1, 1), "year": (1, 2), "all": (2, 2)}
