@@ -40,6 +40,7 @@ from automation.process.execution import (
 from automation.process.notify import NotifyReport, notify_drive, send_test
 from automation.process.notify import notify_status as notify_queue_status
 from automation.process.submission import submit_form
+from automation.process.summary import SummaryResult, refresh_summary
 from automation.rules import KINDS, default_workbooks_dir, load_rules
 from automation.service import health
 from automation.service.runner import Service
@@ -384,6 +385,16 @@ def notify_status(drive: str | Path) -> dict[str, Any]:
     return notify_queue_status(drive)
 
 
+# -- the summary -----------------------------------------------------------------------------------
+
+
+def summary(drive: str | Path, *, as_of: AsOf = None, force: bool = False) -> SummaryResult:
+    """Rebuild the leaders' summary (汇总 workbook + HTML) when what it shows changed
+    (``SummaryResult``: ``.written``, ``.files``, ``.model``)."""
+    with open_context(drive, as_of=as_of) as ctx, drive_lock(ctx.paths.root):
+        return refresh_summary(ctx, force=force)
+
+
 # Every command of the CLI and the function it calls (a test keeps the two in step).
 OPERATIONS = {
     "fields": list_fields,
@@ -405,4 +416,5 @@ OPERATIONS = {
     "status": service_status,
     "submit": submit,
     "notify": notify,
+    "summary": summary,
 }

@@ -291,6 +291,7 @@ def _overview(root: Path, as_of: dt.datetime, echo: Echo) -> None:
     echo(f"  跟踪表（灰色列为系统计算）：{paths.tracking}")
     echo(f"  事项文件夹（会议纪要、各部门执行跟踪表）：{paths.items}")
     echo(f"  校验反馈（{len(feedback)} 份有错误的申请）：{paths.feedback}")
+    echo(f"  领导汇总（总览、部门、超期清单、趋势，含图表和网页版）：{paths.summary}")
     echo(f"  审计日志：{paths.log}")
     echo("\n再试试：")
     echo(f"  xietong clocks {root} --as-of {as_of.date()} --item XT-2026-0002")

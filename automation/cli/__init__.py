@@ -17,7 +17,17 @@ from automation.errors import XietongError
 # Importing registers the commands on the group.
 from automation.cli import foundation  # noqa: E402,F401  isort: skip
 
-for _name in ("calendar", "validate", "run", "execution", "archive", "service", "submit", "notify"):
+for _name in (
+    "calendar",
+    "validate",
+    "run",
+    "execution",
+    "archive",
+    "service",
+    "submit",
+    "notify",
+    "summary",
+):
     try:
         __import__(f"automation.cli.{_name}")
     except ModuleNotFoundError as exc:  # a command module not written yet

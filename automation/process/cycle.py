@@ -50,6 +50,7 @@ from automation.process.intake import (
 )
 from automation.process.notify import notify_after_cycle
 from automation.process.recovery import raise_counters, rebuild_state
+from automation.process.summary import SummaryResult, refresh_summary
 from automation.process.tracking import (
     BACKUP_FOLDER,
     CellChange,
@@ -90,6 +91,7 @@ class CycleReport:
     retried: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     archive: ArchiveReport | None = None
+    summary: SummaryResult | None = None
 
     def _count(self, *results: str) -> int:
         return sum(1 for o in self.intake if o.result in results)
@@ -191,6 +193,7 @@ STEPS = (
     "申请表归档",
     "周进度汇总",
     "验收归档",
+    "更新汇总",
     "发送通知",
 )
 
@@ -239,6 +242,11 @@ def cycle(
         step()
         report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
         report.warnings.extend(report.archive.notes())
+        step()
+        report.summary = refresh_summary(ctx)  # 汇总: rebuilt only when what it shows changed
+        report.warnings += [
+            f"汇总 {d['file']} 推迟写入：{d['reason']}" for d in report.summary.deferred
+        ]
     step()
     # 通知: this run's events, each once (outside the lock: a robot may make it wait)
     notify_after_cycle(ctx, table.rows, report.warnings)

@@ -1,0 +1,155 @@
+"""The HTML twin of the summary workbook: one self-contained page (jinja2 template
+``summary.html.j2`` next to this module), charts drawn with matplotlib from the same model and
+embedded as PNG data URIs. It is what a leader opens on a phone and the body of the weekly mail.
+
+Chinese labels need a CJK font: the first one of ``CJK_FONTS`` that matplotlib finds is used
+(on Debian: ``fonts-wqy-microhei``); without one the page is still written, the chart labels
+may show boxes, and a warning says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from automation.core.summary import PERIODS, SummaryModel
+
+# Families tried in order: Linux packages first, then what Windows and macOS ship.
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+)
+# File names (lower case) of those fonts, for a font list cached before they were installed.
+CJK_FILES = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "msyh", "simhei", "pingfang")
+TEMPLATE = Path(__file__).with_name("summary.html.j2")
+NO_CJK_FONT = "未找到中文字体（如 fonts-wqy-microhei），汇总网页中图表的中文可能无法显示"
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed CJK font matplotlib can use, or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is not None:
+        return found
+    # installed after matplotlib cached its font list: add the files themselves
+    for path in font_manager.findSystemFonts():
+        if any(part in Path(path).name.lower() for part in CJK_FILES):
+            try:
+                font_manager.fontManager.addfont(path)
+                name = font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError, ValueError):
+                continue
+            if name in CJK_FONTS:
+                _save_font_list(font_manager)
+                return name
+    return None
+
+
+def _save_font_list(font_manager: Any) -> None:
+    """Keep the added font in matplotlib's cached font list: the next process finds it at once."""
+    import matplotlib
+
+    cache = (
+        Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    )
+    # a read-only cache folder: the next process finds the font again, more slowly
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        font_manager.json_dump(font_manager.fontManager, cache)
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=96)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.22)
+    return fig
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _style() -> dict[str, Any]:
+    font = cjk_font()
+    return {"font.family": [font, "sans-serif"] if font else ["sans-serif"]}
+
+
+def chart_images(model: SummaryModel) -> dict[str, str]:
+    """The three charts (stages, departments' on-time rate, weekly rate) as PNG data URIs."""
+    import matplotlib
+
+    out: dict[str, str] = {}
+    with matplotlib.rc_context(_style()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        stages = model.overview.stages
+        fig = _figure(6, 3)
+        ax = fig.subplots()
+        ax.barh([s for s, _ in stages][::-1], [n for _, n in stages][::-1], color="#2E75B6")
+        ax.set_title("各阶段在办事项")
+        for n, (_, count) in enumerate(stages[::-1]):
+            ax.text(count, n, f" {count}", va="center")
+        out["stages"] = _png(fig)
+
+        depts = [d for d in model.departments if d.rate is not None]
+        fig = _figure(7, 3)
+        ax = fig.subplots()
+        ax.bar([d.name for d in depts], [d.rate or 0 for d in depts], color="#70AD47")
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title("各部门时限按时率")
+        ax.tick_params(axis="x", labelrotation=45)
+        out["departments"] = _png(fig)
+
+        fig = _figure(7, 3)
+        ax = fig.subplots()
+        weeks = [t.week[-3:] for t in model.trend]
+        rates = [t.rate.rate if t.rate.rate is not None else float("nan") for t in model.trend]
+        ax.plot(weeks, rates, marker="o", color="#2E75B6")
+        ax.set_ylim(0, 1.05)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title("每周时限按时率")
+        out["trend"] = _png(fig)
+    return out
+
+
+def summary_html(
+    model: SummaryModel, *, links: dict[str, str] | None = None, warn: list[str] | None = None
+) -> str:
+    """The page as text. ``links``: item ID → relative link to its folder (optional)."""
+    import jinja2
+
+    if cjk_font() is None and warn is not None and NO_CJK_FONT not in warn:
+        warn.append(NO_CJK_FONT)
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
+    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    return template.render(
+        m=model,
+        ov=model.overview,
+        periods=PERIODS,
+        charts=chart_images(model),
+        links=links or {},
+    )
+
+
+__all__ = ["CJK_FONTS", "NO_CJK_FONT", "chart_images", "cjk_font", "summary_html"]

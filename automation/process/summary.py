@@ -1,0 +1,238 @@
+"""汇总: rebuild the leaders' summary of a drive (``xietong summary``, and at the end of every
+``xietong run``).
+
+Reads the drive like the clock engine does (tracking table, execution workbooks, weekly
+reports; through the validation cache when the caller has one), builds the summary model
+(``automation.core.summary``) and writes into the drive's summary folder:
+
+- ``汇总_<date>.xlsx`` (the prefix is the summary form's template name) for the as-of day,
+- the stable copy people bookmark (``drive.yaml`` ``summary_file``, 跨部门协调汇总.xlsx),
+- its HTML twin next to it (same name, ``.html``),
+
+each through ``safe_write`` with the previous version kept in the drive's backup folder. A hash
+of what the summary shows is kept in the local state (ledger meta ``summary_hash``): when it did
+not change and the files are there, nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.core.clocks import compute_clocks
+from automation.core.summary import SummaryModel, build_summary
+from automation.io.drive import DrivePaths, item_folder_index
+from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.io.journal import make_entry
+from automation.io.safewrite import WriteDeferred, safe_write
+from automation.io.summary_html import summary_html
+from automation.io.summary_workbook import summary_workbook_bytes
+from automation.process.clocks import read_inputs
+from automation.process.context import RunContext
+from automation.process.evaluation import workbook_names
+from automation.process.execution import drive_exceptions
+from automation.process.tracking import backup_dir
+from automation.rules import Rules
+
+HASH_KEY = "summary_hash"
+
+
+@dataclass
+class SummaryResult:
+    """What one rebuild did: the files written (or why none), and the model behind them."""
+
+    drive: str
+    as_of: str
+    written: bool
+    files: list[str]
+    model: SummaryModel
+    reason: str = ""
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "drive": self.drive,
+            "as_of": self.as_of,
+            "written": self.written,
+            "files": self.files,
+            "reason": self.reason,
+            "deferred": self.deferred,
+            "warnings": self.warnings,
+            "summary": self.model.as_dict(),
+        }
+
+    def summary_lines(self) -> list[str]:
+        ov = self.model.overview
+        rate = ov.rates["all"].rate
+        lines = [
+            f"在办事项 {ov.open_items}，预警 {ov.items_at_risk}，超期 {ov.items_breached}；"
+            f"超期时限 {ov.clocks_breached} 个，预警时限 {ov.clocks_at_risk} 个；"
+            f"累计按时率 {'—' if rate is None else f'{rate * 100:.1f}%'}",
+        ]
+        if self.written:
+            lines += [f"  已生成 {f}" for f in self.files]
+        else:
+            lines.append(f"  未重新生成：{self.reason}")
+        for d in self.deferred:
+            lines.append(f"  推迟写入 {d['file']}：{d['reason']}")
+        lines += [f"  注意：{w}" for w in self.warnings]
+        return lines
+
+
+# -- hooks for the stages built in parallel ---------------------------------------------------
+
+
+def open_exceptions_by_department(ctx: RunContext) -> dict[str, int]:
+    """Open exceptions (执行反馈 · 异常) per department at the context's moment, for the 部门
+    sheet: the same register as ``xietong exceptions``."""
+    cases, _warnings = drive_exceptions(ctx)
+    counts: dict[str, int] = {}
+    for case in cases:
+        if case.resolved is None:
+            counts[case.department] = counts.get(case.department, 0) + 1
+    return counts
+
+
+# -- reading the drive ------------------------------------------------------------------------
+
+
+def pending_requests(paths: DrivePaths) -> int:
+    """Forms waiting in the inbox (需求发起: submitted, not registered)."""
+    if not paths.inbox.is_dir():
+        return 0
+    return sum(
+        1
+        for p in paths.inbox.iterdir()
+        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not is_temporary(p)
+    )
+
+
+def summary_paths(paths: DrivePaths, rules: Rules, day: dt.date) -> tuple[Path, Path, Path]:
+    """(dated workbook, stable workbook, HTML twin) in the summary folder."""
+    stable = paths.summary / rules.drive.summary_file
+    prefix = rules.form("summary").template
+    dated = paths.summary / f"{prefix}_{day.isoformat()}{stable.suffix}"
+    return dated, stable, stable.with_suffix(".html")
+
+
+def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
+    """Link targets: (item, None) → the item's folder; (item, department) → that department's
+    execution workbook (模板四) when it exists, else the folder."""
+    folders = item_folder_index(paths)
+    links: dict[tuple[str, str | None], Path] = {}
+    wanted = {(o.item, o.department) for o in model.overdue} | {(i.item, None) for i in model.items}
+    for item, dept in wanted:
+        found = folders.get(item, [])
+        if not found:
+            continue
+        folder = found[0]
+        links[(item, None)] = folder
+        if dept is not None:
+            name = workbook_names(rules, item, [dept]).get(f"execution:{dept}")
+            target = next((f / name for f in found if name and (f / name).is_file()), None)
+            links[(item, dept)] = target or folder
+    return links
+
+
+def build_model(ctx: RunContext) -> SummaryModel:
+    """The summary model of the context's drive at its moment."""
+    inputs = read_inputs(ctx)
+    results = compute_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    return build_summary(
+        inputs.cycles,
+        results,
+        ctx.rules,
+        ctx.as_of,
+        pending_requests=pending_requests(ctx.paths),
+        open_exceptions=open_exceptions_by_department(ctx),
+        warnings=inputs.warnings,
+    )
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
+    """Rebuild the summary files of the context's drive when what they show changed."""
+    paths, rules, ledger = ctx.paths, ctx.rules, ctx.need_ledger()
+    model = build_model(ctx)
+    links = item_links(paths, rules, model)
+    dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
+    rel_links = {k: os.path.relpath(v, paths.summary) for k, v in links.items()}
+    digest = model.content_hash(sorted((f"{k[0]}|{k[1]}", v) for k, v in rel_links.items()))
+    result = SummaryResult(
+        drive=str(paths.root),
+        as_of=model.as_of.isoformat(),
+        written=False,
+        files=[],
+        model=model,
+        warnings=list(model.warnings),
+    )
+    targets = (dated, stable, html_path)
+    if not force and ledger.get_meta(HASH_KEY) == digest and all(p.is_file() for p in targets):
+        result.reason = "内容与上次生成时相同"
+        return result
+    data, page = _render(model, rules, links, paths, result.warnings)
+    paths.summary.mkdir(parents=True, exist_ok=True)
+    for path, payload in ((dated, data), (stable, data), (html_path, page)):
+        try:
+            _write(paths, rules, path, payload)
+        except WriteDeferred as exc:
+            result.deferred.append(
+                {"file": _rel(paths, path), "reason": exc.message_zh, "code": exc.reason_code}
+            )
+            continue
+        result.files.append(_rel(paths, path))
+    result.written = bool(result.files)
+    if not result.deferred:  # a deferred file is written again by the next run
+        ledger.set_meta(HASH_KEY, digest)
+    if result.files:
+        entry = make_entry(
+            action="summary",
+            file=", ".join(result.files),
+            reason="重新生成领导汇总（内容有变化）",
+            input_hash=digest,
+            as_of=model.as_of,
+        )
+        ctx.journal([entry])
+    return result
+
+
+def _render(
+    model: SummaryModel, rules: Rules, links: dict, paths: DrivePaths, warnings: list[str]
+) -> tuple[bytes, bytes]:
+    data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
+    html_links = {
+        item: urllib.parse.quote(Path(os.path.relpath(p, paths.summary)).as_posix())
+        for (item, dept), p in links.items()
+        if dept is None
+    }
+    page = summary_html(model, links=html_links, warn=warnings)
+    return data, page.encode("utf-8")
+
+
+def _write(paths: DrivePaths, rules: Rules, path: Path, data: bytes) -> None:
+    safe_write(
+        path, data, expected=None, backup_dir=backup_dir(paths), keep=rules.drive.backups_kept
+    )
+
+
+def _rel(paths: DrivePaths, path: Path) -> str:
+    return Path(os.path.relpath(path, paths.root)).as_posix()
+
+
+__all__ = [
+    "HASH_KEY",
+    "SummaryResult",
+    "build_model",
+    "item_links",
+    "open_exceptions_by_department",
+    "pending_requests",
+    "refresh_summary",
+    "summary_paths",
+]

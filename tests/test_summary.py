@@ -1,0 +1,262 @@
+"""汇总: the leaders' summary workbook and its HTML twin, on the demo drive and on odd input.
+
+The demo drive is built once (it replays a sample year with ``xietong run`` every day, and each
+run rebuilds the summary); the tests read what that left in the summary folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.parse
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from automation.core.clocks import ClockResult, ItemCycle
+from automation.core.summary import build_summary
+from automation.demo import DEFAULT_AS_OF, run_demo
+from automation.io.summary_workbook import CHART_TITLES, summary_workbook_bytes
+from tests.conftest import convert_with_libreoffice, run_cli
+
+AS_OF = DEFAULT_AS_OF.isoformat()
+# openpyxl drops the sparklines it cannot read; only xlsxwriter wrote them, nothing is saved back
+pytestmark = pytest.mark.filterwarnings("ignore:Sparkline Group extension")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo drive at its fixed as-of, with the local state it was built with."""
+    base = tmp_path_factory.mktemp("summary-demo")
+    state = base / "state"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XIETONG_STATE_DIR", str(state))
+        mp.setenv("XIETONG_SETTLE_SECONDS", "0")
+        run_demo(base / "drive", as_of=DEFAULT_AS_OF, echo=lambda *a: None)
+    return base / "drive", state
+
+
+def _summary_dir(root: Path) -> Path:
+    return root / "04_领导汇总"
+
+
+def _book(root: Path) -> Path:
+    return _summary_dir(root) / "跨部门协调汇总.xlsx"
+
+
+def _figures(path: Path) -> dict[str, object]:
+    """总览: label → value of the key figures and of the on-time rates (read back from the file)."""
+    ws = openpyxl.load_workbook(path, read_only=True)["总览"]
+    out: dict[str, object] = {}
+    for row in ws.iter_rows(min_row=4, max_col=4, values_only=True):
+        if row[0] is not None:
+            out[str(row[0])] = row[1] if row[3] is None else row[3]
+    return out
+
+
+def test_the_run_leaves_a_dated_summary_a_stable_copy_and_the_html(demo):
+    root, _ = demo
+    folder = _summary_dir(root)
+    assert (folder / f"汇总_{DEFAULT_AS_OF.date()}.xlsx").is_file()
+    assert (folder / "跨部门协调汇总.html").is_file()
+    assert _book(root).read_bytes() == (folder / f"汇总_{DEFAULT_AS_OF.date()}.xlsx").read_bytes()
+    names = openpyxl.load_workbook(_book(root), read_only=True).sheetnames
+    assert names == ["总览", "部门", "超期清单", "趋势", "事项"]
+
+
+def test_the_counts_agree_with_xietong_clocks(demo):
+    root, state = demo
+    env = {"XIETONG_STATE_DIR": str(state)}
+    proc = _cli(env, "clocks", str(root), "--as-of", AS_OF, "--json")
+    assert proc.returncode == 0, proc.stderr
+    clocks = json.loads(proc.stdout)
+    states = [c["state"] for c in clocks]
+    breached, at_risk = states.count("breached"), states.count("at_risk")
+    met, late = states.count("met"), states.count("met_late")
+    assert breached and at_risk  # the demo has both: the comparison means something
+
+    fig = _figures(_book(root))
+    assert fig["超期时限（个）"] == breached
+    assert fig["预警时限（个）"] == at_risk
+    assert fig["累计"] == pytest.approx(met / (met + late + breached), abs=1e-9)
+
+    overdue = openpyxl.load_workbook(_book(root), read_only=True)["超期清单"]
+    rows = [r for r in overdue.iter_rows(min_row=5, values_only=True) if r[1]]
+    assert len(rows) == breached + at_risk
+    late_days = [r[8] for r in rows if r[5] == "已超期"]
+    assert late_days == sorted(late_days, reverse=True)  # most working days late first
+
+    out = _cli(env, "summary", str(root), "--as-of", AS_OF, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["written"] is False  # nothing changed since the run built it
+    assert data["summary"]["overview"]["clocks_breached"] == breached
+
+
+def test_every_link_of_the_overdue_list_points_to_an_existing_file(demo):
+    root, _ = demo
+    ws = openpyxl.load_workbook(_book(root))["超期清单"]
+    targets = [c.hyperlink.target for row in ws.iter_rows(min_row=5) for c in row if c.hyperlink]
+    assert len(targets) == sum(1 for r in ws.iter_rows(min_row=5, values_only=True) if r[1])
+    files = 0
+    for target in targets:
+        rel = urllib.parse.unquote(target).replace("\\", "/")
+        assert not Path(rel).is_absolute()  # relative: works wherever the share is mounted
+        where = (_summary_dir(root) / rel).resolve()
+        assert where.exists(), target
+        assert root.resolve() in where.parents
+        files += where.is_file()
+    assert files  # a department's clock links to its execution workbook, not just the folder
+
+
+def test_the_workbook_has_native_charts_sparklines_data_bars_and_no_formula(demo):
+    root, _ = demo
+    with zipfile.ZipFile(_book(root)) as z:
+        charts = [n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
+        assert len(charts) >= 3
+        kinds = "".join(z.read(n).decode() for n in charts)
+        assert "<c:barChart>" in kinds and "<c:lineChart>" in kinds
+        sheets = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")}
+    body = "".join(sheets.values())
+    assert "x14:sparklineGroup" in body and "<dataBar>" in body
+    assert not re.search(r"<f[ >]", body)  # no cell formula at all
+    assert 'orientation="landscape"' in body and 'fitToHeight="0"' in body
+
+
+def test_text_that_looks_like_a_formula_stays_text(rules, tmp_path):
+    tricky = ['=HYPERLINK("http://evil.example","点我")', "+1+1", "@SUM(A1)", "-2*3"]
+    cycles = [
+        ItemCycle(
+            f"XT-2026-{n + 1:04d}",
+            1,
+            {"title": title, "lead_dept": "=1+1", "coop_depts": "研发部", "submitted_date": None},
+        )
+        for n, title in enumerate(tricky)
+    ]
+    results = [
+        ClockResult(
+            c.item_id, 1, "meeting", "召开协调会议", "沟通协商", None, dt.date(2026, 10, 1),
+            DEFAULT_AS_OF - dt.timedelta(days=3), None, "breached", 1.5, 2, False, {},
+        )
+        for c in cycles
+    ]  # fmt: skip
+    model = build_summary(cycles, results, rules, DEFAULT_AS_OF)
+    path = tmp_path / "汇总.xlsx"
+    path.write_bytes(summary_workbook_bytes(model, rules))
+    with zipfile.ZipFile(path) as z:
+        body = "".join(
+            z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")
+        )
+    assert not re.search(r"<f[ >]", body)
+    wb = openpyxl.load_workbook(path)
+    seen = [c.value for ws in wb for row in ws.iter_rows() for c in row]
+    assert all(t in seen for t in tricky) and "=1+1" in seen
+    assert all(c.data_type != "f" for ws in wb for row in ws.iter_rows() for c in row)
+
+
+def test_libreoffice_prints_it_with_the_charts_drawn(demo, soffice, tmp_path):
+    root, _ = demo
+    src = tmp_path / "summary.xlsx"
+    shutil.copy(_book(root), src)
+    pdf = convert_with_libreoffice(soffice, src, tmp_path / "pdf")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    # the chart titles exist only inside the charts: they are in the PDF only if drawn
+    for title in CHART_TITLES.values():
+        assert title in text, title
+    assert "超期与预警清单" in text
+
+
+def test_the_html_twin_is_one_self_contained_page(demo):
+    root, _ = demo
+    page = (_summary_dir(root) / "跨部门协调汇总.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 3
+    external = re.findall(r'(?:src|href)="(?!data:)([^"]+)"', page)
+    assert all(not re.match(r"[a-z]+://", u) for u in external)  # only links to item folders
+    fig = _figures(_book(root))
+    assert f"<b>{fig['超期时限（个）']}</b>超期时限" in page
+
+
+def test_a_cjk_font_is_found_when_one_is_installed():
+    from matplotlib import font_manager
+
+    from automation.io.summary_html import CJK_FILES, cjk_font
+
+    present = [
+        p
+        for p in font_manager.findSystemFonts()
+        if any(k in Path(p).name.lower() for k in CJK_FILES)
+    ]
+    if not present:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
+    assert cjk_font() is not None
+
+
+def test_a_second_run_with_nothing_changed_does_not_rewrite_the_summary(demo, monkeypatch):
+    from automation.process.cycle import run_cycle
+
+    root, state = demo
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(state))
+    folder = _summary_dir(root)
+    backups = root / "08_日志" / "备份"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+    kept = sorted(p.name for p in backups.iterdir())
+    report = run_cycle(root, as_of=DEFAULT_AS_OF, settle_s=0)
+    assert not report.tracking_written
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
+    assert sorted(p.name for p in backups.iterdir()) == kept
+
+    # the next morning the clocks moved on: rebuilt, the day before kept as its dated file
+    run_cycle(root, as_of=DEFAULT_AS_OF + dt.timedelta(days=1), settle_s=0)
+    assert (folder / f"汇总_{DEFAULT_AS_OF.date() + dt.timedelta(days=1)}.xlsx").is_file()
+    assert _book(root).read_bytes() != before["跨部门协调汇总.xlsx"][0]
+    assert any(p.name.startswith("跨部门协调汇总.") for p in backups.iterdir())
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return run_cli(*args)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_a_folder_that_is_not_a_drive_gets_a_coded_error_not_a_traceback(tmp_path):
+    proc = run_cli("summary", str(tmp_path / "没有这个盘"))
+    assert proc.returncode == 2
+    assert "错误 [" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _clock(state: str, *, end=None, due=None, dept=None, clock="meeting") -> ClockResult:
+    return ClockResult(
+        "XT-2026-0001", 1, clock, "召开协调会议", "沟通协商", dept, dt.date(2026, 9, 1),
+        due, end, state, None, 0, False, {},
+    )  # fmt: skip
+
+
+def test_a_clock_counts_in_the_period_it_was_decided_in(rules):
+    from automation.core.summary import period_rates
+
+    as_of = DEFAULT_AS_OF  # Wednesday 2026-10-21, ISO week 43
+    tz = as_of.tzinfo
+    results = [
+        _clock("met", end=dt.date(2026, 10, 19)),  # this week
+        _clock("met_late", end=dt.date(2026, 10, 2)),  # this month
+        _clock("breached", due=dt.datetime(2026, 9, 30, 18, tzinfo=tz)),  # this year
+        _clock("running", due=dt.datetime(2026, 10, 22, 18, tzinfo=tz)),  # not decided
+        _clock("met", end=dt.date(2025, 12, 30)),  # last year
+    ]
+    rates = {k: (r.on_time, r.late) for k, r in period_rates(results, as_of).items()}
+    assert rates == {"week": (1, 0), "month": (1, 1), "year": (1, 2), "all": (2, 2)}
