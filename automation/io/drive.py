@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from automation.errors import XietongError
+from automation.io.secrets import check_share_rules
 from automation.rules import Rules, load_rules
 
 
@@ -84,8 +85,6 @@ def drive_paths(root: str | Path, rules: Rules | None = None) -> DrivePaths:
 
 def drive_rules(root: str | Path) -> Rules:
     """The rules in force on a drive: package defaults overridden by the drive's rules folder."""
-    from automation.io.secrets import check_share_rules
-
     rules_dir = drive_paths(root).rules
     check_share_rules(rules_dir)  # a password or key on the share: refuse to start
     return load_rules(rules_dir if rules_dir.is_dir() else None)

@@ -31,6 +31,8 @@ import yaml
 
 from automation.errors import XietongError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+
 E_SECRET_ON_SHARE = "E_SECRET_ON_SHARE"
 E_SECRETS_FILE = "E_SECRETS_FILE"
 
@@ -70,6 +72,27 @@ def _secret_at(data: Any) -> str | None:
     return None
 
 
+# files already looked at in this process, by identity: a run checks the share's rules once
+_CHECKED: dict[tuple[str, int, int], str | None] = {}
+
+
+def _secret_in(path: Path) -> str | None:
+    """The key path of the first secret in one YAML file (None: none, or unreadable — the rules
+    loader reports an unreadable file by name)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    ident = (str(path), st.st_size, st.st_mtime_ns)
+    if ident not in _CHECKED:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None
+        _CHECKED[ident] = _secret_at(data) if data is not None else None
+    return _CHECKED[ident]
+
+
 def check_share_rules(rules_dir: str | Path) -> None:
     """Refuse a rules folder on the share that holds a password, key, token or webhook."""
     folder = Path(rules_dir)
@@ -78,11 +101,7 @@ def check_share_rules(rules_dir: str | Path) -> None:
     for path in sorted(folder.rglob("*.y*ml")):
         if path.is_symlink() or not path.is_file():
             continue
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue  # the rules loader reports an unreadable file by name
-        key = _secret_at(data)
+        key = _secret_in(path)
         if key is not None:
             raise XietongError(
                 f"{path}：{key}：共享盘上的规则文件中不得保存密码、密钥或机器人地址"

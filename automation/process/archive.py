@@ -30,8 +30,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bagit
-
 from automation import __version__
 from automation.core import archive as core
 from automation.core.clocks import ItemCycle, compute_clocks
@@ -142,6 +140,13 @@ class _Run:
             return path.relative_to(self.paths.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def _bagit() -> Any:
+    """The bagit library, imported when a bag is made or read (most runs make none)."""
+    import bagit
+
+    return bagit
 
 
 def archive_items(ctx: RunContext, *, item: str | None = None) -> ArchiveReport:
@@ -363,9 +368,9 @@ def _make_archive(
             clock_lines=_clock_lines(run, row),
             archive_date=run.as_of.date(),
             explicit=explicit,
-            software=f"xietong {__version__} (bagit {bagit.VERSION})",
+            software=f"xietong {__version__} (bagit {_bagit().VERSION})",
         )
-        bag = bagit.make_bag(str(staging), info, processes=1, checksums=CHECKSUMS)
+        bag = _bagit().make_bag(str(staging), info, processes=1, checksums=CHECKSUMS)
         bag.validate(processes=1)
         changed = _changed_sources(folder, copied)
         if changed:
@@ -377,7 +382,7 @@ def _make_archive(
                 code=E_ARCHIVE_DEFERRED,
             )
         os.rename(staging, final)
-    except bagit.BagError as exc:
+    except _bagit().BagError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         return ItemOutcome(item_id, "failed", f"归档包校验失败：{exc}", code="E_ARCHIVE_INVALID")
     except OSError as exc:
@@ -388,7 +393,7 @@ def _make_archive(
             f"归档包无法写入（{exc.strerror or exc}），事项文件夹未改动",
             code=E_ARCHIVE_DEFERRED,
         )
-    bagit.Bag(str(final)).validate(processes=1)  # the bag in place, before the folder goes
+    _bagit().Bag(str(final)).validate(processes=1)  # the bag in place, before the folder goes
     long_paths = core.too_long((str(final / "data" / rel) for rel in copied), run.spec.max_path)
     if long_paths:
         run.report.warnings.append(
@@ -590,8 +595,8 @@ def _already(
 def _leftovers(folder: Path, bag: Path) -> str | None:
     """The first file of ``folder`` that the bag does not hold with the same bytes, else None."""
     try:
-        entries = bagit.Bag(str(bag)).entries
-    except bagit.BagError:
+        entries = _bagit().Bag(str(bag)).entries
+    except _bagit().BagError:
         return folder.name
     for path in _walk(folder):
         rel = "data/" + path.relative_to(folder).as_posix()
@@ -607,8 +612,8 @@ def _leftovers(folder: Path, bag: Path) -> str | None:
 
 def _bag_date(bag: Path) -> dt.date | None:
     try:
-        info = bagit.Bag(str(bag)).info
-    except bagit.BagError:
+        info = _bagit().Bag(str(bag)).info
+    except _bagit().BagError:
         return None
     text = info.get("Xietong-Date-Archived") or info.get("Bagging-Date")
     try:
@@ -702,8 +707,8 @@ def verify_bag(bag: Path, shown: str | None = None) -> list[Problem]:
     full BagIt validation (bagit.txt, bag-info, Payload-Oxum, tag manifests)."""
     shown = shown or str(bag)
     try:
-        b = bagit.Bag(str(bag))
-    except bagit.BagError as exc:
+        b = _bagit().Bag(str(bag))
+    except _bagit().BagError as exc:
         return [make_problem("E_ARCHIVE_INVALID", file=shown, detail=str(exc))]
     problems = []
     for rel, hashes in sorted(b.entries.items()):
@@ -725,6 +730,6 @@ def verify_bag(bag: Path, shown: str | None = None) -> list[Problem]:
     if not problems:
         try:
             b.validate(processes=1)
-        except bagit.BagError as exc:
+        except _bagit().BagError as exc:
             problems.append(make_problem("E_ARCHIVE_INVALID", file=shown, detail=str(exc)))
     return problems

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from automation.io.channels import ChannelError
 
 
@@ -113,10 +111,12 @@ def send_robot(
     title: str,
     markdown: str,
     mention: Sequence[str] = (),
-    client: httpx.Client | None = None,
+    client: Any = None,
     timeout: float = 15.0,
 ) -> None:
     """Post one message; a refusal (HTTP error or a non-zero code in the answer) raises."""
+    import httpx  # here, not at the top: every command would pay for it, few ever send
+
     if not webhook:
         raise ChannelError(
             "机器人未配置 webhook 地址（见 docs/notify.md：本地 secrets.yaml 或环境变量）"
