@@ -37,10 +37,11 @@ from automation.process.execution import (
     parse_target_week,
     run_weekly,
 )
-from automation.process.notify import NotifyReport, notify_drive, send_test
+from automation.process.notify import NotifyReport, notify_drive, send_test, stage_events
 from automation.process.notify import notify_status as notify_queue_status
 from automation.process.submission import submit_form
 from automation.process.summary import SummaryResult, refresh_summary
+from automation.process.tracking import read_tracking
 from automation.rules import KINDS, default_workbooks_dir, load_rules
 from automation.service import health
 from automation.service.runner import Service
@@ -376,7 +377,8 @@ def notify(
     with open_context(drive, as_of=as_of) as ctx:
         if test is not None:
             return send_test(ctx, test)
-        return notify_drive(ctx, dry_run=dry_run)
+        rows = read_tracking(ctx).rows
+        return notify_drive(ctx, dry_run=dry_run, extra_events=stage_events(ctx, rows))
 
 
 def notify_status(drive: str | Path) -> dict[str, Any]:

@@ -404,3 +404,45 @@ def test_an_outbox_that_cannot_be_written_is_a_warning_of_the_run_and_retried(dr
     assert report.registered == 1  # the cycle itself did its work
     status = notify_status(drive)
     assert status["messages_failing"] == 2 and "待发邮件目录" in status["failures"][0]["last_error"]
+
+
+def test_an_exception_climbing_the_ladder_is_told_once_per_step(drive, rules):
+    """执行反馈 → 通知: a 受阻 row in an execution workbook climbs escalation.yaml's ladder; each
+    step reached is one escalation event, told once across runs."""
+    from automation.io.templates import write_workbook
+    from automation.process.notify import stage_events
+
+    registered(drive, rules)
+    pass_evaluation(drive, rules, approval_date=dt.date(2026, 3, 12))
+    run_cycle(drive, as_of=at(2026, 3, 12, 17), settle_s=0)  # the item workbooks are created
+    folder = next(drive_paths(drive).items.glob("XT-2026-0001*"))
+    book = next(folder.glob("模板四*市场部*.xlsx"))
+    book.unlink()
+    write_workbook(
+        "execution",
+        rules,
+        book,
+        values={"item_id": "XT-2026-0001", "department": "市场部", "exec_lead_dept": "生产部"},
+        rows=[
+            {
+                "date": dt.date(2026, 3, 13),
+                "task": "场地协调",
+                "owner": "李四",
+                "progress": 0.2,
+                "status": "受阻",
+                "problems": "场地未落实",
+                "updated_by": "李四",
+            }
+        ],
+    )
+    with open_context(drive, as_of=at(2026, 3, 17, 10)) as ctx:
+        from automation.process.tracking import read_tracking
+
+        events = [e for e in stage_events(ctx, read_tracking(ctx).rows) if e.kind == "escalated"]
+    # reported Friday 03-13: lead that day, office 03-16, leader 03-17
+    assert sorted(e.step for e in events) == ["1", "2", "3"]
+    assert {e.department for e in events} == {"市场部"}
+    first = notify_drive(drive, as_of=at(2026, 3, 17, 10), extra_events=events)
+    assert {n["kind"] for n in first.new} >= {"escalated"}
+    again = notify_drive(drive, as_of=at(2026, 3, 17, 11), extra_events=events)
+    assert [n for n in again.new if n["kind"] == "escalated"] == []

@@ -166,6 +166,20 @@ def _source(name: str) -> _Source:
     return _SOURCE_CACHE[name]
 
 
+class _LazySource:
+    """A calendar source loaded on first use: the ``holidays`` package (a tenth of a second to
+    import) is only needed for years the first source does not cover."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def covers(self, year: int) -> bool:
+        return _source(self.name).covers(year)
+
+    def day(self, d: dt.date) -> tuple[Kind, str]:
+        return _source(self.name).day(d)
+
+
 class WorkCalendar:
     """Working days, due times and weekly deadlines under one set of calendar rules."""
 
@@ -206,7 +220,7 @@ class WorkCalendar:
             tz=rules.tzinfo(),
             start_of_business=rules.start_of_business,
             close_of_business=rules.close_of_business,
-            sources=[_source(name) for name in rules.sources],
+            sources=[_LazySource(name) for name in rules.sources],
             fixed_holidays={(h.month, h.day): h.name for h in rules.fixed_holidays},
             override_years=set(rules.years),
             override_days=override_days,

@@ -280,7 +280,9 @@ def _calendar_key(calendar: Any) -> str | None:
     try:
         # what the calendar is, not what it has memoised so far
         state = {k: v for k, v in vars(calendar).items() if k not in _MEMOS}
-        state["_sources"] = [type(s).__qualname__ for s in state.get("_sources", [])]
+        state["_sources"] = [
+            getattr(s, "name", type(s).__qualname__) for s in state.get("_sources", [])
+        ]
         return json.dumps(
             {k: sorted(v.items()) if isinstance(v, dict) else v for k, v in state.items()},
             sort_keys=True,

@@ -40,7 +40,11 @@ from automation.process.evaluation import (
     create_item_workbooks,
     passed_rows,
 )
-from automation.process.execution import weekly_in_cycle
+from automation.process.execution import (
+    drive_exceptions,
+    open_exception_counts,
+    weekly_in_cycle,
+)
 from automation.process.intake import (
     IntakeOutcome,
     file_registered,
@@ -70,6 +74,7 @@ COMPUTED_KEYS = (
     "current_deadline",
     "clock_state",
     "late_workdays",
+    "open_exceptions",
 )
 WITHDRAWN_STAGE = "已撤销"
 
@@ -423,6 +428,11 @@ def _computed_changes(
     if notice and notice not in warnings:
         warnings.append(notice)
     statuses = status_by_cycle(results)
+    open_counts = (
+        open_exception_counts(drive_exceptions(ctx)[0])
+        if "open_exceptions" in table.lay.columns
+        else {}
+    )
     changes: list[CellChange] = []
     for key, row in keyed.items():
         status = statuses.get(key)
@@ -438,6 +448,7 @@ def _computed_changes(
                 "current_deadline": core.format_deadline(status.deadline),
                 "clock_state": status.state_zh,
                 "late_workdays": int(status.late_workdays),
+                "open_exceptions": open_counts.get(key[0]) or "",
             }
         wanted = {k: v for k, v in wanted.items() if k in table.lay.columns}
         diff = core.changed_values(row, wanted)

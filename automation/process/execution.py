@@ -650,7 +650,19 @@ def weekly_in_cycle(ctx: RunContext) -> list[str]:
 
 
 def drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
-    """Every exception of every item on the drive as of the context's moment."""
+    """Every exception of every item on the drive as of the context's moment (worked out once
+    per run and version of the tracking table: the row counts, the summary and the
+    notifications all ask)."""
+    version = read_tracking(ctx).snapshot.sha256
+    memo = ctx.memo.get("exceptions")
+    if memo is not None and memo[0] == version:
+        return memo[1]
+    found = _drive_exceptions(ctx)
+    ctx.memo["exceptions"] = (version, found)
+    return found
+
+
+def _drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
     warnings: list[str] = []
     items = read_items(ctx, warnings)
     esc = ctx.rules.escalation

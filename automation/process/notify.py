@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from automation.core import notify as core
-from automation.core.calendar import WorkCalendar
+from automation.core.calendar import WorkCalendar, week_label
 from automation.core.clocks import compute_clocks
-from automation.core.intake import from_json_values
+from automation.core.exceptions import escalation_events
+from automation.core.intake import from_json_values, latest_revisions
 from automation.errors import XietongError
 from automation.io.channels import ChannelError
 from automation.io.channels.mail import build_mail, mail_date, send_smtp, write_outbox
@@ -43,6 +44,7 @@ from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
 from automation.process.clocks import item_cycles, read_inputs
 from automation.process.context import RunContext
+from automation.process.execution import drive_exceptions
 from automation.rules import Rules
 
 MAX_RATE_WAIT_S = 3.0  # wait this long at most for a robot's rate window; else the next run
@@ -413,6 +415,48 @@ def _run(
     _deliver_due(queue, channels, rules, report, clock=clock, sleep=sleep)
 
 
+def stage_events(ctx: RunContext, rows: list[dict[str, Any]]) -> list[core.Event]:
+    """Events of the later stages: each step an exception climbs on the escalation ladder
+    (执行反馈), and the leaders' weekly digest — the summary's page — once the week's report
+    deadline has passed (汇总)."""
+    latest = latest_revisions(rows)
+    cases, _warnings = drive_exceptions(ctx)
+    out = []
+    for step in escalation_events(cases):
+        row = latest.get(step["item"]) or {}
+        out.append(
+            core.escalated_event(
+                item=str(step["item"]),
+                cycle=int(row.get("revision") or 1),
+                exception_id=str(step["key"]).rsplit("|", 1)[0],
+                level=int(step["level"]),
+                to=str(step["to"]),
+                department=str(step["department"]),
+                lead_dept=str(row.get("lead_dept") or ""),
+                title=str(row.get("title") or ""),
+                label=str(step["label"]),
+                description=str(step["reason"]),
+                reported=str(step["date"]),
+            )
+        )
+    digest = _weekly_digest(ctx)
+    return out + ([digest] if digest is not None else [])
+
+
+def _weekly_digest(ctx: RunContext) -> core.Event | None:
+    """The week's digest, due once the week's report deadline (Friday 18:00, or the last
+    working day before it) has passed and the summary page exists."""
+    year, week, _ = ctx.today.isocalendar()
+    due = ctx.calendar.week_due(year, week)
+    page = ctx.paths.summary / Path(ctx.rules.drive.summary_file).with_suffix(".html").name
+    if due is None or ctx.as_of < due or not page.is_file():
+        return None
+    html = page.read_text(encoding="utf-8", errors="replace")
+    label = week_label(year, week)
+    text = f"{label} 跨部门协调周报：请打开附带的汇总页面查看（{page.name}）。"
+    return core.weekly_digest_event(week=label, html=html, text=text)
+
+
 def notify_after_cycle(
     ctx: RunContext, table_rows: list[dict[str, Any]], warnings: list[str]
 ) -> NotifyReport | None:
@@ -423,7 +467,7 @@ def notify_after_cycle(
     """
     try:
         rows = cycle_rows(ctx.rules, ctx.need_ledger(), table_rows)
-        report = notify_drive(ctx, rows=rows)
+        report = notify_drive(ctx, rows=rows, extra_events=stage_events(ctx, rows))
     except XietongError as exc:
         warnings.append(f"通知未能处理：[{exc.code}] {exc.message}")
         return None
