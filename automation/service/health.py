@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from automation.io.ledger import drive_key, state_dir
+from automation.io.ledger import drive_key, pid_alive, state_dir
 from automation.io.safewrite import WriteDeferred, safe_write_text
 
 SHARE_STATUS_FILE = "服务状态.txt"
@@ -43,18 +42,6 @@ def read_status(root: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        return True  # no cheap check without extra packages; the heartbeat age decides
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def judge(status: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
     """Add ``running`` and ``heartbeat_age_s`` to a status read back (None: never ran)."""
     try:
@@ -68,7 +55,7 @@ def judge(status: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
     running = (
         status.get("state") not in ("stopped",)
         and age <= limit
-        and _pid_alive(int(status.get("pid") or 0))
+        and pid_alive(int(status.get("pid") or 0))
     )
     out = dict(status)
     out["heartbeat_age_s"] = round(age, 1)
