@@ -321,7 +321,7 @@ def verify_archive(drive: str | Path, *, item: str | None = None) -> VerifyRepor
     return verify_bags(drive, item=item)
 
 
-# -- the watcher service (issue 14) --------------------------------------------------------------
+# -- the watcher service --------------------------------------------------------------
 
 
 def serve(
@@ -347,14 +347,16 @@ def serve(
 
 def service_status(drive: str | Path) -> dict[str, Any]:
     """The watcher service's health on this machine: running, heartbeat age, last cycle,
-    queue, pending writes and who holds them, quarantined files, errors of the last day."""
+    queue, pending writes and who holds them, quarantined files, errors of the last day, and
+    the notification queue (held, queued, sent, failing with their last error)."""
     paths = require_drive(drive)
     status = health.judge(health.read_status(paths.root), dt.datetime.now(dt.UTC))
     status["pending_writes"] = pending_writes(paths.root)  # the local state now
+    status["notifications"] = notify_queue_status(paths.root)
     return status
 
 
-# -- submission and buttons (issue 15) -----------------------------------------------------------
+# -- submission and buttons -----------------------------------------------------------
 
 
 def submit(path: str | Path, *, drive: str | Path) -> dict[str, Any]:

@@ -446,3 +446,13 @@ def test_an_exception_climbing_the_ladder_is_told_once_per_step(drive, rules):
     assert {n["kind"] for n in first.new} >= {"escalated"}
     again = notify_drive(drive, as_of=at(2026, 3, 17, 11), extra_events=events)
     assert [n for n in again.new if n["kind"] == "escalated"] == []
+
+
+def test_status_reports_the_notification_queue(drive, rules):
+    """``xietong status`` shows the notification queue next to the service's health."""
+    registered(drive, rules)
+    notify_drive(drive, as_of=at(2026, 3, 10, 15))
+    proc = run_cli("status", str(drive), "--json")
+    status = json.loads(proc.stdout)
+    assert status["notifications"]["messages_sent"] >= 1
+    assert status["notifications"]["messages_failing"] == 0

@@ -86,6 +86,14 @@ def _lines(st: dict) -> list[str]:
         )
     if st.get("notification_failures"):
         lines.append(f"通知发送失败：{st['notification_failures']} 次")
+    notes = st.get("notifications") or {}
+    if notes:
+        lines.append(
+            f"通知：待发 {notes.get('messages_queued', 0)} 封，已发 {notes.get('messages_sent', 0)} 封，"
+            f"失败待重试 {notes.get('messages_failing', 0)} 封"
+        )
+        for f in (notes.get("failures") or [])[:5]:
+            lines.append(f"  {f}")
     errors = st.get("errors") or []
     lines.append(f"最近一天的错误：{len(errors)}")
     for e in errors[-10:]:
