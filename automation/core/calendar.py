@@ -30,9 +30,6 @@ WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 MAX_SPAN_DAYS = 3660  # no arithmetic walks further than this: a calendar without working days
 
 
-_ORIGIN_YEAR = 2000  # prefix counts of working days are taken from here
-
-
 @dataclass(frozen=True)
 class DayInfo:
     """What kind of day a date is, by name (元旦, 国庆节调休上班 …) and how sure we are."""
@@ -206,6 +203,7 @@ class WorkCalendar:
         self._cache: dict[dt.date, DayInfo] = {}
         self._prefix: dict[int, tuple[list[int], list[int]]] = {}
         self._starts: dict[tuple[int, int], int] = {}
+        self._origin: int | None = None
 
     @classmethod
     def from_rules(cls, rules: CalendarRules) -> WorkCalendar:
@@ -329,12 +327,16 @@ class WorkCalendar:
         return found
 
     def _year_start(self, year: int, which: int) -> int:
-        """Working (which=0) or provisional (1) days from the origin year up to ``year``."""
+        """Working (which=0) or provisional (1) days from the origin year up to ``year``. The
+        origin is the first year asked for, so only the years between those a run uses are
+        ever classified."""
         found = self._starts.get((year, which))
         if found is not None:
             return found
-        step = 1 if year > _ORIGIN_YEAR else -1
-        y, total = _ORIGIN_YEAR, 0
+        if self._origin is None:
+            self._origin = year
+        step = 1 if year > self._origin else -1
+        y, total = self._origin, 0
         while y != year:  # walks once per year and kind; every year on the way is kept
             if step > 0:
                 total += self._year_counts(y)[which][-1]

@@ -268,7 +268,7 @@ def _rules_key(rules: Rules) -> str:
     return key
 
 
-_MEMOS = ("_cache", "_prefix", "_starts")
+_MEMOS = ("_cache", "_prefix", "_starts", "_origin")
 
 
 def _calendar_key(calendar: Any) -> str | None:
