@@ -213,10 +213,20 @@ def test_a_blocked_row_climbs_the_ladder_until_a_later_row_resolves_it(exec_driv
         D(2026, 9, 28): (2, "报协调管理办公室"),
         D(2026, 9, 29): (3, "报分管领导"),
     }
+    # the tracking row counts the open exception while it is open, and not once resolved
+    from automation.process.cycle import run_cycle
+    from tests.intake_helpers import tracking_rows
+
+    run_cycle(exec_drive, as_of=dt.datetime(2026, 9, 29, 17, tzinfo=TZ), settle_s=0)
+    [row] = [r for r in tracking_rows(exec_drive, load_rules()) if r["item_id"] == ITEM]
+    assert row["open_exceptions"] == 1
     proc = run_cli("exceptions", str(exec_drive), "--as-of", "2026-10-12", "--json")
     assert proc.returncode == 0, proc.stderr
     (case,) = json.loads(proc.stdout)
     assert case["resolved"] == "2026-09-30" and case["resolved_by"] == "row"  # 进行中, no need
+    run_cycle(exec_drive, as_of=dt.datetime(2026, 10, 12, 17, tzinfo=TZ), settle_s=0)
+    [row] = [r for r in tracking_rows(exec_drive, load_rules()) if r["item_id"] == ITEM]
+    assert not row.get("open_exceptions")
     assert case["level"] == 3 and [s["date"] for s in case["steps"]] == [
         "2026-09-24",
         "2026-09-28",
