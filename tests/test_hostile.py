@@ -342,3 +342,16 @@ def test_clocks_far_in_the_future_are_counted_not_walked(drive, rules):
     [row] = tracking_rows(drive, rules)
     assert row["clock_state"] == "已超期" and int(row["late_workdays"]) > 15000
     assert report.errors == 0
+
+
+def test_on_windows_the_whole_path_stays_within_260_characters(tmp_path, monkeypatch):
+    """Windows counts the whole path (MAX_PATH); the same rule is switched on here by
+    ``XIETONG_WINDOWS_PATHS`` since the suite runs on Linux."""
+    monkeypatch.setenv("XIETONG_WINDOWS_PATHS", "1")
+    folder = tmp_path / ("深" * 60)
+    stem = "request-" * 25  # 200 ASCII characters: within 255 bytes, beyond MAX_PATH here
+    target = fit_name(folder, stem, "_登记回执.txt")
+    assert len(str(target)) <= 259
+    assert target.name.endswith("_登记回执.txt")
+    monkeypatch.delenv("XIETONG_WINDOWS_PATHS")
+    assert len(str(fit_name(folder, stem, "_登记回执.txt"))) > 259  # Linux: bytes only
