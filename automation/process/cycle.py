@@ -209,10 +209,12 @@ def cycle(
     settle_s: float | None = None,
     progress: Progress | None = None,
     hold_back: Callable[[str, int, int], bool] | None = None,
+    later_stages: bool = True,
 ) -> CycleReport:
     """One full cycle in an open context. ``progress(step, total, label)`` follows the steps;
     ``hold_back(rel, size, mtime_ns)`` leaves out inbox files not judged ready yet (the watcher
-    service decides readiness itself)."""
+    service decides readiness itself); ``later_stages=False`` stops after the tracking table and
+    the filing (the service answers a save at once and runs the rest in its next cycle)."""
     ledger = ctx.need_ledger()
     report = CycleReport(drive=str(ctx.paths.root), as_of=ctx.as_of.isoformat())
     step = _stepper(progress)
@@ -242,6 +244,8 @@ def cycle(
                 break  # written, nothing to write, or someone has it open: next run
         step()
         report.filed = file_registered(ctx)
+        if not later_stages:
+            return _finish(ctx, report)
         step()
         report.warnings.extend(weekly_in_cycle(ctx))  # 执行反馈: this week's rollup
         step()
@@ -255,6 +259,10 @@ def cycle(
     step()
     # 通知: this run's events, each once (outside the lock: a robot may make it wait)
     notify_after_cycle(ctx, table.rows, report.warnings)
+    return _finish(ctx, report)
+
+
+def _finish(ctx: RunContext, report: CycleReport) -> CycleReport:
     ctx.cache.prune()
     for w in ctx.warnings:
         if w not in report.warnings:

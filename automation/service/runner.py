@@ -65,6 +65,9 @@ def cycle_handler(root: Path, files: list[SeenFile]) -> Any:
             ctx,
             settle_s=0,  # readiness was judged by the scanner
             hold_back=lambda rel, size, mtime_ns: (rel, size, mtime_ns) not in taken,
+            # a save is answered at once; the weekly rollup, archive, summary and notifications
+            # follow in the cycle the service runs for the change it just made
+            later_stages=not files,
         )
 
 
@@ -227,6 +230,8 @@ class Service:
         try:
             try:
                 self._run(files)
+                if files:  # answered at once; the later stages follow in a full cycle
+                    self.queue.put(CYCLE)
                 return
             except Exception as exc:  # noqa: BLE001 - the handler must never kill the worker
                 self._error("cycle", f"{type(exc).__name__}: {exc}")
