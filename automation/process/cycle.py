@@ -239,7 +239,7 @@ def cycle(
     with drive_lock(ctx.paths.root):
         for _attempt in range(CHANGED_RETRIES):
             report.deferred = []
-            _write_back(ctx, report)
+            _write_back(ctx, report, every_row=later_stages)
             if not any(d["code"] == E_DEFERRED_CHANGED for d in report.deferred):
                 break  # written, nothing to write, or someone has it open: next run
         step()
@@ -308,7 +308,10 @@ def _cleanup(ctx: RunContext) -> None:
         cleanup_temp(folder)
 
 
-def _write_back(ctx: RunContext, report: CycleReport) -> None:
+def _write_back(ctx: RunContext, report: CycleReport, *, every_row: bool = True) -> None:
+    """Plan and write the tracking table's owned cells. ``every_row=False`` (the service's
+    answer to a save) computes the clocks of the new rows only; the full cycle queued behind it
+    refreshes the rest."""
     ledger = ctx.need_ledger()
     paths = ctx.paths
     # the latest version, under the lock (its bytes are hashed: validated again only if changed)
@@ -328,7 +331,9 @@ def _write_back(ctx: RunContext, report: CycleReport) -> None:
     changes = [
         *plan.changes,
         *approval_route_changes(ctx, table, passed_rows(ctx, table)),
-        *_computed_changes(ctx, table, rows, report.warnings),
+        *_computed_changes(
+            ctx, table, rows if every_row else plan.added, report.warnings, exceptions=every_row
+        ),
     ]
     rel = ctx.rel(paths.tracking)
     try:
@@ -418,7 +423,12 @@ def _revision(value: Any) -> int:
 
 
 def _computed_changes(
-    ctx: RunContext, table: TrackingTable, rows: list[dict[str, Any]], warnings: list[str]
+    ctx: RunContext,
+    table: TrackingTable,
+    rows: list[dict[str, Any]],
+    warnings: list[str],
+    *,
+    exceptions: bool = True,
 ) -> list[CellChange]:
     """Current stage, clock, deadline, state and working days late of every row that changed."""
     keyed: dict[tuple[str, int], dict[str, Any]] = {}
@@ -438,7 +448,7 @@ def _computed_changes(
     statuses = status_by_cycle(results)
     open_counts = (
         open_exception_counts(drive_exceptions(ctx)[0])
-        if "open_exceptions" in table.lay.columns
+        if exceptions and "open_exceptions" in table.lay.columns
         else {}
     )
     changes: list[CellChange] = []
