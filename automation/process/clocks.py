@@ -42,7 +42,7 @@ from automation.errors import XietongError
 from automation.io.drive import DrivePaths, archived_item_folders, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
 from automation.process.context import RunContext, calendar_of, rules_for
-from automation.process.tracking import read_tracking
+from automation.process.tracking import read_tracking, revision_of
 from automation.rules import Rules
 
 # -- calendar operations -------------------------------------------------------------------------
@@ -228,13 +228,6 @@ def read_weekly_reports(ctx: RunContext, warnings: list[str]) -> list[Any]:
         if report is not None and report.kind == "weekly":
             out.append(report)
     return out
-
-
-def revision_of(value: Any) -> int:
-    try:
-        return max(1, int(value))
-    except (TypeError, ValueError):
-        return 1
 
 
 def item_cycles(

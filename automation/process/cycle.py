@@ -62,6 +62,7 @@ from automation.process.tracking import (
     changes_as_edits,
     is_withdrawn,
     read_tracking,
+    revision_of,
     row_changes,
     values_hash,
     write_tracking,
@@ -325,12 +326,13 @@ def _write_back(ctx: RunContext, report: CycleReport, *, every_row: bool = True)
     if plan.fingerprints and not plan.changes:
         ledger.mark_written(plan.fingerprints)  # rows already there (written by a parallel run)
     rows = [*table.rows, *plan.added]
-    created, deferred = create_item_workbooks(ctx, table)
+    passed = passed_rows(ctx, table)
+    created, deferred = create_item_workbooks(ctx, table, passed)
     report.created.extend(created)
     report.warnings.extend(deferred)
     changes = [
         *plan.changes,
-        *approval_route_changes(ctx, table, passed_rows(ctx, table)),
+        *approval_route_changes(ctx, table, passed),
         *_computed_changes(
             ctx, table, rows if every_row else plan.added, report.warnings, exceptions=every_row
         ),
@@ -381,7 +383,7 @@ def _registration_changes(ctx: RunContext, table: TrackingTable) -> _RowPlan:
     form = ctx.rules.form("tracking")
     owned = {f.key for f in form.columns if f.computed}
     present = {
-        (str(r.get("item_id") or "").strip(), _revision(r.get("revision"))) for r in table.rows
+        (str(r.get("item_id") or "").strip(), revision_of(r.get("revision"))) for r in table.rows
     }
     plan = _RowPlan()
     for reg in ctx.need_ledger().registrations():
@@ -415,13 +417,6 @@ def _registration_changes(ctx: RunContext, table: TrackingTable) -> _RowPlan:
     return plan
 
 
-def _revision(value: Any) -> int:
-    try:
-        return max(1, int(value))
-    except (TypeError, ValueError):
-        return 1
-
-
 def _computed_changes(
     ctx: RunContext,
     table: TrackingTable,
@@ -437,7 +432,7 @@ def _computed_changes(
         item_id = str(row.get("item_id") or "").strip()
         if not item_id:
             continue
-        keyed[(item_id, _revision(row.get("revision")))] = row
+        keyed[(item_id, revision_of(row.get("revision")))] = row
         if not is_withdrawn(row):
             live.append(row)
     cycles: list[ItemCycle] = item_cycles(ctx, live, warnings)

@@ -123,14 +123,15 @@ def deadline_milestones(rules: Rules, row: dict[str, Any], calendar: Any) -> lis
 
 
 def create_item_workbooks(
-    ctx: RunContext, table: TrackingTable
+    ctx: RunContext, table: TrackingTable, rows: list[dict[str, Any]] | None = None
 ) -> tuple[list[CreatedWorkbook], list[str]]:
-    """Create the missing workbooks of every passed item; (created, deferred messages)."""
+    """Create the missing workbooks of every passed item (``rows``: :func:`passed_rows` when
+    the caller has them); (created, deferred messages)."""
     rules, ledger = ctx.rules, ctx.need_ledger()
     created: list[CreatedWorkbook] = []
     deferred: list[str] = []
     folders = item_folder_index(ctx.paths)  # one listing of the items folder for all items
-    for row in passed_rows(ctx, table):
+    for row in rows if rows is not None else passed_rows(ctx, table):
         item_id = str(row["item_id"])
         lead = str(row["lead_dept"])
         coop = _depts(row.get("coop_depts"))

@@ -70,7 +70,7 @@ class TrackingTable:
 
     def find(self, item_id: str, revision: int) -> dict[str, Any] | None:
         for row in self.rows:
-            if row.get("item_id") == item_id and _int(row.get("revision"), 1) == revision:
+            if row.get("item_id") == item_id and revision_of(row.get("revision")) == revision:
                 return row
         return None
 
@@ -87,11 +87,12 @@ def is_withdrawn(row: dict[str, Any]) -> bool:
     return value is True or (isinstance(value, str) and value.strip() == "是")
 
 
-def _int(value: Any, default: int) -> int:
+def revision_of(value: Any) -> int:
+    """The 版次 of a tracking row as a number (1 when blank or not a number)."""
     try:
-        return int(value)
+        return max(1, int(value))
     except (TypeError, ValueError):
-        return default
+        return 1
 
 
 def read_tracking(ctx: RunContext) -> TrackingTable:
