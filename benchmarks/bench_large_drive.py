@@ -201,8 +201,9 @@ def _age_all(drive: Path, seconds: float = 3600) -> None:
         os.utime(p, (when, when))
 
 
-def _cold_run(drive: Path, state: Path) -> tuple[float, int]:
-    """``xietong run`` in a fresh process; (seconds, its peak RSS in bytes)."""
+def _cold_run(drive: Path, state: Path) -> tuple[float, int, float]:
+    """``xietong run`` in a fresh process; (seconds, its peak RSS in bytes, the CPU seconds
+    it and its worker processes used — more than the seconds when it used several cores)."""
     code = (
         "import resource, sys, time, datetime as dt\n"
         "from automation.process.cycle import run_cycle\n"
@@ -211,7 +212,9 @@ def _cold_run(drive: Path, state: Path) -> tuple[float, int]:
         " settle_s=0)\n"
         "took = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(took, rss, r.tracking_written)\n"
+        "import os\n"
+        "c = os.times()\n"
+        "print(took, rss, r.tracking_written, c.user + c.system, c.children_user + c.children_system)\n"
     )
     env = {**os.environ, "XIETONG_STATE_DIR": str(state)}
     out = subprocess.run(
@@ -223,7 +226,7 @@ def _cold_run(drive: Path, state: Path) -> tuple[float, int]:
         cwd=Path(__file__).resolve().parent.parent,
     ).stdout.split()
     assert out[2] == "True"
-    return float(out[0]), int(out[1])
+    return float(out[0]), int(out[1]), float(out[3]) + float(out[4])
 
 
 def naive_cycle(drive: Path) -> tuple[float, dict]:
@@ -334,7 +337,7 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
     _age_all(drive)
     made = time.perf_counter() - t0
     state = tmp_path / "state"
-    cold, rss = _cold_run(drive, state)
+    cold, rss, cpu = _cold_run(drive, state)
     summary_file = drive / "04_领导汇总" / "跨部门协调汇总.xlsx"
     assert summary_file.is_file()
 
@@ -355,7 +358,8 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
         f"(generated in {made:.0f} s); cpu count {os.cpu_count()}, "
         f"load {os.getloadavg()[0]:.1f}\n"
         f"  cold full cycle (run + summary): {cold:.1f} s, peak RSS {rss / 2**20:.0f} MB "
-        f"(largest child process seen {children / 2**20:.0f} MB)\n"
+        f"(largest child process seen {children / 2**20:.0f} MB); CPU {cpu:.1f} s = "
+        f"{cpu / cold:.1f} cores busy on average\n"
         f"  naive pandas/openpyxl + same aggregation: {naive:.1f} s "
         f"-> xietong x{naive / cold:.1f} faster\n"
         f"  warm cycle after one execution workbook changed: {warm:.2f} s "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from automation.errors import XietongError
@@ -63,15 +63,19 @@ class Derivation:
     makeup: tuple[tuple[dt.date, str], ...] = ()  # (date, name) of counted makeup days (调休上班)
 
     def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["start"] = self.start.isoformat()
-        data["due"] = self.due.isoformat()
-        data["counted"] = [d.isoformat() for d in self.counted]
-        data["skipped"] = [
-            {"date": d.isoformat(), "kind": kind, "name": name} for d, kind, name in self.skipped
-        ]
-        data["makeup"] = [{"date": d.isoformat(), "name": name} for d, name in self.makeup]
-        return data
+        # built field by field (``dataclasses.asdict`` deep-copies every tuple first)
+        return {
+            "start": self.start.isoformat(),
+            "n": self.n,
+            "due": self.due.isoformat(),
+            "counted": [d.isoformat() for d in self.counted],
+            "skipped": [
+                {"date": d.isoformat(), "kind": kind, "name": name}
+                for d, kind, name in self.skipped
+            ],
+            "provisional": self.provisional,
+            "makeup": [{"date": d.isoformat(), "name": name} for d, name in self.makeup],
+        }
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -37,9 +38,10 @@ import sqlite3
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from automation.core.calendar import WorkCalendar
 from automation.io import validation
@@ -49,8 +51,10 @@ from automation.rules import Rules
 
 CACHE_FORMAT = 1  # bump when what is stored, or how, changes
 UNSETTLED_S = 3.0  # a file modified more recently than this is read, never cached
+PARALLEL_MIN = 200  # unread files worth starting worker processes for (about 1 s on 2 cores)
 MAX_BLOB = 64 * 1024 * 1024  # a result larger than this (compressed) is not stored
 NO_CACHE_ENV = "XIETONG_NO_CACHE"
+T = TypeVar("T")
 _LIBRARIES = ("python-calamine", "openpyxl", "defusedxml", "lxml", "chinesecalendar", "holidays")
 
 
@@ -78,6 +82,14 @@ class ValidationCache:
         self.seen: set[str] = set()
         self.hits = 0
         self.misses = 0
+        # reports already in memory, by path: this run's (any file, by its identity), and
+        # those of earlier runs in this process (settled files only, same environment)
+        self.memory: dict[str, tuple[str, FileReport]] = {}
+        self.kept = _kept_reports(ledger, self.env)
+        self.identities: dict[str, str] = {}
+        self.worked_out: dict[tuple[str, Any], tuple[Any, Any]] = (
+            _kept_derived(ledger, self.env) if self.kept is not None else {}
+        )
 
     @property
     def enabled(self) -> bool:
@@ -90,16 +102,136 @@ class ValidationCache:
         path = Path(path)
         key = cache_key(path)
         self.seen.add(key)
-        before = _identity(path) if self.enabled else None
-        if before is not None and _settled(before):
+        before = _identity(path)
+        if before is not None:
+            self.identities[key] = before
+            held = self._held(key, before)
+            if held is not None:
+                return held
+        if self.enabled and before is not None and _settled(before):
             report = self._stored(key, before, path)
             if report is not None:
+                self._hold(key, before, report)
                 return report
         self.misses += 1
         report = self._validate(path)
-        if before is not None and _settled(before) and _identity(path) == before:
-            self._store(key, before, report)
+        if before is not None and _identity(path) == before:
+            self._hold(key, before, report)
+            if self.enabled and _settled(before):
+                self._store(key, before, report)
         return report
+
+    @property
+    def warm(self) -> bool:
+        """Whether this process already holds reports of the drive from an earlier run."""
+        return bool(self.kept)
+
+    def prefetch(self, paths: list[Path], *, workers: int | None = None) -> int:
+        """Validate, on every core, the files among ``paths`` that are neither in memory nor
+        stored unchanged, so that the run's later asks find them (a cold run over a large
+        drive). Each worker process reads through its own isolated reader, exactly as
+        :meth:`validate` does. Below ``PARALLEL_MIN`` such files, or on one core, nothing is
+        done here (the files are read when asked). Returns the number validated here."""
+        workers = workers or os.cpu_count() or 1
+        todo: list[tuple[str, Path, str]] = []
+        for path in paths:
+            key = cache_key(path)
+            ident = _identity(path)
+            if ident is None or self._peek(key, ident):
+                continue
+            todo.append((key, path, ident))
+        if workers < 2 or len(todo) < PARALLEL_MIN:
+            return 0
+        import concurrent.futures as cf
+        import multiprocessing
+
+        size = max(8, min(64, len(todo) // (workers * 6) or 1))
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        done = 0
+        try:
+            with cf.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
+                jobs = [
+                    pool.submit(
+                        _validate_chunk,
+                        [str(p) for _k, p, _i in chunk],
+                        self.rules,
+                        self.calendar,
+                        self.today,
+                    )
+                    for chunk in chunks
+                ]
+                for chunk, job in zip(chunks, jobs, strict=True):
+                    for (key, path, ident), report in zip(chunk, job.result(), strict=True):
+                        if report is None or _identity(path) != ident:
+                            continue  # changed meanwhile: read again when asked
+                        self.misses += 1
+                        done += 1
+                        self._hold(key, ident, report)
+                        if self.enabled and _settled(ident):
+                            self._store(key, ident, report)
+        except Exception:  # a worker lost (out of memory, killed): the rest is read when asked
+            return done
+        return done
+
+    def _peek(self, key: str, ident: str) -> bool:
+        """Whether a report of this version of the file is at hand (memory or store)."""
+        for store in (self.memory, self.kept):
+            held = store.get(key) if store is not None else None
+            if held is not None and held[0] == ident:
+                return True
+        if not self.enabled or not _settled(ident):
+            return False
+        assert self.ledger is not None
+        try:
+            row = self.ledger.conn.execute(
+                "SELECT 1 FROM validated WHERE path = ? AND ident = ? AND env = ?",
+                (key, ident, self.env),
+            ).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is not None
+
+    def identity(self, path: str | Path) -> str | None:
+        """The identity (size, times, inode) ``path`` had when this cache last validated it."""
+        return self.identities.get(cache_key(Path(path)))
+
+    def derive(self, name: str, slot: Any, key: Any, make: Callable[[], T]) -> T:
+        """A value worked out from what this cache read: ``make()`` unless the value stored
+        for ``(name, slot)`` was made under an equal ``key``. The key must name everything the
+        value depends on (the identities of the files, the moment, the inputs); it is kept
+        between runs of this process like the reports (per state database and environment)."""
+        held = self.worked_out.get((name, slot))
+        if held is not None and held[0] == key:
+            return held[1]
+        value = make()
+        self.worked_out[(name, slot)] = (key, value)
+        return value
+
+    def seen_before(self, name: str, slot: Any, key: Any) -> bool:
+        """Whether ``key`` is what :meth:`remember` last kept for ``(name, slot)``."""
+        held = self.worked_out.get((name, slot))
+        return held is not None and held[0] == key
+
+    def remember(self, name: str, slot: Any, key: Any) -> None:
+        """Keep ``key`` for ``(name, slot)`` (see :meth:`derive` for what it must name)."""
+        self.worked_out[(name, slot)] = (key, None)
+
+    def _held(self, key: str, ident: str) -> FileReport | None:
+        for store in (self.memory, self.kept):
+            held = store.get(key) if store is not None else None
+            if held is not None and held[0] == ident:
+                self.hits += 1
+                return held[1]
+        return None
+
+    def _hold(self, key: str, ident: str, report: FileReport) -> None:
+        """Keep a report in memory: for this run always (its identity still checked on every
+        ask); for later runs of this process only a settled file's, in the same environment."""
+        self.memory[key] = (ident, report)
+        if self.kept is not None and (ident.startswith("sha256:") or _settled(ident)):
+            self.kept[key] = (ident, report)
 
     def validate_bytes(
         self, path: str | Path, data: bytes, sha256: str | None = None
@@ -110,15 +242,20 @@ class ValidationCache:
         key = cache_key(path)
         self.seen.add(key)
         ident = "sha256:" + (sha256 or hashlib.sha256(data).hexdigest())
+        held = self._held(key, ident)
+        if held is not None:
+            return held
         if self.enabled:
             report = self._stored(key, ident, path)
             if report is not None:
+                self._hold(key, ident, report)
                 return report
         self.misses += 1
         with tempfile.TemporaryDirectory(prefix="xietong-") as tmp:
             copy = Path(tmp) / path.name
             copy.write_bytes(data)
             report = _relocated(self._validate(copy), copy, path)
+        self._hold(key, ident, report)
         if self.enabled:
             self._store(key, ident, report)
         return report
@@ -191,7 +328,7 @@ def cached_validate(
 # Refusals that depend only on the file's bytes and the rules (both part of the cache key): a
 # workbook that is no xietong template (an attachment, a generated view) is not opened again
 # while it stays the same.
-STABLE_REJECTIONS = frozenset({"E_UNKNOWN_WORKBOOK"})
+STABLE_REJECTIONS = frozenset({"E_UNKNOWN_WORKBOOK", "E_EMPTY"})
 
 
 def _stable_rejection(report: FileReport) -> bool:
@@ -199,7 +336,68 @@ def _stable_rejection(report: FileReport) -> bool:
     return bool(codes) and codes <= STABLE_REJECTIONS
 
 
+# reports kept in memory between runs of one process (the service, a benchmark), per state
+# database and environment; bounded so that a process never holds more than a drive's worth
+_KEPT: dict[tuple[str, str], dict[str, tuple[str, FileReport]]] = {}
+_KEPT_DRIVES = 4
+
+
+def _validate_chunk(
+    paths: list[str], rules: Rules, calendar: Any, today: dt.date
+) -> list[FileReport | None]:
+    """A prefetch worker's share: each file validated as :meth:`ValidationCache._validate`
+    does (its own isolated reader); None for a file that could not be validated here."""
+    out: list[FileReport | None] = []
+    for path in paths:
+        try:
+            out.append(validation.validate_file(path, rules, calendar=calendar, today=today))
+        except Exception:
+            out.append(None)
+    return out
+
+
+def _kept_reports(
+    ledger: Ledger | None, env: str | None
+) -> dict[str, tuple[str, FileReport]] | None:
+    if ledger is None or env is None:
+        return None
+    where = (str(getattr(ledger, "path", id(ledger))), env)
+    kept = _KEPT.get(where)
+    if kept is None:
+        while len(_KEPT) >= _KEPT_DRIVES:
+            _KEPT.pop(next(iter(_KEPT)))
+        kept = _KEPT[where] = {}
+    return kept
+
+
+_DERIVED: dict[tuple[str, str], dict[tuple[str, Any], tuple[Any, Any]]] = {}
+
+
+def _kept_derived(ledger: Ledger | None, env: str | None) -> dict[tuple[str, Any], tuple[Any, Any]]:
+    where = (str(getattr(ledger, "path", id(ledger))), str(env))
+    kept = _DERIVED.get(where)
+    if kept is None:
+        while len(_DERIVED) >= _KEPT_DRIVES:
+            _DERIVED.pop(next(iter(_DERIVED)))
+        kept = _DERIVED[where] = {}
+    return kept
+
+
+def forget_kept_reports() -> None:
+    """Drop what is kept in memory between runs (tests; a process that wants it lean)."""
+    _KEPT.clear()
+    _DERIVED.clear()
+
+
 def cache_key(path: Path) -> str:
+    text = os.fspath(path)
+    if os.path.isabs(text):
+        return _key_of(text)  # an absolute path's key never changes: worked out once
+    return os.path.normcase(os.path.abspath(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_of(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
@@ -209,6 +407,11 @@ def _identity(path: Path) -> str | None:
     except OSError:
         return None
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+
+
+def file_identity(path: str | Path) -> str | None:
+    """A file's identity as the cache compares it (size, times, inode); None when missing."""
+    return _identity(Path(path))
 
 
 def _settled(ident: str) -> bool:
@@ -324,4 +527,5 @@ __all__ = [
     "cache_key",
     "cached_validate",
     "environment_key",
+    "file_identity",
 ]

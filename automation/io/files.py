@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import PurePath
+import time
+from pathlib import Path, PurePath
+from typing import Any
+
+from automation.io.links import is_link
 
 # Our own temporary files (see automation.io.safewrite).
 OWN_TEMP_PREFIX = ".xt-tmp-"
@@ -63,3 +67,73 @@ def is_workbook_name(path: str | os.PathLike[str], *, legacy: bool = True) -> bo
 def is_legacy_name(path: str | os.PathLike[str]) -> bool:
     """An old or foreign workbook format (.xls, .xlsb, .ods, .et) by its name."""
     return _name(path).lower().endswith(LEGACY_SUFFIXES)
+
+
+# -- listing folders of workbooks ---------------------------------------------------------------
+
+# A folder's listing is kept while the folder's modification time stays the same (adding,
+# removing or renaming an entry changes it): a drive of thousands of item folders is listed
+# again only where something moved. A folder modified moments ago is listed every time (a
+# coarse time, 2 s on some shares, may not yet show a second change).
+LISTING_UNSETTLED_NS = 3_000_000_000
+_LISTINGS: dict[str, tuple[int, list[Any], list[str]]] = {}
+_LISTINGS_MAX = 200_000
+
+
+def list_workbooks(folder: str | os.PathLike[str], *, recursive: bool) -> list[Path]:
+    """The readable workbooks in a folder (sorted; temporary and lock files left out; links,
+    and folders behind links, never followed)."""
+    found: list[Path] = []
+    _collect(os.fspath(folder), recursive, found)
+    found.sort()
+    return found
+
+
+def _collect(folder: str, recursive: bool, found: list[Path]) -> None:
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:  # not there or not readable: nothing in it
+        return
+    held = _LISTINGS.get(folder)
+    if held is not None and held[0] == mtime:
+        files, subfolders = held[1], held[2]
+    else:
+        listed = _list(folder)
+        if listed is None:
+            return
+        files, subfolders = listed
+        if time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
+            if len(_LISTINGS) >= _LISTINGS_MAX:
+                _LISTINGS.clear()
+            _LISTINGS[folder] = (mtime, files, subfolders)
+    found.extend(files)
+    if recursive:
+        for sub in subfolders:
+            _collect(sub, recursive, found)
+
+
+def _list(folder: str) -> tuple[list[Path], list[str]] | None:
+    try:
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+    except OSError:
+        return None
+    files: list[Path] = []
+    subfolders: list[str] = []
+    for entry in listed:
+        try:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if not is_link(entry.path):
+                    subfolders.append(entry.path)
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        name = entry.name
+        if name.lower().endswith(WORKBOOK_SUFFIXES) and not is_temporary(name):
+            files.append(Path(entry.path))
+    subfolders.sort()
+    return files, subfolders

@@ -128,6 +128,13 @@ class ReaderPool:
             proc.join(5)
             proc.close()
 
+    def warm_up(self) -> None:
+        """Start the worker now, so the first file read later need not wait for it."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._stop()
+                self._start()
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

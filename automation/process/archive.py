@@ -32,7 +32,7 @@ from typing import Any
 
 from automation import __version__
 from automation.core import archive as core
-from automation.core.clocks import ItemCycle, compute_clocks
+from automation.core.clocks import ItemCycle
 from automation.core.intake import latest_revisions
 from automation.core.problems import Problem, make_problem
 from automation.errors import XietongError
@@ -48,7 +48,7 @@ from automation.io.ledger import Ledger
 from automation.io.locks import OWN_TEMP_PREFIX, is_temporary, lock_holder
 from automation.io.safewrite import WriteDeferred, read_with_snapshot, safe_write
 from automation.process.checklist import checklist_bytes
-from automation.process.clocks import department_records
+from automation.process.clocks import clock_results, department_records
 from automation.process.context import RunContext
 from automation.process.tracking import CellChange, TrackingTable, read_tracking, write_tracking
 from automation.rules import Rules
@@ -489,9 +489,7 @@ def _clock_lines(run: _Run, row: dict[str, Any]) -> list[str]:
         fields["archive_date"] = run.as_of.date()
     depts = department_records(run.ctx, item_id, warnings=[])
     cycle = int(row.get("revision") or 1)
-    results = compute_clocks(
-        [ItemCycle(item_id, cycle, fields, depts)], run.rules.clocks, run.cache.calendar, run.as_of
-    )
+    results = clock_results(run.ctx, [ItemCycle(item_id, cycle, fields, depts)])
     return core.clock_summary(results)
 
 

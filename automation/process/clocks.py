@@ -40,7 +40,7 @@ from automation.core.normalize import is_blank
 from automation.core.text import printable
 from automation.errors import XietongError
 from automation.io.drive import DrivePaths, archived_item_folders, item_folder_index
-from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.io.files import list_workbooks
 from automation.process.context import RunContext, calendar_of, rules_for
 from automation.process.tracking import read_tracking, revision_of
 from automation.rules import Rules
@@ -82,18 +82,8 @@ class DriveInputs:
 
 
 def workbooks_in(folder: Path, *, recursive: bool) -> list[Path]:
-    """The readable workbooks in a folder (temporary and lock files left out)."""
-    if not folder.is_dir():
-        return []
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(
-        p
-        for p in found
-        if p.suffix.lower() in WORKBOOK_SUFFIXES
-        and not is_temporary(p)
-        and not p.is_symlink()
-        and p.is_file()
-    )
+    """The readable workbooks in a folder (see ``automation.io.files.list_workbooks``)."""
+    return list_workbooks(folder, recursive=recursive)
 
 
 def item_folders(paths: DrivePaths, item_id: str) -> list[Path]:
@@ -189,27 +179,50 @@ def department_records(
 ) -> dict[str, DeptRecord]:
     """The department records of one item from its folder (and the weekly folder).
 
-    Workbooks unchanged since the context's cache stored their result are not read again;
+    Workbooks unchanged since the context's cache stored their result are not read again, and
+    the records of an item none of whose workbooks changed are not worked out again;
     ``folders`` is the :func:`item_folder_index` of the drive, when the caller has it.
     """
     warn = warnings if warnings is not None else []
-    rec = _Records()
     if weekly_reports is None:
         weekly_reports = read_weekly_reports(ctx, warn)
+    mine = item_folders(ctx.paths, item_id) if folders is None else folders.get(item_id, [])
+    read = [
+        (path, report)
+        for folder in mine
+        for path in workbooks_in(folder, recursive=True)
+        if (report := _read(ctx, path, warn)) is not None
+    ]
+    key = (files_key(ctx, [p for p, _r in read]), files_key(ctx, [r.path for r in weekly_reports]))
+    records, notes = ctx.cache.derive(
+        "department_records",
+        item_id,
+        key,
+        lambda: _department_records(ctx.rules, item_id, read, weekly_reports),
+    )
+    warn.extend(notes)
+    return records
+
+
+def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | None], ...]:
+    """What identifies the versions of files the context's cache read: path and identity."""
+    return tuple((str(p), ctx.cache.identity(p)) for p in paths)
+
+
+def _department_records(
+    rules: Rules, item_id: str, read: list[tuple[Path, Any]], weekly_reports: list[Any]
+) -> tuple[dict[str, DeptRecord], list[str]]:
+    warn: list[str] = []
+    rec = _Records()
     reports = list(weekly_reports)
     known = {Path(r.path) for r in reports}
-    mine = item_folders(ctx.paths, item_id) if folders is None else folders.get(item_id, [])
-    for folder in mine:
-        for path in workbooks_in(folder, recursive=True):
-            report = _read(ctx, path, warn)
-            if report is None:
-                continue
-            if report.kind == "execution":
-                _add_execution(rec, report, item_id, warn)
-            elif report.kind == "weekly" and path not in known:
-                reports.append(report)
+    for path, report in read:
+        if report.kind == "execution":
+            _add_execution(rec, report, item_id, warn)
+        elif report.kind == "weekly" and path not in known:
+            reports.append(report)
     for report in reports:
-        for row in weekly_rows(report, ctx.rules):
+        for row in weekly_rows(report, rules):
             if not _same_item(row.get("item_id"), item_id) or not _filled(row.get("item_id")):
                 continue
             week = week_text(row.get("week"))
@@ -217,7 +230,7 @@ def department_records(
             if week and _filled(dept):
                 rec.dept(str(dept))
                 rec.weekly[str(dept)].add(week)
-    return rec.build()
+    return rec.build(), warn
 
 
 def read_weekly_reports(ctx: RunContext, warnings: list[str]) -> list[Any]:
@@ -259,6 +272,40 @@ def item_cycles(
     return cycles
 
 
+def clock_results(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[ClockResult]:
+    """``compute_clocks`` of the cycles at the context's moment, each cycle's clocks worked out
+    again only when its inputs (row, department records, moment) changed since this process
+    last computed them."""
+    out: list[ClockResult] = []
+    rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
+    for c in cycles:
+        key = (as_of, _cycle_key(c))
+        out.extend(
+            ctx.cache.derive(
+                "clocks",
+                (c.item_id, c.cycle),
+                key,
+                lambda c=c: compute_clocks([c], rules, calendar, as_of),
+            )
+        )
+    return out
+
+
+def _cycle_key(c: ItemCycle) -> tuple[Any, ...]:
+    return (
+        repr(sorted(c.fields.items())),
+        tuple(
+            (
+                dept,
+                repr(sorted(r.fields.items())),
+                frozenset(r.daily_dates),
+                frozenset(r.weekly_weeks),
+            )
+            for dept, r in sorted(c.departments.items())
+        ),
+    )
+
+
 def read_inputs(ctx: RunContext) -> DriveInputs:
     """Every cycle of the tracking table, with the records of its departments."""
     table = read_tracking(ctx)
@@ -295,7 +342,7 @@ def provisional_warning(ctx: RunContext, results: Iterable[ClockResult] = ()) ->
 def compute_drive(ctx: RunContext) -> DriveClocks:
     """Every clock of every item of the drive as of the context's moment."""
     inputs = read_inputs(ctx)
-    results = compute_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    results = clock_results(ctx, inputs.cycles)
     return DriveClocks(ctx.as_of, results, inputs.warnings)
 
 

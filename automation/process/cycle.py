@@ -28,11 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from automation.core import intake as core
-from automation.core.clocks import ItemCycle, compute_clocks, status_by_cycle
+from automation.core.clocks import ItemCycle, status_by_cycle
 from automation.io.ledger import Registration, drive_lock
+from automation.io.reader import reader_pool
 from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
 from automation.process.archive import ArchiveReport, archive_items
-from automation.process.clocks import item_cycles, provisional_warning
+from automation.process.clocks import (
+    clock_results,
+    item_cycles,
+    provisional_warning,
+    workbooks_in,
+)
 from automation.process.context import RunContext, open_context
 from automation.process.evaluation import (
     CreatedWorkbook,
@@ -220,6 +226,7 @@ def cycle(
     report = CycleReport(drive=str(ctx.paths.root), as_of=ctx.as_of.isoformat())
     step = _stepper(progress)
     step()
+    _prefetch(ctx)
     if ledger.get_meta("rebuilt") is None:
         rebuild_state(ctx)
     _cleanup(ctx)
@@ -284,6 +291,21 @@ def _stepper(progress: Progress | None) -> Callable[[], None]:
         done += 1
 
     return step
+
+
+def _prefetch(ctx: RunContext) -> None:
+    """A cold run reads the item and weekly workbooks on every core first (see
+    ``ValidationCache.prefetch``); a process that already holds the drive skips the listing.
+    The reader of this process is started either way: a changed file is read by it."""
+    reader_pool(ctx.rules.validation).warm_up()  # starts while the folders are listed
+    if ctx.cache.warm:
+        return
+    paths = ctx.paths
+    found = [
+        *workbooks_in(paths.items, recursive=True),
+        *workbooks_in(paths.weekly, recursive=True),
+    ]
+    ctx.cache.prefetch(found)
 
 
 def _cleanup(ctx: RunContext) -> None:
@@ -436,7 +458,7 @@ def _computed_changes(
         if not is_withdrawn(row):
             live.append(row)
     cycles: list[ItemCycle] = item_cycles(ctx, live, warnings)
-    results = compute_clocks(cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    results = clock_results(ctx, cycles)
     notice = provisional_warning(ctx, results)
     if notice and notice not in warnings:
         warnings.append(notice)

@@ -17,6 +17,7 @@ the ``ValidationCache``); the rollup and the exceptions are computed by the pure
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import tempfile
@@ -38,6 +39,7 @@ from automation.core.rollup import (
     weekly_rollup,
 )
 from automation.errors import XietongError
+from automation.io.cache import file_identity
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.journal import make_entry
 from automation.io.safewrite import (
@@ -49,7 +51,13 @@ from automation.io.safewrite import (
 )
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
-from automation.process.clocks import read_weekly_reports, week_text, weekly_rows, workbooks_in
+from automation.process.clocks import (
+    files_key,
+    read_weekly_reports,
+    week_text,
+    weekly_rows,
+    workbooks_in,
+)
 from automation.process.context import RunContext
 from automation.process.tracking import cell_value, read_tracking
 from automation.rules import Rules
@@ -84,6 +92,7 @@ class ItemExecution:
     departments: dict[str, DeptExecution]
     folder: Path | None
     weekly_reports: list[Any] = field(default_factory=list)  # found in the item's folder
+    source: tuple[Any, ...] = ()  # the workbooks read, with their identities (see files_key)
 
     def span(self, rules: Rules, dept: str) -> tuple[dt.date | None, dt.date | None, int]:
         """Start, end and offset of a department's daily-row clock (``rules/clocks.yaml``):
@@ -145,38 +154,30 @@ def _same_item(value: Any, item_id: str) -> bool:
 
 
 def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
-    """Every item of the tracking table (latest cycle) with its execution workbooks' rows."""
-    cache = ctx.cache
+    """Every item of the tracking table (latest cycle) with its execution workbooks' rows.
+
+    An item none of whose workbooks changed since this process last read it is not worked out
+    again (see ``ValidationCache.derive``)."""
     table = read_tracking(ctx)
     folders = item_folder_index(ctx.paths)
     out = []
     for row in latest_revisions(table.rows).values():
         item_id = _text(row.get("item_id"))
         mine = folders.get(item_id, [])
-        depts: dict[str, DeptExecution] = {}
-        weekly: list[Any] = []
+        read = []
         for folder in mine:
             for path in workbooks_in(folder, recursive=True):
                 try:
-                    report = cache.validate(path)
+                    read.append(ctx.cache.validate(path))
                 except XietongError as exc:  # a file that cannot be read is reported
                     warnings.append(f"{path.name} 无法读取：{exc.message}")
-                    continue
-                if report.kind == "weekly":  # a report filed in the item folder counts too
-                    weekly.append(report)
-                    continue
-                if report.kind != "execution" or not _same_item(
-                    report.fields.get("item_id"), item_id
-                ):
-                    continue
-                dept = _text(report.fields.get("department"))
-                if not dept:
-                    continue
-                rec = depts.setdefault(dept, DeptExecution())
-                for key, value in report.fields.items():
-                    if key not in ("item_id", "department") and value not in (None, "", []):
-                        rec.fields.setdefault(key, value)
-                rec.rows.extend(r for r in map(daily_row, report.rows) if r is not None)
+        source = files_key(ctx, [r.path for r in read])
+        depts, weekly = ctx.cache.derive(
+            "execution",
+            item_id,
+            source,
+            lambda item_id=item_id, read=read: _item_execution(item_id, read),
+        )
         fields = {k: v for k, v in row.items() if k != "_row"}
         out.append(
             ItemExecution(
@@ -187,9 +188,31 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
                 departments=depts,
                 folder=mine[0] if mine else None,
                 weekly_reports=weekly,
+                source=source,
             )
         )
     return out
+
+
+def _item_execution(item_id: str, reports: list[Any]) -> tuple[dict[str, DeptExecution], list[Any]]:
+    """The departments' execution rows and the weekly reports among an item's workbooks."""
+    depts: dict[str, DeptExecution] = {}
+    weekly: list[Any] = []
+    for report in reports:
+        if report.kind == "weekly":  # a report filed in the item folder counts too
+            weekly.append(report)
+            continue
+        if report.kind != "execution" or not _same_item(report.fields.get("item_id"), item_id):
+            continue
+        dept = _text(report.fields.get("department"))
+        if not dept:
+            continue
+        rec = depts.setdefault(dept, DeptExecution())
+        for key, value in report.fields.items():
+            if key not in ("item_id", "department") and value not in (None, "", []):
+                rec.fields.setdefault(key, value)
+        rec.rows.extend(r for r in map(daily_row, report.rows) if r is not None)
+    return depts, weekly
 
 
 @dataclass(frozen=True)
@@ -560,9 +583,9 @@ def lead_workbook(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> 
     return buf.getvalue()
 
 
-def lead_html(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> str:
-    """The consolidated report as HTML (the body of the weekly mail), from the package's
-    jinja2 template ``automation/templates/weekly_lead.html.j2``."""
+@functools.cache
+def _lead_template() -> Any:
+    """The page's template, compiled once per process."""
     import jinja2
 
     env = jinja2.Environment(
@@ -570,12 +593,22 @@ def lead_html(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> str:
         autoescape=True,
         keep_trailing_newline=True,
     )
-    return env.get_template("weekly_lead.html.j2").render(
+    return env.get_template("weekly_lead.html.j2")
+
+
+def lead_html(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> str:
+    """The consolidated report as HTML (the body of the weekly mail), from the package's
+    jinja2 template ``automation/templates/weekly_lead.html.j2``."""
+    return _lead_template().render(
         item=item,
         week=week,
         columns=[(k, label) for k, label, _w in LEAD_COLUMNS],
         rows=lead_rows(rollups),
     )
+
+
+def _lead_key(content: tuple[Any, ...], targets: tuple[Path, ...]) -> tuple[Any, ...]:
+    return (content, tuple(file_identity(p) for p in targets))
 
 
 def write_lead_reports(
@@ -586,14 +619,20 @@ def write_lead_reports(
         return []
     written = []
     base = item.folder / LEAD_FILE.format(week=week)
+    targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
+    # the same content, and both files as this process last left them: nothing to build
+    content = (week, item.item_id, item.title, item.lead_dept, repr(lead_rows(rollups)))
+    if ctx.cache.seen_before("lead_reports", str(base), _lead_key(content, targets)):
+        return []
     for path, data in (
-        (base.with_suffix(".xlsx"), lead_workbook(item, week, rollups)),
-        (base.with_suffix(".html"), lead_html(item, week, rollups).encode("utf-8")),
+        (targets[0], lead_workbook(item, week, rollups)),
+        (targets[1], lead_html(item, week, rollups).encode("utf-8")),
     ):
         old, snap = read_with_snapshot(path)
         if old != data:
             safe_write(path, data, expected=snap)
             written.append(ctx.rel(path))
+    ctx.cache.remember("lead_reports", str(base), _lead_key(content, targets))
     if written:
         entry = make_entry(
             action="weekly_lead",
@@ -665,24 +704,38 @@ def drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
 def _drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
     warnings: list[str] = []
     items = read_items(ctx, warnings)
-    esc = ctx.rules.escalation
     today = ctx.today
     out: list[ExceptionCase] = []
     for item in items:
-        marks = office_marks(_text(item.fields.get("notes")), esc.office_marker, today)
-        for dept, rec in sorted(item.departments.items()):
-            out.extend(
-                department_exceptions(
-                    item.item_id,
-                    dept,
-                    rec.rows,
-                    rules=esc,
-                    calendar=ctx.calendar,
-                    as_of=ctx.as_of,
-                    marks=marks,
-                )
+        notes = _text(item.fields.get("notes"))
+        out.extend(
+            ctx.cache.derive(
+                "exceptions",
+                item.item_id,
+                (item.source, notes, ctx.as_of, today),
+                lambda item=item, notes=notes: _item_exceptions(ctx, item, notes),
             )
+        )
     return out, warnings
+
+
+def _item_exceptions(ctx: RunContext, item: ItemExecution, notes: str) -> list[ExceptionCase]:
+    esc = ctx.rules.escalation
+    marks = office_marks(notes, esc.office_marker, ctx.today)
+    out: list[ExceptionCase] = []
+    for dept, rec in sorted(item.departments.items()):
+        out.extend(
+            department_exceptions(
+                item.item_id,
+                dept,
+                rec.rows,
+                rules=esc,
+                calendar=ctx.calendar,
+                as_of=ctx.as_of,
+                marks=marks,
+            )
+        )
+    return out
 
 
 def open_exception_counts(cases: Iterable[ExceptionCase]) -> dict[str, int]:

@@ -27,7 +27,6 @@ from typing import Any
 
 from automation.core import notify as core
 from automation.core.calendar import WorkCalendar, week_label
-from automation.core.clocks import compute_clocks
 from automation.core.exceptions import escalation_events
 from automation.core.intake import from_json_values, latest_revisions
 from automation.errors import XietongError
@@ -42,7 +41,7 @@ from automation.io.ledger import Ledger, open_ledger
 from automation.io.notify_queue import NotifyQueue, QueuedMessage
 from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
-from automation.process.clocks import item_cycles, read_inputs
+from automation.process.clocks import clock_results, item_cycles, read_inputs
 from automation.process.context import RunContext
 from automation.process.execution import drive_exceptions
 from automation.rules import Rules
@@ -102,7 +101,7 @@ def drive_events(ctx: RunContext, rows: list[dict[str, Any]] | None = None) -> l
     warnings: list[str] = []
     cycles = read_inputs(ctx).cycles if rows is None else item_cycles(ctx, rows, warnings)
     rules, as_of = ctx.rules, ctx.as_of
-    results = compute_clocks(cycles, rules.clocks, ctx.calendar, as_of)
+    results = clock_results(ctx, cycles)
     rows = [dict(c.fields) for c in cycles]
     daily = {c.key for c in rules.clocks.clocks if c.per == "department_day"}
     return [

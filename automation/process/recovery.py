@@ -19,6 +19,7 @@ from pathlib import Path
 
 from automation.core import intake as core
 from automation.errors import XietongError
+from automation.io.cache import file_identity
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
 from automation.io.journal import read_journal
 from automation.io.ledger import Registration
@@ -126,9 +127,13 @@ def _adopt_filed_forms(ctx: RunContext, table: TrackingTable) -> int:
             revision = revision_of_name(f.name)
             if (item_id, revision) in known:
                 continue  # the same item and revision found twice: the first one counts
-            data, snap = read_with_snapshot(f)
-            try:
-                report = _validate_copy(ctx, f, data, dated=False)
+            try:  # through the cache first: most workbooks of an item folder are no form
+                report = ctx.cache.validate(f)
+                if report.kind != "request":
+                    continue
+                data, snap = read_with_snapshot(f)
+                if ctx.cache.identity(f) != file_identity(f):  # saved meanwhile: these bytes
+                    report = _validate_copy(ctx, f, data, dated=False)
             except XietongError:
                 continue
             if report.kind != "request" or not report.ok:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.core.clocks import compute_clocks
 from automation.core.summary import SummaryModel, build_summary
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
@@ -31,7 +30,7 @@ from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.summary_html import summary_html
 from automation.io.summary_workbook import summary_workbook_bytes
-from automation.process.clocks import read_inputs
+from automation.process.clocks import clock_results, read_inputs
 from automation.process.context import RunContext
 from automation.process.evaluation import workbook_names
 from automation.process.execution import drive_exceptions
@@ -142,7 +141,7 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
 def build_model(ctx: RunContext) -> SummaryModel:
     """The summary model of the context's drive at its moment."""
     inputs = read_inputs(ctx)
-    results = compute_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of)
+    results = clock_results(ctx, inputs.cycles)
     return build_summary(
         inputs.cycles,
         results,
