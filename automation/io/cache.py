@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -99,7 +98,7 @@ class ValidationCache:
 
     def validate(self, path: str | Path) -> FileReport:
         """The report of ``path``: the stored one when the file is unchanged, else read now."""
-        path = Path(path)
+        path = path if isinstance(path, Path) else Path(path)
         key = cache_key(path)
         self.seen.add(key)
         before = _identity(path)
@@ -195,7 +194,7 @@ class ValidationCache:
 
     def identity(self, path: str | Path) -> str | None:
         """The identity (size, times, inode) ``path`` had when this cache last validated it."""
-        return self.identities.get(cache_key(Path(path)))
+        return self.identities.get(cache_key(path))
 
     def derive(self, name: str, slot: Any, key: Any, make: Callable[[], T]) -> T:
         """A value worked out from what this cache read: ``make()`` unless the value stored
@@ -209,14 +208,14 @@ class ValidationCache:
         self.worked_out[(name, slot)] = (key, value)
         return value
 
-    def seen_before(self, name: str, slot: Any, key: Any) -> bool:
-        """Whether ``key`` is what :meth:`remember` last kept for ``(name, slot)``."""
+    def recall(self, name: str, slot: Any, key: Any) -> Any:
+        """The value :meth:`keep` kept for ``(name, slot)`` under an equal ``key``, else None."""
         held = self.worked_out.get((name, slot))
-        return held is not None and held[0] == key
+        return held[1] if held is not None and held[0] == key else None
 
-    def remember(self, name: str, slot: Any, key: Any) -> None:
-        """Keep ``key`` for ``(name, slot)`` (see :meth:`derive` for what it must name)."""
-        self.worked_out[(name, slot)] = (key, None)
+    def keep(self, name: str, slot: Any, key: Any, value: Any = True) -> None:
+        """Keep ``value`` for ``(name, slot)`` under ``key`` (see :meth:`derive`)."""
+        self.worked_out[(name, slot)] = (key, value)
 
     def _held(self, key: str, ident: str) -> FileReport | None:
         for store in (self.memory, self.kept):
@@ -389,19 +388,23 @@ def forget_kept_reports() -> None:
     _DERIVED.clear()
 
 
-def cache_key(path: Path) -> str:
+_ABSOLUTE_KEYS: dict[str, str] = {}
+
+
+def cache_key(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
+    key = _ABSOLUTE_KEYS.get(text)  # an absolute path's key never changes: worked out once
+    if key is not None:
+        return key
+    key = os.path.normcase(os.path.abspath(text))
     if os.path.isabs(text):
-        return _key_of(text)  # an absolute path's key never changes: worked out once
-    return os.path.normcase(os.path.abspath(text))
+        if len(_ABSOLUTE_KEYS) >= 1 << 17:
+            _ABSOLUTE_KEYS.clear()
+        _ABSOLUTE_KEYS[text] = key
+    return key
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _key_of(path: str) -> str:
-    return os.path.normcase(os.path.abspath(path))
-
-
-def _identity(path: Path) -> str | None:
+def _identity(path: str | os.PathLike[str]) -> str | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -409,9 +412,9 @@ def _identity(path: Path) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
 
 
-def file_identity(path: str | Path) -> str | None:
+def file_identity(path: str | os.PathLike[str]) -> str | None:
     """A file's identity as the cache compares it (size, times, inode); None when missing."""
-    return _identity(Path(path))
+    return _identity(path)
 
 
 def _settled(ident: str) -> bool:

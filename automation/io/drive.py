@@ -7,10 +7,12 @@ overrides the package defaults file by file.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from automation.errors import XietongError
+from automation.io.files import LISTING_UNSETTLED_NS
 from automation.io.secrets import check_share_rules
 from automation.rules import Rules, load_rules
 
@@ -105,16 +107,33 @@ def require_drive(root: str | Path) -> DrivePaths:
 
 
 def item_folder_index(paths: DrivePaths) -> dict[str, list[Path]]:
-    """The folders of every item by ID (``<ID>`` or ``<ID> <title>``), from one listing."""
+    """The folders of every item by ID (``<ID>`` or ``<ID> <title>``), from one listing (kept
+    while the items folder's modification time stays the same, as ``list_workbooks`` keeps
+    a listing)."""
     index: dict[str, list[Path]] = {}
-    if not paths.items.is_dir():
+    where = str(paths.items)
+    try:
+        mtime = os.stat(where).st_mtime_ns
+    except OSError:
         return index
-    for entry in os.scandir(paths.items):
-        if entry.is_dir():
-            index.setdefault(entry.name.split(" ", 1)[0], []).append(Path(entry.path))
+    held = _FOLDER_INDEX.get(where)
+    if held is not None and held[0] == mtime:
+        return dict(held[1])
+    try:
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    index.setdefault(entry.name.split(" ", 1)[0], []).append(Path(entry.path))
+    except OSError:  # not a folder, or not readable
+        return {}
     for folders in index.values():
         folders.sort()
-    return index
+    if time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
+        _FOLDER_INDEX[where] = (mtime, index)
+    return dict(index)
+
+
+_FOLDER_INDEX: dict[str, tuple[int, dict[str, list[Path]]]] = {}
 
 
 def bag_index(paths: DrivePaths) -> dict[str, list[Path]]:

@@ -84,32 +84,35 @@ def list_workbooks(folder: str | os.PathLike[str], *, recursive: bool) -> list[P
     """The readable workbooks in a folder (sorted; temporary and lock files left out; links,
     and folders behind links, never followed)."""
     found: list[Path] = []
-    _collect(os.fspath(folder), recursive, found)
-    found.sort()
+    if _collect(os.fspath(folder), recursive, found) > 1:
+        found.sort()  # files of several folders (each folder's own are sorted already)
     return found
 
 
-def _collect(folder: str, recursive: bool, found: list[Path]) -> None:
+def _collect(folder: str, recursive: bool, found: list[Path]) -> int:
+    """Add the workbooks of ``folder`` (and below) to ``found``; the folders that had any."""
     try:
         mtime = os.stat(folder).st_mtime_ns
     except OSError:  # not there or not readable: nothing in it
-        return
+        return 0
     held = _LISTINGS.get(folder)
     if held is not None and held[0] == mtime:
         files, subfolders = held[1], held[2]
     else:
         listed = _list(folder)
         if listed is None:
-            return
+            return 0
         files, subfolders = listed
         if time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
             if len(_LISTINGS) >= _LISTINGS_MAX:
                 _LISTINGS.clear()
             _LISTINGS[folder] = (mtime, files, subfolders)
     found.extend(files)
+    had = 1 if files else 0
     if recursive:
         for sub in subfolders:
-            _collect(sub, recursive, found)
+            had += _collect(sub, recursive, found)
+    return had
 
 
 def _list(folder: str) -> tuple[list[Path], list[str]] | None:
@@ -135,5 +138,6 @@ def _list(folder: str) -> tuple[list[Path], list[str]] | None:
         name = entry.name
         if name.lower().endswith(WORKBOOK_SUFFIXES) and not is_temporary(name):
             files.append(Path(entry.path))
+    files.sort()
     subfolders.sort()
     return files, subfolders

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,16 +55,12 @@ class NotifyQueue:
 
     # -- items ---------------------------------------------------------------------------------
 
-    def known(self, keys: list[str]) -> set[str]:
-        found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT key FROM notify_items WHERE key IN ({marks})", chunk
-            ).fetchall()
-            found.update(r["key"] for r in rows)
-        return found
+    def count(self) -> int:
+        """How many items the queue holds (it only grows)."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM notify_items").fetchone()[0])
+
+    def all_keys(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT key FROM notify_items")}
 
     def add(self, items: list[dict[str, Any]], created: str) -> int:
         """Record new notifications (``key``, ``kind``, ``target``, ``event``, ``recipients``);
@@ -86,10 +83,29 @@ class NotifyQueue:
             )
             return c.total_changes - before
 
-    def new_items(self) -> list[dict[str, Any]]:
+    def new_kinds(self) -> dict[str, int]:
+        """How many items wait to be composed, by kind of event."""
         rows = self.conn.execute(
-            "SELECT * FROM notify_items WHERE status = 'new' ORDER BY created, key"
+            "SELECT kind, COUNT(*) AS n FROM notify_items WHERE status = 'new' GROUP BY kind"
         ).fetchall()
+        return {r["kind"]: r["n"] for r in rows}
+
+    def new_items(self, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The items waiting to be composed (only those of ``kinds``, when given)."""
+        if kinds is None:
+            rows = self.conn.execute(
+                "SELECT * FROM notify_items WHERE status = 'new' ORDER BY created, key"
+            ).fetchall()
+        else:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            marks = ", ".join("?" * len(wanted))
+            rows = self.conn.execute(
+                f"SELECT * FROM notify_items WHERE status = 'new' AND kind IN ({marks}) "
+                "ORDER BY created, key",
+                wanted,
+            ).fetchall()
         return [
             {
                 "key": r["key"],

@@ -36,7 +36,7 @@ from automation.core.clocks import ItemCycle
 from automation.core.intake import latest_revisions
 from automation.core.problems import Problem, make_problem
 from automation.errors import XietongError
-from automation.io.cache import ValidationCache
+from automation.io.cache import ValidationCache, file_identity
 from automation.io.drive import (
     DrivePaths,
     bag_index,
@@ -167,11 +167,14 @@ def archive_items(ctx: RunContext, *, item: str | None = None) -> ArchiveReport:
         raise XietongError(f"跟踪表中没有事项 {item}", code="E_UNKNOWN_ITEM", exit_code=2)
     folders = item_folder_index(paths)
     bags = bag_index(paths)
+    revision_counts: dict[Any, int] = {}
+    for r in table.rows:
+        revision_counts[r.get("item_id")] = revision_counts.get(r.get("item_id"), 0) + 1
     for item_id, row in sorted(latest.items()):
         item_id = str(item_id).strip()
         if wanted is not None and item_id.upper() != wanted:
             continue
-        revisions = sum(1 for r in table.rows if r.get("item_id") == row.get("item_id"))
+        revisions = revision_counts.get(row.get("item_id"), 0)
         try:
             outcome = _one(
                 run,
@@ -245,10 +248,36 @@ def checklist_name(spec: ArchiveRules, item_id: str) -> str:
 def _refresh_checklist(
     run: _Run, row: dict[str, Any], folder: Path, revisions: int
 ) -> core.Checklist:
-    """Build the item's checklist from its folder and (re)write the workbook when it changed."""
+    """Build the item's checklist from its folder and (re)write the workbook when it changed.
+
+    Not built again while the row, the item's files, the weekly reports and the registered
+    request are what they were when this process last built it."""
+    item_id = str(row["item_id"]).strip()
+    walked = _walk(folder)
+    key = (
+        repr(sorted(row.items())),
+        revisions,
+        str(folder),
+        tuple((str(p), file_identity(p)) for p in walked),
+        tuple((str(p), file_identity(p)) for p, _f in _weekly_files(run)),
+        repr(sorted(_request_fields(run.ledger, item_id).items())),
+        run.as_of.date(),
+    )
+    held = run.cache.recall("checklist", item_id, key)
+    if held is not None:
+        return held
+    checklist, written = _build_checklist(run, row, folder, walked, revisions)
+    if written:  # a workbook left unwritten (open) is tried again next run
+        run.cache.keep("checklist", item_id, key, checklist)
+    return checklist
+
+
+def _build_checklist(
+    run: _Run, row: dict[str, Any], folder: Path, walked: list[Path], revisions: int
+) -> tuple[core.Checklist, bool]:
     item_id = str(row["item_id"]).strip()
     name = checklist_name(run.spec, item_id)
-    files = [f for _, f in _folder_files(run, folder) if f.name != name]
+    files = [f for _, f in _folder_files(run, folder, walked) if f.name != name]
     labels = {f.key: f.label for f in run.rules.form("tracking").all_fields}
     checklist = core.build_checklist(
         run.spec,
@@ -281,7 +310,8 @@ def _refresh_checklist(
             run.ctx.journal([entry])
         except WriteDeferred as exc:
             run.report.warnings.append(f"{run.rel(target)}：{exc.message_zh}")
-    return checklist
+            return checklist, False
+    return checklist, True
 
 
 def _request_fields(ledger: Ledger, item_id: str) -> dict[str, Any]:
@@ -302,9 +332,11 @@ def _walk(folder: Path) -> list[Path]:
     return out
 
 
-def _folder_files(run: _Run, folder: Path) -> list[tuple[Path, core.FolderFile]]:
+def _folder_files(
+    run: _Run, folder: Path, walked: list[Path] | None = None
+) -> list[tuple[Path, core.FolderFile]]:
     out = []
-    for path in _walk(folder):
+    for path in _walk(folder) if walked is None else walked:
         out.append((path, _folder_file(run, path, path.relative_to(folder).as_posix())))
     return out
 

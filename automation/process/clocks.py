@@ -276,11 +276,17 @@ def clock_results(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[ClockRes
     """``compute_clocks`` of the cycles at the context's moment, each cycle's clocks worked out
     again only when its inputs (row, department records, moment) changed since this process
     last computed them."""
-    out: list[ClockResult] = []
+    return [r for part in clock_results_by_cycle(ctx, cycles) for r in part]
+
+
+def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[list[ClockResult]]:
+    """:func:`clock_results` one list per cycle; a cycle whose inputs did not change gets the
+    very list object it got before (callers may key their own work on it)."""
+    out: list[list[ClockResult]] = []
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
     for c in cycles:
         key = (as_of, _cycle_key(c))
-        out.extend(
+        out.append(
             ctx.cache.derive(
                 "clocks",
                 (c.item_id, c.cycle),

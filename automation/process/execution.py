@@ -232,15 +232,24 @@ def weekly_submissions(
     seen = {Path(r.path) for r in reports}
     reports += [r for r in extra if Path(r.path) not in seen]
     for report in reports:
-        for row in weekly_rows(report, ctx.rules):
-            week = week_text(row.get("week"))
-            if week is None:
-                continue
-            key = (_text(row.get("item_id")).upper(), _text(row.get("department")), week)
-            day = as_date(row.get("submitted_date"))
+        path = Path(report.path)
+        for key, day in ctx.cache.derive(
+            "sent", str(path), ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
+        ):
             old = out.get(key)
             if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
                 out[key] = SentReport(day)
+    return out
+
+
+def _sent_rows(ctx: RunContext, report: Any) -> list[tuple[tuple[str, str, str], dt.date | None]]:
+    """(item, department, week) and submission day of each row of one report that counts."""
+    out = []
+    for row in weekly_rows(report, ctx.rules):
+        week = week_text(row.get("week"))
+        if week is not None:
+            key = (_text(row.get("item_id")).upper(), _text(row.get("department")), week)
+            out.append((key, as_date(row.get("submitted_date"))))
     return out
 
 
@@ -313,11 +322,30 @@ def compute_weekly(
     items = read_items(ctx, warnings)
     filed = [r for item in items for r in item.weekly_reports]
     sent = weekly_submissions(ctx, warnings, filed)
-    rollups = [
-        r
-        for item in items
-        for r in item_rollups(item, ctx.rules, ctx.calendar, ctx.as_of, week, sent)
-    ]
+    label = week_label(*week)
+    sent_in_week: dict[str, list[tuple[str, SentReport]]] = {}
+    for (item_id, dept, when), report in sent.items():
+        if when == label:
+            sent_in_week.setdefault(item_id, []).append((dept, report))
+    rollups = []
+    for item in items:
+        key = (
+            item.source,
+            repr(sorted(item.fields.items())),
+            ctx.as_of,
+            week,
+            tuple(sorted(sent_in_week.get(item.item_id.upper(), []))),
+        )
+        rollups.extend(
+            ctx.cache.derive(
+                "rollup",
+                item.item_id,
+                key,
+                lambda item=item: item_rollups(
+                    item, ctx.rules, ctx.calendar, ctx.as_of, week, sent
+                ),
+            )
+        )
     return items, rollups, warnings
 
 
@@ -362,14 +390,17 @@ def plan_weekly_edits(
     next_row = max((r["_row"] for r in used), default=lay.first_data_row - 1) + 1
     edits: list[tuple[str, int, str, Any, Any]] = []
     remember: dict[str, str] = {}
+    # the rows by (item, week), in sheet order: each rollup finds its row without a scan
+    by_item_week: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in used:
+        key = (_text(r.get("item_id")).upper(), _text(r.get("week")).upper())
+        by_item_week.setdefault(key, []).append(r)
     for roll in rollups:
         found = next(
             (
                 r
-                for r in used
-                if _text(r.get("item_id")).upper() == roll.item.upper()
-                and _text(r.get("week")).upper() == roll.week
-                and _text(r.get("department")) in ("", roll.department)
+                for r in by_item_week.get((roll.item.upper(), roll.week), ())
+                if _text(r.get("department")) in ("", roll.department)
             ),
             None,
         )
@@ -622,7 +653,7 @@ def write_lead_reports(
     targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
     # the same content, and both files as this process last left them: nothing to build
     content = (week, item.item_id, item.title, item.lead_dept, repr(lead_rows(rollups)))
-    if ctx.cache.seen_before("lead_reports", str(base), _lead_key(content, targets)):
+    if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
         return []
     for path, data in (
         (targets[0], lead_workbook(item, week, rollups)),
@@ -632,7 +663,7 @@ def write_lead_reports(
         if old != data:
             safe_write(path, data, expected=snap)
             written.append(ctx.rel(path))
-    ctx.cache.remember("lead_reports", str(base), _lead_key(content, targets))
+    ctx.cache.keep("lead_reports", str(base), _lead_key(content, targets))
     if written:
         entry = make_entry(
             action="weekly_lead",
@@ -669,8 +700,11 @@ def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False)
             continue
         if written:
             result.written.append(ctx.rel(weekly_path(ctx.paths, dept)))
+    by_item: dict[str, list[WeekRollup]] = {}
+    for r in rollups:
+        by_item.setdefault(r.item, []).append(r)
     for item in items:
-        mine = [r for r in rollups if r.item == item.item_id]
+        mine = by_item.get(item.item_id, [])
         try:
             result.written.extend(write_lead_reports(ctx, item, result.week, mine))
         except XietongError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 
 from automation.core import notify as core
 from automation.core.calendar import WorkCalendar, week_label
+from automation.core.clocks import ClockResult, ItemCycle
 from automation.core.exceptions import escalation_events
 from automation.core.intake import from_json_values, latest_revisions
 from automation.errors import XietongError
@@ -41,7 +42,7 @@ from automation.io.ledger import Ledger, open_ledger
 from automation.io.notify_queue import NotifyQueue, QueuedMessage
 from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
-from automation.process.clocks import clock_results, item_cycles, read_inputs
+from automation.process.clocks import clock_results_by_cycle, item_cycles, read_inputs
 from automation.process.context import RunContext
 from automation.process.execution import drive_exceptions
 from automation.rules import Rules
@@ -98,11 +99,40 @@ def drive_events(ctx: RunContext, rows: list[dict[str, Any]] | None = None) -> l
     ``rows``: the tracking rows the caller already read (the cycle), so the table is not read
     again; None reads it here.
     """
+    return [e for _item, events in drive_event_parts(ctx, rows) for e in events]
+
+
+def drive_event_parts(
+    ctx: RunContext, rows: list[dict[str, Any]] | None = None
+) -> list[tuple[str, list[core.Event]]]:
+    """:func:`drive_events` by item; an item whose rows and clocks did not change since this
+    process last looked gets the very list object it got then."""
     warnings: list[str] = []
     cycles = read_inputs(ctx).cycles if rows is None else item_cycles(ctx, rows, warnings)
+    parts = clock_results_by_cycle(ctx, cycles)
+    by_item: dict[str, list[tuple[ItemCycle, list[ClockResult]]]] = {}
+    for c, part in zip(cycles, parts, strict=True):
+        by_item.setdefault(c.item_id, []).append((c, part))
+    out: list[tuple[str, list[core.Event]]] = []
+    for item, pairs in by_item.items():
+        # an item whose rows and clocks are those of the last run: the same events
+        key = (repr([sorted(c.fields.items()) for c, _p in pairs]), ctx.as_of)
+        clocks = [p for _c, p in pairs]
+        held = ctx.cache.recall("events", item, key)
+        if held is not None and all(a is b for a, b in zip(held[0], clocks, strict=True)):
+            out.append((item, held[1]))
+            continue
+        events = _item_events(ctx, [dict(c.fields) for c, _p in pairs], clocks)
+        ctx.cache.keep("events", item, key, (clocks, events))
+        out.append((item, events))
+    return out
+
+
+def _item_events(
+    ctx: RunContext, rows: list[dict[str, Any]], clocks: list[list[ClockResult]]
+) -> list[core.Event]:
     rules, as_of = ctx.rules, ctx.as_of
-    results = clock_results(ctx, cycles)
-    rows = [dict(c.fields) for c in cycles]
+    results = [r for part in clocks for r in part]
     daily = {c.key for c in rules.clocks.clocks if c.per == "department_day"}
     return [
         *core.row_events(rows, results, as_of=as_of, catch_up_days=rules.notify.catch_up_days),
@@ -342,10 +372,45 @@ def notify_drive(
     """
     paths, rules, calendar, as_of = ctx.paths, ctx.rules, ctx.calendar, ctx.as_of
     report = NotifyReport(str(paths.root), as_of.isoformat(), dry_run)
-    events = [*drive_events(ctx, rows), *extra_events]
-    found = core.notifications(events, rules.departments, rules.notify)
-    _run(paths, rules, ctx.need_ledger(), found, as_of, calendar, report, client, clock, sleep)
+    seen: dict[str, core.Notification] = {}
+    for item, events in drive_event_parts(ctx, rows):
+        held = ctx.cache.recall("notifications", item, "")
+        if held is not None and held[0] is events:  # the same events: the same notifications
+            mine = held[1]
+        else:
+            mine = core.notifications(events, rules.departments, rules.notify)
+            ctx.cache.keep("notifications", item, "", (events, mine))
+        for n in mine:
+            seen.setdefault(n.key, n)
+    for n in core.notifications(extra_events, rules.departments, rules.notify):
+        seen.setdefault(n.key, n)
+    found = list(seen.values())
+    ledger = ctx.need_ledger()
+    queue = NotifyQueue(ledger)
+    known = _known_keys(ctx, queue, found)
+    _run(paths, rules, ledger, found, known, as_of, calendar, report, client, clock, sleep)
+    if not dry_run:  # what is queued now is known next run without asking the database
+        queued = _queued_keys(ctx, queue)
+        queued.update(seen)
+        ctx.cache.keep("notify_known", "", queue.count(), queued)
     return report
+
+
+def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
+    """Every key in the queue. The queue only grows: the set this process holds is used while
+    the queue's count says nothing else added to it, else read again."""
+    count = queue.count()
+    held = ctx.cache.recall("notify_known", "", count)
+    if held is None:
+        held = queue.all_keys()
+        ctx.cache.keep("notify_known", "", count, held)
+    return held
+
+
+def _known_keys(ctx: RunContext, queue: NotifyQueue, found: list[core.Notification]) -> set[str]:
+    """The keys of ``found`` already in the queue."""
+    queued = _queued_keys(ctx, queue)
+    return {n.key for n in found if n.key in queued}
 
 
 def _run(
@@ -353,6 +418,7 @@ def _run(
     rules: Rules,
     ledger: Ledger,
     found: list[core.Notification],
+    known: set[str],
     as_of: dt.datetime,
     calendar: WorkCalendar,
     report: NotifyReport,
@@ -361,7 +427,6 @@ def _run(
     sleep: Callable[[float], None],
 ) -> None:
     queue = NotifyQueue(ledger)
-    known = queue.known([n.key for n in found])
     fresh = [n for n in found if n.key not in known]
     report.new = [
         {
@@ -386,11 +451,17 @@ def _run(
     renderer = Renderer(paths.rules / "notify")
     if dry_run := report.dry_run:
         waiting = [_stored(i) for i in queue.new_items()] + fresh
+        sendable = [
+            n for n in waiting if core.may_send(n.event.kind, as_of, calendar, rules.notify)
+        ]
+        report.held = len(waiting) - len(sendable)
     else:
         queue.add(records, as_of.isoformat())
-        waiting = [_stored(i) for i in queue.new_items()]
-    sendable = [n for n in waiting if core.may_send(n.event.kind, as_of, calendar, rules.notify)]
-    report.held = len(waiting) - len(sendable)
+        # only the kinds that may leave now are loaded: the held ones are merely counted
+        counts = queue.new_kinds()
+        now = {k for k in counts if core.may_send(k, as_of, calendar, rules.notify)}
+        sendable = [_stored(i) for i in queue.new_items(now)]
+        report.held = sum(n for k, n in counts.items() if k not in now)
     for digest in core.digests(sendable, rules.notify.digest_max_events):
         for part, payload in _compose(digest, rules, renderer, as_of):
             if dry_run:

@@ -16,12 +16,13 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from automation.core import intake as core
 from automation.errors import XietongError
 from automation.io.cache import file_identity
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
-from automation.io.journal import read_journal
+from automation.io.journal import JOURNAL_GLOB, read_journal
 from automation.io.ledger import Registration
 from automation.io.links import is_link
 from automation.io.safewrite import read_with_snapshot
@@ -50,6 +51,11 @@ def raise_counters(ctx: RunContext, table: TrackingTable) -> int:
     """Raise every year's counter above the highest ID named anywhere; the number of years."""
     ledger = ctx.need_ledger()
     ids = ctx.rules.drive.item_ids
+    # nothing that may name an ID changed since this process last looked: nothing to raise
+    key = _sources_key(ctx, table)
+    held = ctx.cache.recall("id_counters", "", key)
+    if held is not None:
+        return held
     best: dict[int, int] = {}
     for item_id in core.ids_mentioned(_id_sources(ctx, table), ids):
         parsed = core.parse_item_id(item_id, ids)
@@ -57,7 +63,51 @@ def raise_counters(ctx: RunContext, table: TrackingTable) -> int:
             best[parsed[0]] = max(best.get(parsed[0], 0), parsed[1])
     for year, seq in best.items():
         ledger.raise_counter(year, seq)
+    ctx.cache.keep("id_counters", "", _sources_key(ctx, table), len(best))
     return len(best)
+
+
+def _sources_key(ctx: RunContext, table: TrackingTable) -> tuple[Any, ...]:
+    """What :func:`_id_sources` reads, as identities: the table's bytes, the registrations and
+    counters of the state, the journal files, the folders' listings and the notes' texts."""
+    conn = ctx.need_ledger().conn
+    paths = ctx.paths
+
+    def mtime(folder: Path) -> int | None:
+        try:
+            return os.stat(folder).st_mtime_ns
+        except OSError:
+            return None
+
+    archive = [paths.archive, *_folders(paths.archive, depth=2)]
+    return (
+        table.snapshot.sha256,
+        tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM registrations").fetchone()),
+        tuple(tuple(r) for r in conn.execute("SELECT * FROM id_counter ORDER BY year")),
+        tuple((p.name, file_identity(p)) for p in sorted(paths.log.glob(JOURNAL_GLOB))),
+        mtime(paths.items),
+        tuple((str(f), mtime(f)) for f in archive),
+        mtime(paths.feedback),
+        tuple(
+            (p.name, file_identity(p)) for p in _files(paths.feedback) if p.suffix.lower() == ".txt"
+        ),
+    )
+
+
+def _folders(folder: Path, *, depth: int) -> list[Path]:
+    """The folders below ``folder`` down to ``depth`` levels (links not followed)."""
+    if depth <= 0:
+        return []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        if not is_link(entry.path) and entry.is_dir(follow_symlinks=False):
+            out.append(Path(entry.path))
+            out.extend(_folders(Path(entry.path), depth=depth - 1))
+    return out
 
 
 def _id_sources(ctx: RunContext, table: TrackingTable) -> Iterator[str]:
