@@ -18,10 +18,11 @@ Pure: built from the tracking rows (as clock-engine cycles) and the clock result
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from automation.core.calendar import week_of
@@ -160,10 +161,10 @@ class SummaryModel:
                 "on_time": {k: r.as_dict() for k, r in ov.rates.items()},
             },
             "departments": [
-                {**asdict(d), "rate": None if d.rate is None else round(d.rate, 4)}
+                {**_flat(d), "rate": None if d.rate is None else round(d.rate, 4)}
                 for d in self.departments
             ],
-            "overdue": [asdict(o) for o in self.overdue],
+            "overdue": [_flat(o) for o in self.overdue],
             "trend": [
                 {
                     "week": t.week,
@@ -187,6 +188,16 @@ class SummaryModel:
         data["extra"] = extra
         text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _flat(row: Any) -> dict[str, Any]:
+    """A dataclass of plain values as a dict (``asdict`` deep-copies: thousands of rows)."""
+    return {name: getattr(row, name) for name in _field_names(type(row))}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 # -- building blocks -------------------------------------------------------------------------

@@ -86,6 +86,7 @@ class ValidationCache:
         self.memory: dict[str, tuple[str, FileReport]] = {}
         self.kept = _kept_reports(ledger, self.env)
         self.identities: dict[str, str] = {}
+        self.last_identity: str | None = None  # of the file :meth:`validate` was last asked for
         self.worked_out: dict[tuple[str, Any], tuple[Any, Any]] = (
             _kept_derived(ledger, self.env) if self.kept is not None else {}
         )
@@ -101,7 +102,7 @@ class ValidationCache:
         path = path if isinstance(path, Path) else Path(path)
         key = cache_key(path)
         self.seen.add(key)
-        before = _identity(path)
+        before = self.last_identity = _identity(path)
         if before is not None:
             self.identities[key] = before
             held = self._held(key, before)
@@ -417,6 +418,12 @@ def file_identity(path: str | os.PathLike[str]) -> str | None:
     return _identity(path)
 
 
+def settled(ident: str | None) -> bool:
+    """Whether a file of this identity was modified long enough ago to be told apart from a
+    later save of the same size (see :data:`UNSETTLED_S`)."""
+    return ident is not None and _settled(ident)
+
+
 def _settled(ident: str) -> bool:
     """Modified long enough ago that a further save must show another modification time."""
     mtime_ns = int(ident.split(":")[1])
@@ -531,4 +538,5 @@ __all__ = [
     "cached_validate",
     "environment_key",
     "file_identity",
+    "settled",
 ]

@@ -36,7 +36,7 @@ from automation.core.clocks import ItemCycle
 from automation.core.intake import latest_revisions
 from automation.core.problems import Problem, make_problem
 from automation.errors import XietongError
-from automation.io.cache import ValidationCache, file_identity
+from automation.io.cache import ValidationCache, file_identity, settled
 from automation.io.drive import (
     DrivePaths,
     bag_index,
@@ -267,7 +267,9 @@ def _refresh_checklist(
     if held is not None:
         return held
     checklist, written = _build_checklist(run, row, folder, walked, revisions)
-    if written:  # a workbook left unwritten (open) is tried again next run
+    # kept unless a workbook was left unwritten (open: tried again next run) or a file was
+    # saved moments ago (its time may not yet tell a second save apart)
+    if written and all(settled(ident) for _p, ident in (*key[3], *key[4])):
         run.cache.keep("checklist", item_id, key, checklist)
     return checklist
 

@@ -187,18 +187,20 @@ def department_records(
     if weekly_reports is None:
         weekly_reports = read_weekly_reports(ctx, warn)
     mine = item_folders(ctx.paths, item_id) if folders is None else folders.get(item_id, [])
-    read = [
-        (path, report)
-        for folder in mine
-        for path in workbooks_in(folder, recursive=True)
-        if (report := _read(ctx, path, warn)) is not None
-    ]
-    key = (files_key(ctx, [p for p, _r in read]), files_key(ctx, [r.path for r in weekly_reports]))
+    read = []
+    source = []
+    for folder in mine:
+        for path in workbooks_in(folder, recursive=True):
+            report = _read(ctx, path, warn)
+            if report is not None:
+                read.append((path, report))
+                source.append((path, ctx.cache.last_identity))
+    key = (tuple(source), weekly_key(ctx, weekly_reports))
     records, notes = ctx.cache.derive(
         "department_records",
         item_id,
         key,
-        lambda: _department_records(ctx.rules, item_id, read, weekly_reports),
+        lambda: _department_records(ctx, item_id, read, weekly_reports),
     )
     warn.extend(notes)
     return records
@@ -209,8 +211,18 @@ def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | 
     return tuple((str(p), ctx.cache.identity(p)) for p in paths)
 
 
+def weekly_key(ctx: RunContext, reports: list[Any]) -> tuple[tuple[str, str | None], ...]:
+    """:func:`files_key` of the weekly folder's reports, worked out once per list."""
+    held = ctx.memo.get("weekly_key")
+    if held is not None and held[0] is reports:
+        return held[1]
+    key = files_key(ctx, [r.path for r in reports])
+    ctx.memo["weekly_key"] = (reports, key)
+    return key
+
+
 def _department_records(
-    rules: Rules, item_id: str, read: list[tuple[Path, Any]], weekly_reports: list[Any]
+    ctx: RunContext, item_id: str, read: list[tuple[Path, Any]], weekly_reports: list[Any]
 ) -> tuple[dict[str, DeptRecord], list[str]]:
     warn: list[str] = []
     rec = _Records()
@@ -221,16 +233,36 @@ def _department_records(
             _add_execution(rec, report, item_id, warn)
         elif report.kind == "weekly" and path not in known:
             reports.append(report)
+    wanted = item_id.upper()
     for report in reports:
-        for row in weekly_rows(report, rules):
-            if not _same_item(row.get("item_id"), item_id) or not _filled(row.get("item_id")):
-                continue
-            week = week_text(row.get("week"))
-            dept = row.get("department")
-            if week and _filled(dept):
-                rec.dept(str(dept))
-                rec.weekly[str(dept)].add(week)
+        for week, dept in weekly_marks(ctx, report).get(wanted, ()):
+            rec.dept(dept)
+            rec.weekly[dept].add(week)
     return rec.build(), warn
+
+
+def weekly_marks(ctx: RunContext, report: Any) -> dict[str, list[tuple[str, str]]]:
+    """The (week, department) each counted row of a weekly report names, by item (upper case);
+    worked out once per version of the file: a department's report names every item."""
+    path = Path(report.path)
+    ident = ctx.cache.identity(path)
+    if ident is None:  # not read through this cache (no version to key on)
+        return _weekly_marks(ctx.rules, report)
+    return ctx.cache.derive(
+        "weekly_marks", str(path), ident, lambda: _weekly_marks(ctx.rules, report)
+    )
+
+
+def _weekly_marks(rules: Rules, report: Any) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for row in weekly_rows(report, rules):
+        item, dept = row.get("item_id"), row.get("department")
+        if not _filled(item) or not _filled(dept):
+            continue
+        week = week_text(row.get("week"))
+        if week:
+            out.setdefault(str(item).strip().upper(), []).append((week, str(dept)))
+    return out
 
 
 def read_weekly_reports(ctx: RunContext, warnings: list[str]) -> list[Any]:

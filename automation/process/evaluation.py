@@ -16,7 +16,9 @@ even if someone deletes it (the ledger remembers).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from automation.core import intake as core
 from automation.core.text import printable
 from automation.io.drive import item_folder_index
+from automation.io.files import LISTING_UNSETTLED_NS
 from automation.io.journal import make_entry
 from automation.io.ledger import Ledger
 from automation.io.names import fit_name
@@ -136,7 +139,14 @@ def create_item_workbooks(
         lead = str(row["lead_dept"])
         coop = _depts(row.get("coop_depts"))
         folder = item_folder(ctx, item_id, str(row.get("title") or ""), folders)
-        for key, name in workbook_names(rules, item_id, coop).items():
+        names = workbook_names(rules, item_id, coop)
+        # every workbook was there (or made once) when this process last looked, and the
+        # folder's listing has not changed since: nothing to create
+        seen = (str(folder), _mtime(folder), tuple(names.items()), lead)
+        if ctx.cache.recall("item_workbooks", item_id, seen):
+            continue
+        complete = True
+        for key, name in names.items():
             target = fit_name(folder, Path(name).stem, Path(name).suffix)
             rel = ctx.rel(target)
             if target.exists() or ledger.was_created(rel):
@@ -168,6 +178,7 @@ def create_item_workbooks(
                 made = write_workbook(kind, rules, Path(tmp) / name, **content)
                 data = made.read_bytes()
             target.parent.mkdir(parents=True, exist_ok=True)
+            complete = False
             try:
                 safe_write(target, data, expected=snapshot(target))  # create; never overwrite
             except WriteDeferred as exc:
@@ -186,7 +197,21 @@ def create_item_workbooks(
             )
             ctx.journal([entry])
             created.append(CreatedWorkbook(item_id, kind, dept or None, rel))
+        if complete and _settled(seen[1]):
+            ctx.cache.keep("item_workbooks", item_id, seen)
     return created, deferred
+
+
+def _settled(mtime_ns: int | None) -> bool:
+    """A folder time old enough that a further change must show another time."""
+    return mtime_ns is not None and time.time_ns() - mtime_ns >= LISTING_UNSETTLED_NS
+
+
+def _mtime(folder: Path) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
 
 
 def approval_route_changes(

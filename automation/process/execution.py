@@ -39,7 +39,7 @@ from automation.core.rollup import (
     weekly_rollup,
 )
 from automation.errors import XietongError
-from automation.io.cache import file_identity
+from automation.io.cache import file_identity, settled
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.journal import make_entry
 from automation.io.safewrite import (
@@ -52,7 +52,6 @@ from automation.io.safewrite import (
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
-    files_key,
     read_weekly_reports,
     week_text,
     weekly_rows,
@@ -165,13 +164,16 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
         item_id = _text(row.get("item_id"))
         mine = folders.get(item_id, [])
         read = []
+        idents = []
         for folder in mine:
             for path in workbooks_in(folder, recursive=True):
                 try:
                     read.append(ctx.cache.validate(path))
                 except XietongError as exc:  # a file that cannot be read is reported
                     warnings.append(f"{path.name} 无法读取：{exc.message}")
-        source = files_key(ctx, [r.path for r in read])
+                    continue
+                idents.append((path, ctx.cache.last_identity))
+        source = tuple(idents)
         depts, weekly = ctx.cache.derive(
             "execution",
             item_id,
@@ -227,14 +229,20 @@ def weekly_submissions(
     columns the department fills (本周完成情况, 填报人, 提交日期, …) are all filled — the same
     rule as the weekly clock's (``process.clocks.weekly_rows``). Read from the weekly folder and
     ``extra`` (the reports filed in item folders), as the clock reads them."""
-    out: dict[tuple[str, str, str], SentReport] = {}
     reports = read_weekly_reports(ctx, warnings)
     seen = {Path(r.path) for r in reports}
     reports += [r for r in extra if Path(r.path) not in seen]
+    # the reports as this process last merged them: the same answer
+    source = tuple((str(r.path), ctx.cache.identity(r.path)) for r in reports)
+    return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports))
+
+
+def _merge_sent(ctx: RunContext, reports: list[Any]) -> dict[tuple[str, str, str], SentReport]:
+    out: dict[tuple[str, str, str], SentReport] = {}
     for report in reports:
         path = Path(report.path)
         for key, day in ctx.cache.derive(
-            "sent", str(path), ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
+            "sent_rows", str(path), ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
         ):
             old = out.get(key)
             if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
@@ -663,7 +671,9 @@ def write_lead_reports(
         if old != data:
             safe_write(path, data, expected=snap)
             written.append(ctx.rel(path))
-    ctx.cache.keep("lead_reports", str(base), _lead_key(content, targets))
+    key = _lead_key(content, targets)
+    if all(settled(ident) for ident in key[1]):
+        ctx.cache.keep("lead_reports", str(base), key)
     if written:
         entry = make_entry(
             action="weekly_lead",
@@ -691,6 +701,11 @@ def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False)
     for r in rollups:
         by_dept.setdefault(r.department, []).append(r)
     for dept, mine in sorted(by_dept.items()):
+        # the same rollups as last time, into the report as this process left it: no cells
+        seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
+        held = ctx.cache.recall("weekly_report", dept, seen)
+        if held is not None and all(a is b for a, b in zip(held, mine, strict=True)):
+            continue
         try:
             written, _ = write_department_report(ctx, dept, mine)
         except XietongError as exc:  # open, changed while patched, or not a weekly report
@@ -700,6 +715,9 @@ def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False)
             continue
         if written:
             result.written.append(ctx.rel(weekly_path(ctx.paths, dept)))
+        seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
+        if settled(seen[0]):
+            ctx.cache.keep("weekly_report", dept, seen, list(mine))
     by_item: dict[str, list[WeekRollup]] = {}
     for r in rollups:
         by_item.setdefault(r.item, []).append(r)
