@@ -154,7 +154,7 @@ class Service:
         # time an inbox file was arriving or answered: the full cycle waits for a quiet inbox
         self.full_owed: float | None = None
         self.full_running = False
-        self.inbox_active = time.monotonic()
+        self.inbox_active = float("-inf")  # files already there are seen by the first look
         self.cycles = 0
         self.beats = 0  # heartbeats written
         self.files_taken = 0
