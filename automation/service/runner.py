@@ -6,8 +6,10 @@ Threads, each supervised (a dead one is restarted at the next heartbeat):
   sooner when a file event woke it or a file is still resting; queues ready inbox files by path
   and asks for a cycle when the tracking table or item folders changed, or a write is pending;
 - **worker**: takes everything queued and runs the same code as ``xietong run``
-  (:func:`automation.process.cycle.cycle`), limited to the inbox files judged ready. It never
-  raises: a failure is logged and counted, blamed on the drive when a cycle without those files
+  (:func:`automation.process.cycle.cycle`), limited to the inbox files judged ready: the first
+  part of the cycle answers them at once; the full cycle (later stages) is owed and runs once
+  the inbox has been quiet ``full_cycle_quiet_seconds``, at the latest after
+  ``full_cycle_max_delay_seconds``, a save queued meanwhile going first. It never raises: a failure is logged and counted, blamed on the drive when a cycle without those files
   fails too, else on each file alone; a file failing ``quarantine_after`` times is set aside
   with a note in the feedback folder until it changes;
 - **scheduler**: runs the jobs of ``rules/schedule.yaml`` (:mod:`automation.service.schedule`);
