@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -38,129 +39,157 @@ def alive(service) -> bool:
     return all(p["alive"] for p in service.status()["threads"].values())
 
 
-def test_an_excel_save_is_registered_once_after_the_owner_file_goes(drive, rules, tmp_path):
-    inbox = drive_paths(drive, rules).inbox
-    data = form_bytes(rules, tmp_path / "w", today_values(1))
-    with running(drive) as service:
-        lock = excel_save(inbox / "申请A.xlsx", data, owner="张三")
-        # saved and rested, but still open in Excel: held, not read
-        wait_until(lambda: "01_申请收件箱/申请A.xlsx" in service.status()["held_files"])
-        assert "张三" in service.status()["held_files"]["01_申请收件箱/申请A.xlsx"]
-        assert registrations(drive) == []
-        assert lock is not None
-        excel_save(inbox / "申请A.xlsx", data)  # saved again, then closed
-        lock.unlink()
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
-        time.sleep(1.5)  # more looks and cycles: nothing more happens
-        assert len(registrations(drive)) == 1
-        assert len(tracking_rows(drive, rules)) == 1
-        assert alive(service)
+# how long the form stays open in Excel in the long test (the issue's 2 minutes; shorter for
+# local iteration only)
+HOLD_S = float(os.environ.get("XIETONG_TEST_LOCK_SECONDS", "120"))
 
 
-def test_a_libreoffice_save_and_an_invalid_form_are_each_answered_once(drive, rules, tmp_path):
-    inbox = drive_paths(drive, rules).inbox
-    good = form_bytes(rules, tmp_path / "w", today_values(2))
-    bad = form_bytes(rules, tmp_path / "w", invalid_values(3))
-    with running(drive) as service:
-        lock = libreoffice_save(inbox / "申请B.xlsx", good)
-        libreoffice_save(inbox / "错误申请.xlsx", bad, user="赵六").unlink()
-        wait_until(lambda: answers(drive, "错误申请"))
-        assert registrations(drive) == []  # B is still open in LibreOffice
-        lock.unlink()
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
-        time.sleep(1.5)
-        assert answered_once(drive, "错误申请")
-        assert len(registrations(drive)) == 1
-        assert alive(service)
+def slow_write(target: Path, data: bytes, seconds: float) -> None:
+    """A writer that grows the file for ``seconds``, a write every 0.2 s (< the quiet window):
+    the zip's central directory comes last, so the file is complete only at the end."""
+    steps = max(int(seconds / 0.2), 1)
+    size = len(data) // steps + 1
+    with open(target, "wb") as f:
+        for i in range(0, len(data), size):
+            f.write(data[i : i + size])
+            f.flush()
+            time.sleep(0.2)
 
 
-def test_a_slow_writer_is_read_only_when_the_file_is_complete(drive, rules, tmp_path):
-    inbox = drive_paths(drive, rules).inbox
-    data = form_bytes(rules, tmp_path / "w", today_values(4))
-    with running(drive) as service:
-        chunks = [
-            data[i : i + len(data) // 15 + 1] for i in range(0, len(data), len(data) // 15 + 1)
-        ]
-        with open(inbox / "慢慢保存.xlsx", "wb") as f:
-            for chunk in chunks:  # about 3 s of growing, a write every 0.2 s (< quiet window)
-                f.write(chunk)
-                f.flush()
-                time.sleep(0.2)
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
-        assert answers(drive, "慢慢保存") == []  # never answered as a broken file
-        assert len(registrations(drive)) == 1
-        assert alive(service)
+def restore(aside: Path, inbox: Path) -> None:
+    """Put the files of a removed inbox back into the recreated one, owner files first (as a
+    restore from the recycle bin would: the documents still open stay open)."""
+    entries = sorted(aside.iterdir(), key=lambda p: (not p.name.startswith(("~$", ".~")), p.name))
+    for entry in entries:
+        os.replace(entry, inbox / entry.name)
+    aside.rmdir()
 
 
-def test_a_burst_of_200_saves_of_50_files_is_one_registration_per_form(drive, rules, tmp_path):
-    inbox = drive_paths(drive, rules).inbox
-    n_files, saves = 50, 4
-    versions = {  # two contents per file, saved alternately: the last save is version 1
+def test_two_minutes_of_hostile_saves_register_each_form_once_and_the_service_lives(
+    drive, rules, tmp_path
+):
+    """The issue's check at full scale, on one real service with real observers: a form held
+    open in Excel for two minutes while, meanwhile, a slow writer grows a file for 10 s, a burst
+    of 200 saves of 50 files arrives, an Excel-style and a LibreOffice-style save are made and
+    closed, an invalid form is dropped, and the inbox is removed and recreated."""
+    paths = drive_paths(drive, rules)
+    inbox, w = paths.inbox, tmp_path / "w"
+    held, slow, excel, office, later = (
+        form_bytes(rules, w, today_values(n)) for n in (100, 101, 102, 103, 105)
+    )
+    bad = form_bytes(rules, w, invalid_values(104))
+    burst = {  # two contents per file, saved alternately: the last save is version 1
         i: [
             form_bytes(
-                rules,
-                tmp_path / "w",
-                invalid_values(i) if i % 10 == 0 else today_values(i, goal=f"第{k}版目标"),
+                rules, w, invalid_values(i) if i % 10 == 0 else today_values(i, goal=f"第{k}版目标")
             )
             for k in range(2)
         ]
-        for i in range(n_files)
+        for i in range(50)
     }
-    with running(drive, interval=2.0) as service:
-        for i in range(n_files):
-            for k in range(saves):
-                excel_save(inbox / f"申请{i:02d}.xlsx", versions[i][k % 2])
-        valid = [i for i in range(n_files) if i % 10]
-        wait_until(lambda: len(tracking_rows(drive, rules)) == len(valid), timeout=60)
-        wait_until(lambda: all(answers(drive, f"申请{i:02d}") for i in range(0, n_files, 10)))
-        time.sleep(1.5)
-        regs = registrations(drive)
-        assert len(regs) == len(valid)
-        assert sorted(r.request_fields["title"] for r in regs) == sorted(
-            today_values(i)["title"] for i in valid
-        )
-        # the last save of each file is what was registered
-        assert {r.request_fields["goal"] for r in regs} == {"第1版目标"}
-        for i in range(0, n_files, 10):
-            assert answered_once(drive, f"申请{i:02d}")
-        assert alive(service)
+    burst_valid = [i for i in range(50) if i % 10]
+    invalid = ["错误申请"] + [f"申请{i:02d}" for i in range(0, 50, 10)]
+    titles = sorted(today_values(i)["title"] for i in (*burst_valid, 100, 101, 102, 103, 105))
 
+    def titles_registered() -> list[str]:
+        return sorted(r.request_fields["title"] for r in registrations(drive))
 
-def test_a_form_held_open_waits_and_others_go_on(drive, rules, tmp_path):
-    inbox = drive_paths(drive, rules).inbox
-    held = form_bytes(rules, tmp_path / "w", today_values(5))
-    other = form_bytes(rules, tmp_path / "w", today_values(6))
     with running(drive) as service:
-        lock = excel_save(inbox / "打开着.xlsx", held, owner="李四")
-        excel_save(inbox / "另一个.xlsx", other)
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
-        time.sleep(3)  # held for a while (2 minutes in the field; seconds here)
-        assert len(registrations(drive)) == 1
-        assert "李四" in str(service.status()["held_files"])
-        assert lock is not None
-        lock.unlink()
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 2)
-        assert len(registrations(drive)) == 2
-        assert alive(service)
+        opened = time.monotonic()
+        lock = excel_save(inbox / "打开着.xlsx", held, owner="李四")  # open for HOLD_S
+        writer = threading.Thread(target=slow_write, args=(inbox / "慢慢保存.xlsx", slow, 10.0))
+        writer.start()
+        owner = excel_save(inbox / "申请A.xlsx", excel, owner="张三")
+        lo_lock = libreoffice_save(inbox / "申请B.xlsx", office)
+        libreoffice_save(inbox / "错误申请.xlsx", bad, user="赵六").unlink()
+        for i in range(50):
+            for k in range(4):
+                excel_save(inbox / f"申请{i:02d}.xlsx", burst[i][k % 2])
+        # saved and rested, but still open in Excel and LibreOffice: held, not read
+        wait_until(lambda: "张三" in str(service.status()["held_files"]))
+        wait_until(lambda: "王五" in str(service.status()["held_files"]))
+        excel_save(inbox / "申请A.xlsx", excel)  # saved again, then closed
+        owner.unlink()
+        lo_lock.unlink()
+        writer.join()
+        wait_until(lambda: len(tracking_rows(drive, rules)) == len(burst_valid) + 3, timeout=120)
+        wait_until(lambda: all(answers(drive, stem) for stem in invalid), timeout=60)
+        assert answers(drive, "慢慢保存") == []  # never answered as a broken file
 
-
-def test_an_inbox_removed_and_recreated_is_unavailable_not_deleted(drive, rules, tmp_path):
-    paths = drive_paths(drive, rules)
-    first = form_bytes(rules, tmp_path / "w", today_values(7))
-    second = form_bytes(rules, tmp_path / "w", today_values(8))
-    with running(drive, interval=0.5) as service:
-        excel_save(paths.inbox / "先.xlsx", first)
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
-        shutil.move(paths.inbox, drive / "收件箱搬走了")
+        # the inbox removed (moved away) and recreated, its files restored, a new form saved
+        aside = drive / "收件箱搬走了"
+        shutil.move(inbox, aside)
         wait_until(lambda: service.status()["state"] == "unavailable")
         assert "收件箱" in service.status()["unavailable"]
         wait_until(lambda: "暂时无法访问" in (drive / "服务状态.txt").read_text("utf-8"))
-        paths.inbox.mkdir()
-        excel_save(paths.inbox / "后.xlsx", second)
-        wait_until(lambda: len(tracking_rows(drive, rules)) == 2)
+        inbox.mkdir()
+        restore(aside, inbox)
+        excel_save(inbox / "后.xlsx", later)
+        wait_until(lambda: len(tracking_rows(drive, rules)) == len(burst_valid) + 4)
         assert service.status()["state"] == "running"
-        assert len(registrations(drive)) == 2
+
+        # the form open all along: still waiting, named with who has it open
+        time.sleep(max(0.0, HOLD_S - (time.monotonic() - opened)))
+        assert today_values(100)["title"] not in titles_registered()
+        assert "李四" in service.status()["held_files"]["01_申请收件箱/打开着.xlsx"]
+        assert lock is not None
+        lock.unlink()  # closed after two minutes
+        wait_until(lambda: len(tracking_rows(drive, rules)) == len(titles))
+        time.sleep(2)  # more looks and cycles: nothing more happens
+        assert titles_registered() == titles  # every valid form exactly once
+        assert len(tracking_rows(drive, rules)) == len(titles)
+        assert {
+            r.request_fields["goal"]
+            for r in registrations(drive)
+            if r.request_fields["title"] in {today_values(i)["title"] for i in burst_valid}
+        } == {"第1版目标"}  # the last save of each burst file is what was registered
+        for stem in invalid:
+            assert answered_once(drive, stem), stem
         assert alive(service)
+        assert not service.status()["quarantined"]
+
+
+def test_a_save_goes_before_the_full_cycle_owed_by_the_one_before(drive, rules, tmp_path):
+    inbox = drive_paths(drive, rules).inbox
+    calls: list[list[str]] = []
+
+    def recorded(root: Path, files):
+        calls.append([f.path.name for f in files])
+        return cycle_handler(root, files)
+
+    first = form_bytes(rules, tmp_path / "w", today_values(30))
+    second = form_bytes(rules, tmp_path / "w", today_values(31))
+    with running(drive, handler=recorded, full_quiet=3.0, full_max_delay=30.0) as service:
+        excel_save(inbox / "先到.xlsx", first)
+        wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
+        wait_until(lambda: service.status()["full_cycle_owed_s"] is not None)  # stages wait
+        excel_save(inbox / "后到.xlsx", second)  # while the inbox is not yet quiet
+        wait_until(lambda: len(tracking_rows(drive, rules)) == 2)
+        assert calls[:2] == [["先到.xlsx"], ["后到.xlsx"]]  # no full cycle in between
+        wait_until(lambda: [] in calls)  # once the inbox is quiet, the later stages run
+        assert service.status()["full_cycle_owed_s"] is None
+        assert len(registrations(drive)) == 2
+
+
+def test_a_steady_stream_of_saves_does_not_starve_the_full_cycle(drive, rules, tmp_path):
+    inbox = drive_paths(drive, rules).inbox
+    calls: list[tuple[float, list[str]]] = []
+
+    def recorded(root: Path, files):
+        calls.append((time.monotonic(), [f.path.name for f in files]))
+        return cycle_handler(root, files)
+
+    forms = [form_bytes(rules, tmp_path / "w", today_values(40 + n)) for n in range(12)]
+    with running(drive, handler=recorded, full_quiet=3.0, full_max_delay=5.0):
+        begin = time.monotonic()
+        for n, data in enumerate(forms):  # a save every second: the inbox is never quiet
+            excel_save(inbox / f"流{n:02d}.xlsx", data)
+            time.sleep(1.0)
+        end = time.monotonic()
+        wait_until(lambda: len(tracking_rows(drive, rules)) == len(forms))
+        full = [t for t, files in calls if not files and begin < t < end]
+        assert 1 <= len(full) <= 3  # run at the latest after 5 s, not after every save
+        assert len(registrations(drive)) == len(forms)
 
 
 def test_a_raising_handler_is_retried_then_the_file_is_quarantined_until_it_changes(

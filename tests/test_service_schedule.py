@@ -70,6 +70,8 @@ def test_jitter_is_stable_and_bounded(moment):
         ({"jobs": [{"name": "a", "operation": "run", "at": ["09:00"], "every_minutes": 5}]}, ""),
         ({"jobs": [{"name": "a", "operation": "run"}]}, ""),
         ({"scan_interval": 5}, "scan_interval"),
+        ({"full_cycle_quiet_seconds": -1}, "full_cycle_quiet_seconds"),
+        ({"full_cycle_quiet_seconds": 30, "full_cycle_max_delay_seconds": 10}, "full_cycle"),
     ],
 )
 def test_schedule_rules_are_strict(data, key):

@@ -64,8 +64,20 @@ class ScheduleRules(Strict):
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
     status_file_seconds: float = Field(default=60.0, gt=0, le=3600)  # 服务状态.txt refresh
     quarantine_after: int = Field(default=3, ge=1, le=100)  # failures of one file
+    # the later stages behind an answered save (weekly, archive, summary, notifications) wait
+    # until no inbox file has been arriving for this long, but never longer than the maximum
+    full_cycle_quiet_seconds: float = Field(default=5.0, ge=0, le=600)
+    full_cycle_max_delay_seconds: float = Field(default=60.0, ge=0, le=3600)
     catch_up_missed: bool = True  # a slot missed while stopped or asleep: run once at start
     jobs: list[Job] = []
+
+    @model_validator(mode="after")
+    def _full_cycle_delay(self) -> ScheduleRules:
+        if self.full_cycle_max_delay_seconds < self.full_cycle_quiet_seconds:
+            raise ValueError(
+                "full_cycle_max_delay_seconds: must not be shorter than full_cycle_quiet_seconds"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> ScheduleRules:

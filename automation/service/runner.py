@@ -6,8 +6,10 @@ Threads, each supervised (a dead one is restarted at the next heartbeat):
   sooner when a file event woke it or a file is still resting; queues ready inbox files by path
   and asks for a cycle when the tracking table or item folders changed, or a write is pending;
 - **worker**: takes everything queued and runs the same code as ``xietong run``
-  (:func:`automation.process.cycle.cycle`), limited to the inbox files judged ready. It never
-  raises: a failure is logged and counted, blamed on the drive when a cycle without those files
+  (:func:`automation.process.cycle.cycle`), limited to the inbox files judged ready: the first
+  part of the cycle answers them at once; the full cycle (later stages) is owed and runs once
+  the inbox has been quiet ``full_cycle_quiet_seconds``, at the latest after
+  ``full_cycle_max_delay_seconds``, a save queued meanwhile going first. It never raises: a failure is logged and counted, blamed on the drive when a cycle without those files
   fails too, else on each file alone; a file failing ``quarantine_after`` times is set aside
   with a note in the feedback folder until it changes;
 - **scheduler**: runs the jobs of ``rules/schedule.yaml`` (:mod:`automation.service.schedule`);
@@ -43,7 +45,7 @@ from automation.process.context import open_context
 from automation.process.cycle import cycle
 from automation.rules import Rules, load_rules
 from automation.service import health
-from automation.service.queue import CYCLE, Job, JobQueue
+from automation.service.queue import CYCLE, JobQueue
 from automation.service.scanner import Scanner, SeenFile, Signature
 from automation.service.schedule import last_due, next_due
 from automation.service.supervisor import Supervisor
@@ -66,7 +68,7 @@ def cycle_handler(root: Path, files: list[SeenFile]) -> Any:
             settle_s=0,  # readiness was judged by the scanner
             hold_back=lambda rel, size, mtime_ns: (rel, size, mtime_ns) not in taken,
             # a save is answered at once; the weekly rollup, archive, summary and notifications
-            # follow in the cycle the service runs for the change it just made
+            # follow in a full cycle the service runs once the inbox is quiet
             later_stages=not files,
         )
 
@@ -97,6 +99,8 @@ class Service:
         poll_only: bool = False,
         handler: Handler | None = None,
         quarantine_after: int | None = None,
+        full_quiet: float | None = None,
+        full_max_delay: float | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         operations: Mapping[str, Callable[..., Any]] | None = None,
     ):
@@ -116,6 +120,15 @@ class Service:
         self.quiet = float(quiet if quiet is not None else sched.quiet_seconds)
         self.heartbeat = float(heartbeat if heartbeat is not None else sched.heartbeat_seconds)
         self.quarantine_after = quarantine_after or sched.quarantine_after
+        self.full_quiet = float(
+            full_quiet if full_quiet is not None else sched.full_cycle_quiet_seconds
+        )
+        self.full_max_delay = max(
+            self.full_quiet,
+            float(
+                full_max_delay if full_max_delay is not None else sched.full_cycle_max_delay_seconds
+            ),
+        )
         self.poll_only = poll_only
         self.handler = handler or cycle_handler
         self.tz = ZoneInfo(self.rules.calendar.timezone)
@@ -139,6 +152,11 @@ class Service:
         self.errors: collections.deque[dict[str, str]] = collections.deque(maxlen=500)
         self.last_cycle: dict[str, Any] | None = None
         self.last_cycle_mono = 0.0
+        # a full cycle asked for and not yet run (monotonic time of the first ask), and the last
+        # time an inbox file was arriving or answered: the full cycle waits for a quiet inbox
+        self.full_owed: float | None = None
+        self.full_running = False
+        self.inbox_active = float("-inf")  # files already there are seen by the first look
         self.cycles = 0
         self.beats = 0  # heartbeats written
         self.files_taken = 0
@@ -182,6 +200,8 @@ class Service:
                 self.unavailable = look.unavailable
                 self.held = dict(look.held)
                 self.waiting = len(look.waiting) + len(look.broken)
+                if look.waiting or look.broken:
+                    self.inbox_active = time.monotonic()
             if look.unavailable is None:
                 self._queue_ready(look.ready)
                 if look.drive_changed:
@@ -207,6 +227,8 @@ class Service:
                         continue
                     del self.quarantined[f.rel]  # saved again: looked at afresh
                     self.failures.pop(f.rel, None)
+            with self.lock:
+                self.inbox_active = time.monotonic()
             self.queue.put(f.rel, f)
         # a write deferred (someone had the table open): retried every scan interval
         if pending and time.monotonic() - self.last_cycle_mono >= self.interval:
@@ -216,22 +238,58 @@ class Service:
 
     def _work_loop(self) -> None:
         while not self.stop_event.is_set():
-            jobs = self.queue.take_all(timeout=0.5)
-            if not jobs:
-                continue
+            jobs = self.queue.take_all(timeout=self._full_wait())
+            with self.lock:
+                if self.full_owed is None and any(j.key == CYCLE for j in jobs):
+                    self.full_owed = time.monotonic()
             if self.unavailable:
-                continue  # dropped: the scanner queues them again once the share is back
-            self._process(jobs)
+                continue  # files dropped (queued again once the share is back); a cycle owed
+            files = [j.file for j in jobs if j.file is not None]
+            if files:  # a save goes first: it pre-empts a full cycle not yet started
+                self._process(files)
+            elif self._full_due():
+                with self.lock:
+                    self.full_owed, self.full_running = None, True
+                try:
+                    self._process([])
+                finally:
+                    with self.lock:
+                        self.full_running = False
 
-    def _process(self, jobs: list[Job]) -> None:
-        files = [j.file for j in jobs if j.file is not None]
+    def _full_wait(self) -> float:
+        """How long the worker may wait for a job before it looks at the owed full cycle."""
+        with self.lock:
+            if self.full_owed is None or self.unavailable:
+                return 0.5
+            now = time.monotonic()
+            due = min(self.inbox_active + self.full_quiet, self.full_owed + self.full_max_delay)
+        return min(max(due - now, 0.01), 0.5)
+
+    def _full_due(self) -> bool:
+        """A full cycle is owed and the inbox was quiet long enough, or it waited the maximum."""
+        with self.lock:
+            if self.full_owed is None:
+                return False
+            now = time.monotonic()
+            return (
+                now - self.inbox_active >= self.full_quiet
+                or now - self.full_owed >= self.full_max_delay
+            )
+
+    def _owe_full_cycle(self) -> None:
+        with self.lock:
+            self.inbox_active = time.monotonic()
+            if self.full_owed is None:
+                self.full_owed = self.inbox_active
+
+    def _process(self, files: list[SeenFile]) -> None:
         with self.lock:
             self.in_flight = {(f.rel, f.signature) for f in files}
         try:
             try:
                 self._run(files)
-                if files:  # answered at once; the later stages follow in a full cycle
-                    self.queue.put(CYCLE)
+                if files:  # answered at once; the later stages follow in a full cycle, once
+                    self._owe_full_cycle()  # the inbox is quiet (or it waited the maximum)
                 return
             except Exception as exc:  # noqa: BLE001 - the handler must never kill the worker
                 self._error("cycle", f"{type(exc).__name__}: {exc}")
@@ -330,8 +388,12 @@ class Service:
                 }
         while not self.stop_event.is_set():
             now = self.now()
-            changed = self.changed.is_set()
-            self.changed.clear()
+            # "after a change" means after the full cycle that follows the answered saves:
+            # running the summary while saves are being answered would delay their receipts
+            with self.lock:
+                changed = self.changed.is_set() and self.full_owed is None and not self.full_running
+            if changed:
+                self.changed.clear()
             for job in sched.jobs:
                 state = self.jobs[job.name]
                 since = dt.datetime.fromisoformat(state["last_run"])
@@ -388,6 +450,9 @@ class Service:
                 "events": not self.poll_only,
                 "threads": self.supervisor.as_dict(),
                 "queue_length": len(self.queue) + len(self.in_flight),
+                "full_cycle_owed_s": (
+                    None if self.full_owed is None else round(time.monotonic() - self.full_owed, 1)
+                ),
                 "waiting_files": self.waiting,
                 "held_files": dict(self.held),
                 "unavailable": self.unavailable,
