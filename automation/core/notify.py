@@ -19,6 +19,7 @@ passed to ``automation.process.notify.notify_drive(extra_events=...)``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,8 +64,8 @@ class Event:
     roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
+    @functools.cached_property
+    def key(self) -> str:  # worked out once: every run asks for the keys of every event
         return "|".join(
             [self.kind, self.item, str(self.cycle), self.ref, self.department, self.step]
         )
@@ -116,7 +117,7 @@ class Notification:
     target: Target
     recipients: tuple[str, ...]  # who the target stands for (departments, people)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return f"{self.event.key}>{self.target.key}"
 

@@ -190,11 +190,9 @@ def department_records(
     read = []
     source = []
     for folder in mine:
-        for path in workbooks_in(folder, recursive=True):
-            report = _read(ctx, path, warn)
-            if report is not None:
-                read.append((path, report))
-                source.append((path, ctx.cache.last_identity))
+        for path, report, ident in folder_reports(ctx, folder, warn):
+            read.append((path, report))
+            source.append((path, ident))
     key = (tuple(source), weekly_key(ctx, weekly_reports))
     records, notes = ctx.cache.derive(
         "department_records",
@@ -204,6 +202,32 @@ def department_records(
     )
     warn.extend(notes)
     return records
+
+
+def folder_reports(
+    ctx: RunContext, folder: Path, warnings: list[str]
+) -> list[tuple[Path, Any, str | None]]:
+    """(path, report, identity) of every workbook in an item's folder (and below).
+
+    Read once per run while the folder lists the same files: the clocks, the rollup, the
+    exceptions, the summary and the notifications of one run all ask. A file replaced the way
+    Excel and WPS save (a new file renamed over the old) changes the listing's folder time and
+    is read again at once; a file rewritten in place is seen by the next run. Writers never
+    use this: they read what they patch afresh."""
+    listing = workbooks_in(folder, recursive=True)
+    held = ctx.memo.get(("folder_reports", str(folder)))
+    if held is not None and held[0] == listing:
+        warnings.extend(held[2])
+        return held[1]
+    out: list[tuple[Path, Any, str | None]] = []
+    notes: list[str] = []
+    for path in listing:
+        report = _read(ctx, path, notes)
+        if report is not None:
+            out.append((path, report, ctx.cache.last_identity))
+    ctx.memo[("folder_reports", str(folder))] = (listing, out, notes)
+    warnings.extend(notes)
+    return out
 
 
 def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | None], ...]:

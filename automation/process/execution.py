@@ -52,10 +52,10 @@ from automation.io.safewrite import (
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
+    folder_reports,
     read_weekly_reports,
     week_text,
     weekly_rows,
-    workbooks_in,
 )
 from automation.process.context import RunContext
 from automation.process.tracking import cell_value, read_tracking
@@ -165,14 +165,10 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
         mine = folders.get(item_id, [])
         read = []
         idents = []
-        for folder in mine:
-            for path in workbooks_in(folder, recursive=True):
-                try:
-                    read.append(ctx.cache.validate(path))
-                except XietongError as exc:  # a file that cannot be read is reported
-                    warnings.append(f"{path.name} 无法读取：{exc.message}")
-                    continue
-                idents.append((path, ctx.cache.last_identity))
+        for folder in mine:  # a file that cannot be read is reported in the warnings
+            for path, report, ident in folder_reports(ctx, folder, warnings):
+                read.append(report)
+                idents.append((path, ident))
         source = tuple(idents)
         depts, weekly = ctx.cache.derive(
             "execution",

@@ -30,7 +30,7 @@ from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.summary_html import summary_html
 from automation.io.summary_workbook import summary_workbook_bytes
-from automation.process.clocks import clock_results, read_inputs
+from automation.process.clocks import clock_results_by_cycle, read_inputs
 from automation.process.context import RunContext
 from automation.process.evaluation import workbook_names
 from automation.process.execution import drive_exceptions
@@ -141,16 +141,31 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
 def build_model(ctx: RunContext) -> SummaryModel:
     """The summary model of the context's drive at its moment."""
     inputs = read_inputs(ctx)
-    results = clock_results(ctx, inputs.cycles)
-    return build_summary(
+    parts = clock_results_by_cycle(ctx, inputs.cycles)
+    pending = pending_requests(ctx.paths)
+    open_exceptions = open_exceptions_by_department(ctx)
+    # the rows, clocks and counts of the last build in this process: the same model
+    key = (
+        ctx.as_of,
+        repr([(c.item_id, c.cycle, sorted(c.fields.items())) for c in inputs.cycles]),
+        pending,
+        sorted(open_exceptions.items()),
+        tuple(inputs.warnings),
+    )
+    held = ctx.cache.recall("summary_model", "", key)
+    if held is not None and all(a is b for a, b in zip(held[0], parts, strict=True)):
+        return held[1]
+    model = build_summary(
         inputs.cycles,
-        results,
+        [r for part in parts for r in part],
         ctx.rules,
         ctx.as_of,
-        pending_requests=pending_requests(ctx.paths),
-        open_exceptions=open_exceptions_by_department(ctx),
+        pending_requests=pending,
+        open_exceptions=open_exceptions,
         warnings=inputs.warnings,
     )
+    ctx.cache.keep("summary_model", "", key, (parts, model))
+    return model
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -162,8 +177,15 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     model = build_model(ctx)
     links = item_links(paths, rules, model)
     dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
-    rel_links = {k: os.path.relpath(v, paths.summary) for k, v in links.items()}
-    digest = model.content_hash(sorted((f"{k[0]}|{k[1]}", v) for k, v in rel_links.items()))
+    rel_links = sorted(
+        (f"{k[0]}|{k[1]}", os.path.relpath(v, paths.summary)) for k, v in links.items()
+    )
+    held = ctx.cache.recall("summary_hash", "", rel_links)
+    if held is not None and held[0] is model:
+        digest = held[1]
+    else:
+        digest = model.content_hash(rel_links)
+        ctx.cache.keep("summary_hash", "", rel_links, (model, digest))
     result = SummaryResult(
         drive=str(paths.root),
         as_of=model.as_of.isoformat(),
