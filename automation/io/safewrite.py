@@ -170,12 +170,16 @@ def safe_write_text(
 
 
 def cleanup_temp(
-    folder: str | os.PathLike[str], *, older_than_s: float = TEMP_MIN_AGE_S
+    folder: str | os.PathLike[str],
+    *,
+    older_than_s: float = TEMP_MIN_AGE_S,
+    young: list[Path] | None = None,
 ) -> list[Path]:
     """Remove xietong's own leftover temporary files in ``folder`` older than ``older_than_s``.
 
     Only names made by :func:`safe_write` (``.xt-tmp-*``) are touched; a younger one may belong
-    to a write still in progress. Returns the files removed.
+    to a write still in progress (it is added to ``young`` when given). Returns the files
+    removed.
     """
     removed: list[Path] = []
     now = time.time()
@@ -188,6 +192,8 @@ def cleanup_temp(
             continue
         try:
             if now - entry.stat().st_mtime < older_than_s:
+                if young is not None:
+                    young.append(entry)
                 continue
             entry.unlink()
         except OSError:

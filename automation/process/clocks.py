@@ -342,29 +342,21 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
     for c in cycles:
         key = (as_of, _cycle_key(c))
-        out.append(
-            ctx.cache.derive(
-                "clocks",
-                (c.item_id, c.cycle),
-                key,
-                lambda c=c: compute_clocks([c], rules, calendar, as_of),
-            )
-        )
+        held = ctx.cache.recall("clocks", (c.item_id, c.cycle), key)
+        if held is None:
+            held = (c, compute_clocks([c], rules, calendar, as_of))
+            ctx.cache.keep("clocks", (c.item_id, c.cycle), key, held)
+        out.append(held[1])
     return out
 
 
 def _cycle_key(c: ItemCycle) -> tuple[Any, ...]:
+    """The row's values and the department records by identity: the records of an item whose
+    workbooks did not change are the very objects :func:`department_records` gave before (the
+    value kept with this key holds the cycle, so those objects, and their ids, stay alive)."""
     return (
-        repr(sorted(c.fields.items())),
-        tuple(
-            (
-                dept,
-                repr(sorted(r.fields.items())),
-                frozenset(r.daily_dates),
-                frozenset(r.weekly_weeks),
-            )
-            for dept, r in sorted(c.departments.items())
-        ),
+        tuple(sorted(c.fields.items())),  # compared with ==, never hashed: values may be lists
+        tuple((dept, id(r)) for dept, r in sorted(c.departments.items())),
     )
 
 

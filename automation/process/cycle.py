@@ -22,6 +22,8 @@ in the local state database (``automation.io.cache``).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 
 from automation.core import intake as core
 from automation.core.clocks import ItemCycle, status_by_cycle
+from automation.io.files import LISTING_UNSETTLED_NS
 from automation.io.ledger import Registration, drive_lock
 from automation.io.reader import reader_pool
 from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
@@ -328,7 +331,17 @@ def _cleanup(ctx: RunContext) -> None:
     if paths.items.is_dir():
         folders += [p for p in paths.items.iterdir() if p.is_dir() and not p.is_symlink()]
     for folder in folders:
-        cleanup_temp(folder)
+        # a folder found clean whose listing has not changed since is clean
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:
+            continue
+        if ctx.cache.recall("clean", str(folder), mtime):
+            continue
+        young: list[Path] = []
+        cleanup_temp(folder, young=young)
+        if not young and time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
+            ctx.cache.keep("clean", str(folder), mtime)
 
 
 def _write_back(ctx: RunContext, report: CycleReport, *, every_row: bool = True) -> None:

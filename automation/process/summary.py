@@ -25,7 +25,7 @@ from typing import Any
 
 from automation.core.summary import SummaryModel, build_summary
 from automation.io.drive import DrivePaths, item_folder_index
-from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.io.files import WORKBOOK_SUFFIXES, is_temporary, list_workbooks
 from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.summary_html import summary_html
@@ -125,6 +125,7 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
     folders = item_folder_index(paths)
     links: dict[tuple[str, str | None], Path] = {}
     wanted = {(o.item, o.department) for o in model.overdue} | {(i.item, None) for i in model.items}
+    workbooks: dict[str, set[Path]] = {}  # the workbooks of each item, from the kept listings
     for item, dept in wanted:
         found = folders.get(item, [])
         if not found:
@@ -133,7 +134,9 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
         links[(item, None)] = folder
         if dept is not None:
             name = workbook_names(rules, item, [dept]).get(f"execution:{dept}")
-            target = next((f / name for f in found if name and (f / name).is_file()), None)
+            if item not in workbooks:
+                workbooks[item] = {p for f in found for p in list_workbooks(f, recursive=False)}
+            target = next((f / name for f in found if name and f / name in workbooks[item]), None)
             links[(item, dept)] = target or folder
     return links
 
@@ -147,7 +150,7 @@ def build_model(ctx: RunContext) -> SummaryModel:
     # the rows, clocks and counts of the last build in this process: the same model
     key = (
         ctx.as_of,
-        repr([(c.item_id, c.cycle, sorted(c.fields.items())) for c in inputs.cycles]),
+        [(c.item_id, c.cycle, sorted(c.fields.items())) for c in inputs.cycles],
         pending,
         sorted(open_exceptions.items()),
         tuple(inputs.warnings),
