@@ -23,6 +23,19 @@ of an unknown kind. ``XIETONG_NO_CACHE=1`` turns the cache off.
 Results are stored pickled (and zlib-compressed): the database is on the local disk of the
 machine that runs xietong and written only by xietong, never on the share. An entry that cannot
 be read back is a miss.
+
+Three layers in memory sit in front of the database:
+
+- **this run**: every report asked for, by path, used again while the file's identity is the
+  same (so a run reads a file once however many stages ask);
+- **this process** (the watcher service, a benchmark): the reports of settled files, and the
+  values worked out from them (:meth:`ValidationCache.derive`: an item's department records,
+  its clocks, its rollup, its checklist …), kept per state database and environment, so a
+  cycle after one workbook changed works out that item again and reuses the rest;
+- **a cold start** reads on every core: :meth:`ValidationCache.prefetch` validates the files
+  not yet known in worker processes (each with its own isolated reader) before the stages ask.
+
+``XIETONG_NO_CACHE=1`` keeps only the first layer.
 """
 
 from __future__ import annotations
