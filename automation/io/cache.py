@@ -190,21 +190,11 @@ class ValidationCache:
 
     def _peek(self, key: str, ident: str) -> bool:
         """Whether a report of this version of the file is at hand (memory or store)."""
-        for store in (self.memory, self.kept):
-            held = store.get(key) if store is not None else None
-            if held is not None and held[0] == ident:
-                return True
+        if self._in_memory(key, ident) is not None:
+            return True
         if not self.enabled or not _settled(ident):
             return False
-        assert self.ledger is not None
-        try:
-            row = self.ledger.conn.execute(
-                "SELECT 1 FROM validated WHERE path = ? AND ident = ? AND env = ?",
-                (key, ident, self.env),
-            ).fetchone()
-        except sqlite3.Error:
-            return False
-        return row is not None
+        return self._row("1", key, ident) is not None
 
     def identity(self, path: str | Path) -> str | None:
         """The identity (size, times, inode) ``path`` had when this cache last validated it."""
@@ -232,10 +222,15 @@ class ValidationCache:
         self.worked_out[(name, slot)] = (key, value)
 
     def _held(self, key: str, ident: str) -> FileReport | None:
+        report = self._in_memory(key, ident)
+        if report is not None:
+            self.hits += 1
+        return report
+
+    def _in_memory(self, key: str, ident: str) -> FileReport | None:
         for store in (self.memory, self.kept):
             held = store.get(key) if store is not None else None
             if held is not None and held[0] == ident:
-                self.hits += 1
                 return held[1]
         return None
 
@@ -280,14 +275,7 @@ class ValidationCache:
     # -- the stored results ---------------------------------------------------------------
 
     def _stored(self, key: str, ident: str, path: Path) -> FileReport | None:
-        assert self.ledger is not None and self.env is not None
-        try:
-            row = self.ledger.conn.execute(
-                "SELECT report FROM validated WHERE path = ? AND ident = ? AND env = ?",
-                (key, ident, self.env),
-            ).fetchone()
-        except sqlite3.Error:
-            return None
+        row = self._row("report", key, ident)
         if row is None:
             return None
         try:
@@ -297,6 +285,17 @@ class ValidationCache:
             return None
         self.hits += 1
         return report
+
+    def _row(self, column: str, key: str, ident: str) -> sqlite3.Row | None:
+        """The stored row of this file version in this environment (None: none, or unreadable)."""
+        assert self.ledger is not None and self.env is not None
+        try:
+            return self.ledger.conn.execute(
+                f"SELECT {column} FROM validated WHERE path = ? AND ident = ? AND env = ?",
+                (key, ident, self.env),
+            ).fetchone()
+        except sqlite3.Error:
+            return None
 
     def _store(self, key: str, ident: str, report: FileReport) -> None:
         assert self.ledger is not None and self.env is not None
