@@ -52,6 +52,7 @@ from automation.io.safewrite import (
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
+    files_key,
     folder_reports,
     read_weekly_reports,
     week_text,
@@ -229,7 +230,7 @@ def weekly_submissions(
     seen = {Path(r.path) for r in reports}
     reports += [r for r in extra if Path(r.path) not in seen]
     # the reports as this process last merged them: the same answer
-    source = tuple((str(r.path), ctx.cache.identity(r.path)) for r in reports)
+    source = files_key(ctx, [r.path for r in reports])
     return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports))
 
 
