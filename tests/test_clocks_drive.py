@@ -117,3 +117,43 @@ def test_every_cycle_is_read_and_only_the_latest_gets_departments(drive: Path) -
     assert [c["cycle"] for c in out["cycles"]] == [1, 2]
     assert out["cycles"][0]["state_zh"] == "按时完成"
     assert out["cycles"][1]["state_zh"] == "预警"
+
+
+def test_clocks_are_kept_while_their_inputs_are_the_same(drive: Path) -> None:
+    """The write-back's own columns are not inputs, and department records worked out again
+    with the same values are the same inputs: the kept clocks, the very list object."""
+    from automation.core.clocks import DeptRecord, ItemCycle
+    from automation.process.clocks import clock_results_by_cycle
+
+    rules = load_rules()
+    ctx = new_context(drive_paths(drive), rules, as_of=dt.datetime(2026, 10, 9, 10, tzinfo=TZ))
+    fields = {
+        "item_id": "XT-2026-0002",
+        "revision": 1,
+        "registered_date": D(2026, 9, 1),
+        "evaluation_result": "通过",
+        "evaluation_date": D(2026, 9, 2),
+        "coop_depts": ["生产部"],
+        "approval_date": D(2026, 9, 20),
+    }
+
+    def record(*days: dt.date) -> dict[str, DeptRecord]:
+        return {"生产部": DeptRecord({"plan_submitted_date": D(2026, 9, 21)}, frozenset(days))}
+
+    first = clock_results_by_cycle(
+        ctx, [ItemCycle("XT-2026-0002", 1, fields, record(D(2026, 9, 28)))]
+    )
+    written = {**fields, "current_stage": "执行", "clock_state": "已超期", "late_workdays": 3}
+    again = clock_results_by_cycle(
+        ctx, [ItemCycle("XT-2026-0002", 1, written, record(D(2026, 9, 28)))]
+    )
+    assert again[0] is first[0]
+    new_row = clock_results_by_cycle(
+        ctx, [ItemCycle("XT-2026-0002", 1, written, record(D(2026, 9, 28), D(2026, 9, 29)))]
+    )
+    assert new_row[0] is not first[0]
+    moved = clock_results_by_cycle(
+        ctx,
+        [ItemCycle("XT-2026-0002", 1, {**written, "approval_date": D(2026, 9, 22)}, record())],
+    )
+    assert moved[0] is not new_row[0] and moved[0] != new_row[0]

@@ -15,6 +15,7 @@ Pure: no file, network or wall-clock access. "Now" is always passed in.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -184,6 +185,18 @@ class _LazySource:
 class WorkCalendar:
     """Working days, due times and weekly deadlines under one set of calendar rules."""
 
+    # attributes that only memoise answers: two calendars that differ in these are the same
+    MEMOS = (
+        "_cache",
+        "_work",
+        "_prefix",
+        "_starts",
+        "_origin",
+        "_derived",
+        "_week_due",
+        "_year_days",
+    )
+
     def __init__(
         self,
         *,
@@ -204,10 +217,15 @@ class WorkCalendar:
         self._override_years = override_years
         self._override_days = override_days
         self._company = company_days_off
+        # memos (see MEMOS): worked out on first use, never part of what the calendar is
         self._cache: dict[dt.date, DayInfo] = {}
+        self._work: dict[dt.date, bool] = {}
         self._prefix: dict[int, tuple[list[int], list[int]]] = {}
         self._starts: dict[tuple[int, int], int] = {}
         self._origin: int | None = None
+        self._derived: dict[tuple[dt.date, int], Derivation] = {}
+        self._week_due: dict[tuple[int, int], dt.date | None] = {}
+        self._year_days: dict[int, tuple[list[int], list[dt.date]]] = {}
 
     @classmethod
     def from_rules(cls, rules: CalendarRules) -> WorkCalendar:
@@ -259,7 +277,10 @@ class WorkCalendar:
         return DayInfo(d, True, "workday", "", provisional)
 
     def is_workday(self, d: dt.date) -> bool:
-        return self.day_info(d).workday
+        work = self._work.get(d)
+        if work is None:
+            work = self._work[d] = self.day_info(d).workday
+        return work
 
     def is_provisional(self, d: dt.date) -> bool:
         return self.day_info(d).provisional
@@ -273,6 +294,12 @@ class WorkCalendar:
         """
         if n < 0:
             raise ValueError("n must be 0 or more")
+        found = self._derived.get((d, n))
+        if found is None:
+            found = self._derived[(d, n)] = self._add_workdays(d, n)
+        return found
+
+    def _add_workdays(self, d: dt.date, n: int) -> Derivation:
         counted: list[dt.date] = []
         skipped: list[tuple[dt.date, str, str]] = []
         makeup: list[tuple[dt.date, str]] = []
@@ -308,13 +335,26 @@ class WorkCalendar:
 
     def workdays_in(self, a: dt.date, b: dt.date) -> list[dt.date]:
         """The working days in (a, b], oldest first; empty when b <= a."""
-        out = []
-        day = a + dt.timedelta(days=1)
-        while day <= b:
-            if self.is_workday(day):
-                out.append(day)
-            day += dt.timedelta(days=1)
+        out: list[dt.date] = []
+        lo, hi = a.toordinal(), b.toordinal()
+        for year in range(a.year, b.year + 1):
+            ordinals, days = self._year_workdays(year)
+            out += days[bisect.bisect_right(ordinals, lo) : bisect.bisect_right(ordinals, hi)]
         return out
+
+    def _year_workdays(self, year: int) -> tuple[list[int], list[dt.date]]:
+        """The working days of ``year`` (ordinals, dates), listed once per year."""
+        found = self._year_days.get(year)
+        if found is None:
+            first = dt.date(year, 1, 1).toordinal()
+            last = dt.date(year, 12, 31).toordinal()
+            days = [
+                day
+                for day in map(dt.date.fromordinal, range(first, last + 1))
+                if self.is_workday(day)
+            ]
+            found = self._year_days[year] = ([day.toordinal() for day in days], days)
+        return found
 
     def _year_counts(self, year: int) -> tuple[list[int], list[int]]:
         """Per day of ``year``: working days and provisional days from 1 January up to and
@@ -420,6 +460,12 @@ class WorkCalendar:
         """Friday; when Friday is off, the last working day before it in that week; when the
         whole of Monday–Friday is off but a makeup weekend day is on, the last such day; None
         for a week without working days."""
+        key = (iso_year, iso_week)
+        if key not in self._week_due:
+            self._week_due[key] = self._find_week_due(iso_year, iso_week)
+        return self._week_due[key]
+
+    def _find_week_due(self, iso_year: int, iso_week: int) -> dt.date | None:
         days = self.week_days(iso_year, iso_week)
         friday = days[4]
         if self.is_workday(friday):

@@ -46,6 +46,9 @@ class DeptRecord:
     weekly_weeks: frozenset[str] | set[str] = frozenset()
 
 
+_NO_RECORD = DeptRecord()  # a department that sent nothing yet
+
+
 @dataclass(frozen=True)
 class ItemCycle:
     """One row of the tracking table: an item in one cycle (revision) of its life."""
@@ -71,7 +74,7 @@ class ClockResult:
     used: float | None  # share of the allowed working time used (> 1 once late)
     late_workdays: int
     provisional: bool
-    derivation: dict[str, Any]
+    derivation: dict[str, Any]  # how it was worked out; empty when computed without it
     at_risk_level: int = 0  # how many at-risk thresholds are passed (0 = none)
     missing: tuple[str, ...] = ()  # daily rows / weekly reports not there by their deadline
 
@@ -152,7 +155,7 @@ def departments_of(cycle: ItemCycle, rules: ClocksRules) -> list[str]:
 
 
 def _record(cycle: ItemCycle, dept: str) -> DeptRecord:
-    return cycle.departments.get(dept) or DeptRecord()
+    return cycle.departments.get(dept) or _NO_RECORD
 
 
 def _field(cycle: ItemCycle, key: str, dept: str | None, depts: list[str]) -> tuple[Any, dict]:
@@ -195,8 +198,14 @@ def _level(used: float, thresholds: Sequence[float]) -> int:
 
 class _Ctx:
     def __init__(
-        self, cycle: ItemCycle, rules: ClocksRules, cal: WorkCalendar, as_of: dt.datetime
+        self,
+        cycle: ItemCycle,
+        rules: ClocksRules,
+        cal: WorkCalendar,
+        as_of: dt.datetime,
+        explain: bool = True,
     ) -> None:
+        self.explain = explain  # build each result's derivation (else it is left empty)
         self.cycle = cycle
         self.rules = rules
         self.cal = cal
@@ -244,15 +253,16 @@ def _deadline_clock(ctx: _Ctx, spec: ClockSpec, dept: str | None) -> ClockResult
     raw_start, src = _field(ctx.cycle, spec.start, dept, ctx.depts)
     raw_end, _ = _field(ctx.cycle, spec.end, dept, ctx.depts)
     start, end = as_date(raw_start), as_date(raw_end)
-    explain = _explain_start(spec, start, end, src)
+    explain = _explain_start(spec, start, end, src) if ctx.explain else {}
     if start is None:
         # done although its start date was never entered: met, but nothing to measure
         state = "not_started" if end is None else "met"
         return ctx.result(spec, dept, end=end, state=state, derivation=explain)
     der = cal.add_workdays_explained(start, spec.workdays)
     due_at = cal.close_at(der.due)
-    explain.update(der.as_dict())
-    explain["due_at"] = due_at.isoformat()
+    if ctx.explain:
+        explain.update(der.as_dict())
+        explain["due_at"] = due_at.isoformat()
     window = len(der.counted)
     if end is not None:
         late = max(0, cal.workdays_between(der.due, end))
@@ -306,7 +316,7 @@ def _dept_span(
     """Start and end dates of a department's execution clock, with the start of its explanation."""
     start = as_date(_field(ctx.cycle, spec.start, dept, ctx.depts)[0])
     end = as_date(_field(ctx.cycle, spec.end, dept, ctx.depts)[0])
-    return start, end, _explain_start(spec, start, end, {})
+    return start, end, _explain_start(spec, start, end, {}) if ctx.explain else {}
 
 
 def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
@@ -320,7 +330,8 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     rows = _record(ctx.cycle, dept).daily_dates
     # counted, not listed: the cost does not grow with the span (only the first days are listed)
     n_required = 1 + cal.workdays_between(first.due, last) if first.due <= last else 0
-    n_rows = sum(1 for d in rows if first.due <= d <= last and cal.is_workday(d))
+    counted = sorted(d for d in rows if first.due <= d <= last and cal.is_workday(d))
+    n_rows = len(counted)
     today_open = (
         n_required > 0
         and last == ctx.today
@@ -332,14 +343,15 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     n_missing = n_required - n_rows - len(pending)
     missing = _first_missing(cal, first.due, last, rows, set(pending), n_missing)
     provisional = first.provisional or (n_required > 0 and cal.span_provisional(start, last))
-    explain.update(
-        first_day=first.due.isoformat(),
-        first_day_derivation=first.as_dict(),
-        required_days=n_required,
-        rows=sorted(d.isoformat() for d in rows if first.due <= d <= last and cal.is_workday(d)),
-        missing=[d.isoformat() for d in missing],
-        missing_count=n_missing,
-    )
+    if ctx.explain:
+        explain.update(
+            first_day=first.due.isoformat(),
+            first_day_derivation=first.as_dict(),
+            required_days=n_required,
+            rows=[d.isoformat() for d in counted],
+            missing=[d.isoformat() for d in missing],
+            missing_count=n_missing,
+        )
     if pending:
         due_at: dt.datetime | None = cal.close_at(pending[0])
         used: float | None = cal.day_share_used(pending[0], ctx.now)
@@ -350,7 +362,8 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         due_at, used = None, None
     if n_missing:
         state = "breached"
-        explain["next_due_at"] = _iso(due_at)  # the next row still to come
+        if ctx.explain:
+            explain["next_due_at"] = _iso(due_at)  # the next row still to come
         due_at = cal.close_at(missing[0])  # the deadline missed first, the one that is overdue
     elif pending or end is None:
         state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
@@ -380,13 +393,15 @@ def _first_missing(
     cal: WorkCalendar, first: dt.date, last: dt.date, rows: Any, skip: set[dt.date], count: int
 ) -> list[dt.date]:
     """The oldest missing days, at most ``MAX_LISTED``; stops as soon as all ``count`` are found."""
-    out: list[dt.date] = []
-    day = first
     want = min(count, MAX_LISTED)
-    while len(out) < want and day <= last:
-        if cal.is_workday(day) and day not in rows and day not in skip:
+    out: list[dt.date] = []
+    if want <= 0 or first > last:
+        return out
+    for day in cal.workdays_in(first - dt.timedelta(days=1), last):
+        if day not in rows and day not in skip:
             out.append(day)
-        day += dt.timedelta(days=1)
+            if len(out) == want:
+                break
     return out
 
 
@@ -448,13 +463,14 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         state = "at_risk" if used and _level(used, ctx.rules.at_risk) else "running"
     else:
         state = "met"
-    explain.update(
-        first_day=first.isoformat(),
-        weeks={w: {"due": d.isoformat(), "sent": w in sent} for w, d in due_by_week.items()},
-        missing=missing,
-    )
-    if missing:
-        explain["next_due_at"] = _iso(next_due)  # the next report still to come
+    if ctx.explain:
+        explain.update(
+            first_day=first.isoformat(),
+            weeks={w: {"due": d.isoformat(), "sent": w in sent} for w, d in due_by_week.items()},
+            missing=missing,
+        )
+        if missing:
+            explain["next_due_at"] = _iso(next_due)  # the next report still to come
     return ctx.result(
         spec,
         dept,
@@ -484,12 +500,21 @@ def _next_week_due(cal: WorkCalendar, after: dt.date) -> dt.datetime | None:
 
 
 def compute_clocks(
-    cycles: Iterable[ItemCycle], rules: ClocksRules, calendar: WorkCalendar, as_of: dt.datetime
+    cycles: Iterable[ItemCycle],
+    rules: ClocksRules,
+    calendar: WorkCalendar,
+    as_of: dt.datetime,
+    *,
+    explain: bool = True,
 ) -> list[ClockResult]:
-    """Every applicable clock of every cycle, in the order of the cycles and of ``rules.clocks``."""
+    """Every applicable clock of every cycle, in the order of the cycles and of ``rules.clocks``.
+
+    ``explain=False`` leaves each result's ``derivation`` empty: the explanation (every day
+    counted, every row and week seen) is most of a result's size and time, and only
+    ``xietong clocks --item`` shows it."""
     out: list[ClockResult] = []
     for cycle in cycles:
-        ctx = _Ctx(cycle, rules, calendar, as_of)
+        ctx = _Ctx(cycle, rules, calendar, as_of, explain)
         for spec in rules.clocks:
             if not _applies(spec, cycle, ctx.depts):
                 continue

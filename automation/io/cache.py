@@ -493,9 +493,6 @@ def _rules_key(rules: Rules) -> str:
     return key
 
 
-_MEMOS = ("_cache", "_prefix", "_starts", "_origin")
-
-
 def _calendar_key(calendar: Any) -> str | None:
     """The working days a calendar gives, as text; None for a calendar of an unknown kind."""
     if calendar is None:
@@ -504,7 +501,7 @@ def _calendar_key(calendar: Any) -> str | None:
         return None
     try:
         # what the calendar is, not what it has memoised so far
-        state = {k: v for k, v in vars(calendar).items() if k not in _MEMOS}
+        state = {k: v for k, v in vars(calendar).items() if k not in WorkCalendar.MEMOS}
         state["_sources"] = [
             getattr(s, "name", type(s).__qualname__) for s in state.get("_sources", [])
         ]

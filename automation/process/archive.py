@@ -26,7 +26,7 @@ import logging
 import os
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,7 @@ class _Run:
     as_of: dt.datetime
     report: ArchiveReport
     weekly: list[tuple[Path, core.FolderFile]] | None = None
+    weekly_by_item: dict[str, list[core.FolderFile]] | None = None
 
     def rel(self, path: Path) -> str:
         try:
@@ -259,7 +260,7 @@ def _refresh_checklist(
         revisions,
         str(folder),
         tuple((str(p), file_identity(p)) for p in walked),
-        tuple((str(p), file_identity(p)) for p, _f in _weekly_files(run)),
+        repr([(f.name, f.rows) for f in _weekly_of(run, item_id)]),  # its rows, not the files
         repr(sorted(_request_fields(run.ledger, item_id).items())),
         run.as_of.date(),
     )
@@ -269,7 +270,7 @@ def _refresh_checklist(
     checklist, written = _build_checklist(run, row, folder, walked, revisions)
     # kept unless a workbook was left unwritten (open: tried again next run) or a file was
     # saved moments ago (its time may not yet tell a second save apart)
-    if written and all(settled(ident) for _p, ident in (*key[3], *key[4])):
+    if written and all(settled(ident) for _p, ident in key[3]):
         run.cache.keep("checklist", item_id, key, checklist)
     return checklist
 
@@ -287,7 +288,7 @@ def _build_checklist(
         files,
         departments=core.item_departments(row, run.rules.clocks.departments_field),
         revisions=revisions,
-        weekly=[f for _, f in _weekly_files(run)],
+        weekly=_weekly_of(run, item_id),
         request_fields=_request_fields(run.ledger, item_id),
         labels=labels,
     )
@@ -364,6 +365,20 @@ def _weekly_files(run: _Run) -> list[tuple[Path, core.FolderFile]]:
                 if f.kind == "weekly":
                     run.weekly.append((path, f))
     return run.weekly
+
+
+def _weekly_of(run: _Run, item_id: str) -> list[core.FolderFile]:
+    """The weekly folder's reports cut to the rows about ``item_id`` (a department's report
+    names every item: the checklist of one item depends on its own rows only)."""
+    if run.weekly_by_item is None:
+        run.weekly_by_item = {}
+        for _path, f in _weekly_files(run):
+            mine: dict[str, list[dict[str, Any]]] = {}
+            for r in f.rows:
+                mine.setdefault(str(r.get("item_id") or "").strip().upper(), []).append(r)
+            for item, rows in mine.items():
+                run.weekly_by_item.setdefault(item, []).append(replace(f, rows=rows))
+    return run.weekly_by_item.get(item_id.strip().upper(), [])
 
 
 def _folder_holder(folder: Path) -> tuple[str, str] | None:

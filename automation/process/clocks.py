@@ -45,6 +45,16 @@ from automation.process.context import RunContext, calendar_of, rules_for
 from automation.process.tracking import read_tracking, revision_of
 from automation.rules import Rules
 
+# the tracking columns the write-back fills from the clocks: outputs, never inputs of the clocks
+CLOCK_OUTPUT_KEYS = (
+    "current_stage",
+    "current_clock",
+    "current_deadline",
+    "clock_state",
+    "late_workdays",
+    "open_exceptions",
+)
+
 # -- calendar operations -------------------------------------------------------------------------
 
 
@@ -193,12 +203,15 @@ def department_records(
         for path, report, ident in folder_reports(ctx, folder, warn):
             read.append((path, report))
             source.append((path, ident))
-    key = (tuple(source), weekly_key(ctx, weekly_reports))
+    # the weekly folder by what its reports say of this item: a report rewritten for other
+    # items (the weekly rollup rewrites a department's report every week) changes nothing here
+    marks = weekly_index(ctx, weekly_reports).get(item_id.strip().upper(), ())
+    key = (tuple(source), marks)
     records, notes = ctx.cache.derive(
         "department_records",
         item_id,
         key,
-        lambda: _department_records(ctx, item_id, read, weekly_reports),
+        lambda: _department_records(ctx, item_id, read, weekly_reports, marks),
     )
     warn.extend(notes)
     return records
@@ -235,33 +248,41 @@ def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | 
     return tuple((str(p), ctx.cache.identity(p)) for p in paths)
 
 
-def weekly_key(ctx: RunContext, reports: list[Any]) -> tuple[tuple[str, str | None], ...]:
-    """:func:`files_key` of the weekly folder's reports, worked out once per list."""
-    held = ctx.memo.get("weekly_key")
+def weekly_index(ctx: RunContext, reports: list[Any]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The (week, department) marks of the weekly folder's reports by item (upper case), worked
+    out once per list of reports."""
+    held = ctx.memo.get("weekly_index")
     if held is not None and held[0] is reports:
         return held[1]
-    key = files_key(ctx, [r.path for r in reports])
-    ctx.memo["weekly_key"] = (reports, key)
-    return key
+    found: dict[str, list[tuple[str, str]]] = {}
+    for report in reports:
+        for item, marks in weekly_marks(ctx, report).items():
+            found.setdefault(item, []).extend(marks)
+    index = {item: tuple(marks) for item, marks in found.items()}
+    ctx.memo["weekly_index"] = (reports, index)
+    return index
 
 
 def _department_records(
-    ctx: RunContext, item_id: str, read: list[tuple[Path, Any]], weekly_reports: list[Any]
+    ctx: RunContext,
+    item_id: str,
+    read: list[tuple[Path, Any]],
+    weekly_reports: list[Any],
+    marks: tuple[tuple[str, str], ...],
 ) -> tuple[dict[str, DeptRecord], list[str]]:
     warn: list[str] = []
     rec = _Records()
-    reports = list(weekly_reports)
-    known = {Path(r.path) for r in reports}
+    known = {Path(r.path) for r in weekly_reports}
+    found = list(marks)
+    wanted = item_id.strip().upper()
     for path, report in read:
         if report.kind == "execution":
             _add_execution(rec, report, item_id, warn)
-        elif report.kind == "weekly" and path not in known:
-            reports.append(report)
-    wanted = item_id.upper()
-    for report in reports:
-        for week, dept in weekly_marks(ctx, report).get(wanted, ()):
-            rec.dept(dept)
-            rec.weekly[dept].add(week)
+        elif report.kind == "weekly" and path not in known:  # a report kept in the item's folder
+            found.extend(weekly_marks(ctx, report).get(wanted, ()))
+    for week, dept in found:
+        rec.dept(dept)
+        rec.weekly[dept].add(week)
     return rec.build(), warn
 
 
@@ -344,19 +365,20 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
         key = (as_of, _cycle_key(c))
         held = ctx.cache.recall("clocks", (c.item_id, c.cycle), key)
         if held is None:
-            held = (c, compute_clocks([c], rules, calendar, as_of))
+            held = (c, compute_clocks([c], rules, calendar, as_of, explain=False))
             ctx.cache.keep("clocks", (c.item_id, c.cycle), key, held)
         out.append(held[1])
     return out
 
 
 def _cycle_key(c: ItemCycle) -> tuple[Any, ...]:
-    """The row's values and the department records by identity: the records of an item whose
-    workbooks did not change are the very objects :func:`department_records` gave before (the
-    value kept with this key holds the cycle, so those objects, and their ids, stay alive)."""
+    """What a cycle's clocks depend on: the row's values except the columns the clocks
+    themselves fill (the write-back changes those, not the clocks' inputs), and the department
+    records by value (records worked out again from the same rows compare equal)."""
     return (
-        tuple(sorted(c.fields.items())),  # compared with ==, never hashed: values may be lists
-        tuple((dept, id(r)) for dept, r in sorted(c.departments.items())),
+        # compared with ==, never hashed: values may be lists
+        tuple(sorted((k, v) for k, v in c.fields.items() if k not in CLOCK_OUTPUT_KEYS)),
+        tuple(sorted(c.departments.items())),
     )
 
 
@@ -403,9 +425,12 @@ def compute_drive(ctx: RunContext) -> DriveClocks:
 def explain_item(ctx: RunContext, item_id: str) -> dict[str, Any]:
     """``xietong clocks DRIVE --item ID``: every clock of one item with how its due date was
     derived (the start, the working days counted, the days off and makeup days passed)."""
-    found = compute_drive(ctx)
+    inputs = read_inputs(ctx)
     wanted = item_id.strip().upper()
-    results = [r for r in found.results if r.item.upper() == wanted]
+    mine = [c for c in inputs.cycles if c.item_id.upper() == wanted]
+    # explained: the kept clocks of a run leave the derivation out
+    results = compute_clocks(mine, ctx.rules.clocks, ctx.calendar, ctx.as_of, explain=True)
+    found = DriveClocks(ctx.as_of, results, inputs.warnings)
     if not results:
         raise XietongError(
             f"跟踪表中没有事项 {printable(item_id)}", code="E_UNKNOWN_ITEM", exit_code=2
