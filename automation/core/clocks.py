@@ -154,6 +154,15 @@ def departments_of(cycle: ItemCycle, rules: ClocksRules) -> list[str]:
     return out
 
 
+def input_fields(rules: ClocksRules) -> frozenset[str]:
+    """The tracking fields the clocks read: every other field of a row can change (the
+    write-back fills several) without changing a clock."""
+    keys = {rules.departments_field}
+    for spec in rules.clocks:
+        keys.update(k for k in (spec.start, spec.end, spec.when_field) if k)
+    return frozenset(keys)
+
+
 def _record(cycle: ItemCycle, dept: str) -> DeptRecord:
     return cycle.departments.get(dept) or _NO_RECORD
 
@@ -608,6 +617,7 @@ __all__ = [
     "as_date",
     "compute_clocks",
     "departments_of",
+    "input_fields",
     "item_status",
     "status_by_cycle",
     "week_of",

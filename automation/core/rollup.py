@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label
 
 
-@dataclass(frozen=True)
-class DailyRow:
-    """One daily progress row of an execution workbook (one day of one department)."""
+class DailyRow(NamedTuple):
+    """One daily progress row of an execution workbook (one day of one department).
+
+    A named tuple, not a dataclass: a large drive holds hundreds of thousands of them."""
 
     date: dt.date
     task: str = ""

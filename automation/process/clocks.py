@@ -34,6 +34,7 @@ from automation.core.clocks import (
     ItemCycle,
     as_date,
     compute_clocks,
+    input_fields,
     status_by_cycle,
 )
 from automation.core.normalize import is_blank
@@ -44,16 +45,6 @@ from automation.io.files import list_workbooks
 from automation.process.context import RunContext, calendar_of, rules_for
 from automation.process.tracking import read_tracking, revision_of
 from automation.rules import Rules
-
-# the tracking columns the write-back fills from the clocks: outputs, never inputs of the clocks
-CLOCK_OUTPUT_KEYS = (
-    "current_stage",
-    "current_clock",
-    "current_deadline",
-    "clock_state",
-    "late_workdays",
-    "open_exceptions",
-)
 
 # -- calendar operations -------------------------------------------------------------------------
 
@@ -361,8 +352,9 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     very list object it got before (callers may key their own work on it)."""
     out: list[list[ClockResult]] = []
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
+    used = input_fields(rules)
     for c in cycles:
-        key = (as_of, _cycle_key(c))
+        key = (as_of, _cycle_key(c, used))
         held = ctx.cache.recall("clocks", (c.item_id, c.cycle), key)
         if held is None:
             held = (c, compute_clocks([c], rules, calendar, as_of, explain=False))
@@ -371,13 +363,13 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     return out
 
 
-def _cycle_key(c: ItemCycle) -> tuple[Any, ...]:
-    """What a cycle's clocks depend on: the row's values except the columns the clocks
-    themselves fill (the write-back changes those, not the clocks' inputs), and the department
+def _cycle_key(c: ItemCycle, used: frozenset[str]) -> tuple[Any, ...]:
+    """What a cycle's clocks depend on: the row's values the clock rules read (the other
+    columns, several of them filled by the write-back, change nothing), and the department
     records by value (records worked out again from the same rows compare equal)."""
     return (
         # compared with ==, never hashed: values may be lists
-        tuple(sorted((k, v) for k, v in c.fields.items() if k not in CLOCK_OUTPUT_KEYS)),
+        tuple(sorted((k, v) for k, v in c.fields.items() if k in used)),
         tuple(sorted(c.departments.items())),
     )
 

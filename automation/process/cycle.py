@@ -38,7 +38,6 @@ from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_t
 from automation.process import heap
 from automation.process.archive import ArchiveReport, archive_items
 from automation.process.clocks import (
-    CLOCK_OUTPUT_KEYS,
     clock_results,
     item_cycles,
     provisional_warning,
@@ -80,7 +79,14 @@ from automation.process.tracking import (
 )
 
 CHANGED_RETRIES = 3  # the table saved by someone while we patched it: re-read and retry at once
-COMPUTED_KEYS = CLOCK_OUTPUT_KEYS
+COMPUTED_KEYS = (
+    "current_stage",
+    "current_clock",
+    "current_deadline",
+    "clock_state",
+    "late_workdays",
+    "open_exceptions",
+)
 WITHDRAWN_STAGE = "已撤销"
 
 
