@@ -365,3 +365,59 @@ def test_archive_date_is_the_only_change_to_a_decorated_tracking_table(drive, ru
     assert_cells_kept(before, after, "跟踪表", {cell: FINISHED.date()})
     again = archive_items(drive, as_of=FINISHED)
     assert any("草稿.tmp" in w for w in again.warnings) and folder.is_dir()
+
+
+def _age(*paths: Path) -> None:
+    """The files (every file under a folder) saved an hour ago: the caches trust only
+    settled files."""
+    import os
+    import time
+
+    old = time.time() - 3600
+    for path in paths:
+        for p in [path] if path.is_file() else path.rglob("*"):
+            if p.is_file():
+                os.utime(p, (old, old))
+
+
+def test_a_checklist_is_not_built_again_for_another_items_weekly_rows(drive, rules, monkeypatch):
+    """A department's weekly report names every item: a row about another item changes nothing
+    in this item's checklist, a row about this item does."""
+    import automation.process.archive as archiving
+
+    built: list[str] = []
+    real = archiving._build_checklist
+
+    def counting(run, row, *args, **kw):
+        built.append(str(row["item_id"]))
+        return real(run, row, *args, **kw)
+
+    monkeypatch.setattr(archiving, "_build_checklist", counting)
+    _finished_item(drive, rules, market_signed=False)
+    archive_items(drive, as_of=FINISHED)  # writes the checklist
+    _age(drive)
+    archive_items(drive, as_of=FINISHED)  # every file settled: the checklist is kept
+    built.clear()
+    weekly = drive_paths(drive, rules).weekly / "周进度报告_市场部.xlsx"
+
+    def report(*items: str) -> None:
+        rows = [
+            {
+                "week": "2026-W13",
+                "department": "市场部",
+                "item_id": item,
+                "done": "完成市场调研",
+                "submitted_by": "周敏",
+                "submitted_date": dt.date(2026, 3, 27),
+            }
+            for item in items
+        ]
+        _save(rules, "weekly", weekly, rows=rows)
+        _age(weekly)
+
+    report(ITEM, "XT-2026-0099")
+    archive_items(drive, as_of=FINISHED)
+    assert built == []
+    report(ITEM, "XT-2026-0099", ITEM)
+    archive_items(drive, as_of=FINISHED)
+    assert built == [ITEM]
