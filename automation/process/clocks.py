@@ -170,6 +170,9 @@ def _read(ctx: RunContext, path: Path, warnings: list[str]) -> Any | None:
         return None
 
 
+RECORD_KINDS = ("execution", "weekly")  # the workbooks of an item folder the clocks read
+
+
 def department_records(
     ctx: RunContext,
     item_id: str,
@@ -192,8 +195,9 @@ def department_records(
     source = []
     for folder in mine:
         for path, report, ident in folder_reports(ctx, folder, warn):
-            read.append((path, report))
-            source.append((path, ident))
+            if report.kind in RECORD_KINDS:  # what the automation writes there changes nothing
+                read.append((path, report))
+                source.append((path, ident))
     # the weekly folder by what its reports say of this item: a report rewritten for other
     # items (the weekly rollup rewrites a department's report every week) changes nothing here
     marks = weekly_index(ctx, weekly_reports).get(item_id.strip().upper(), ())

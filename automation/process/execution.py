@@ -52,6 +52,7 @@ from automation.io.safewrite import (
 from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
+    RECORD_KINDS,
     files_key,
     folder_reports,
     read_weekly_reports,
@@ -168,8 +169,9 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
         idents = []
         for folder in mine:  # a file that cannot be read is reported in the warnings
             for path, report, ident in folder_reports(ctx, folder, warnings):
-                read.append(report)
-                idents.append((path, ident))
+                if report.kind in RECORD_KINDS:  # not the lead reports written there
+                    read.append(report)
+                    idents.append((path, ident))
         source = tuple(idents)
         depts, weekly = ctx.cache.derive(
             "execution",
