@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -138,3 +139,28 @@ def test_a_template_gets_its_highlighted_copy_as_an_ordinary_workbook(
     assert "sheet.main+xml" in types and "template.main+xml" not in types
     with pc.load_workbook(result) as wb:
         assert "E_REQUIRED" in str(wb.get_sheet_by_name("校验结果").to_python())
+
+
+def test_relative_paths_agree_with_relpath(tmp_path):
+    from automation.io.files import RelativePaths
+
+    base = tmp_path / "共享盘" / "04_领导汇总"
+    relative = RelativePaths(base)
+    targets = [
+        tmp_path
+        / "共享盘"
+        / "02_协调事项"
+        / "XT-2026-0001 事项"
+        / "模板四_XT-2026-0001_生产部.xlsx",
+        tmp_path
+        / "共享盘"
+        / "02_协调事项"
+        / "XT-2026-0001 事项"
+        / "模板四_XT-2026-0001_市场部.xlsx",
+        tmp_path / "共享盘" / "02_协调事项" / "XT-2026-0001 事项",
+        base / "汇总.xlsx",
+        base,
+        tmp_path / "别处.xlsx",
+    ]
+    for target in targets * 2:  # the second round from the remembered folders
+        assert relative(target) == os.path.relpath(target, base)

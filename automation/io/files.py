@@ -141,3 +141,23 @@ def _list(folder: str) -> tuple[list[Path], list[str]] | None:
     files.sort()
     subfolders.sort()
     return files, subfolders
+
+
+class RelativePaths:
+    """Paths relative to one folder (``os.path.relpath``), each parent folder's relative path
+    worked out once: relpath normalises both paths on every call, and a summary links tens of
+    thousands of files in a few thousand folders."""
+
+    def __init__(self, base: str | os.PathLike[str]) -> None:
+        self.base = base
+        self._parents: dict[str, str] = {}
+
+    def __call__(self, target: str | os.PathLike[str]) -> str:
+        text = os.fspath(target)
+        parent, name = os.path.split(text)
+        if not name or text == os.fspath(self.base):  # a root, the base itself: no shortcut
+            return os.path.relpath(target, self.base)
+        rel = self._parents.get(parent)
+        if rel is None:
+            rel = self._parents[parent] = os.path.relpath(parent, self.base)
+        return name if rel == os.curdir else os.path.join(rel, name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from automation.core.summary import PERIODS, SummaryModel
+from automation.io.files import RelativePaths
 from automation.rules import Rules
 
 # Link targets: (item, department or None) → a file or folder on the drive.
@@ -91,13 +91,20 @@ def _num(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
 
 
 def _link(
-    ws: Any, row: int, col: int, text: str, target: Path | None, base: Path, fmt: Any, plain: Any
+    ws: Any,
+    row: int,
+    col: int,
+    text: str,
+    target: Path | None,
+    relative: RelativePaths,
+    fmt: Any,
+    plain: Any,
 ) -> None:
     """A hyperlink relative to the summary folder (the drive may be mounted anywhere)."""
     if target is None:
         _str(ws, row, col, text, plain)
         return
-    rel = os.path.relpath(target, base)
+    rel = relative(target)
     if "#" in rel or len(rel) > 250:  # Excel cannot link these; show the text only
         _str(ws, row, col, text, plain)
         return
@@ -239,7 +246,9 @@ _OVERDUE_HEAD = [
 ]
 
 
-def _overdue(wb: Any, f: _Formats, model: SummaryModel, links: Links, base: Path) -> None:
+def _overdue(
+    wb: Any, f: _Formats, model: SummaryModel, links: Links, relative: RelativePaths
+) -> None:
     ws = wb.add_worksheet("超期清单")
     _title(ws, f, "超期与预警清单（按超期工作日排序）", model)
     widths = [5, 15, 26, 18, 10, 8, 16, 17, 9, 9, 30]
@@ -260,7 +269,7 @@ def _overdue(wb: Any, f: _Formats, model: SummaryModel, links: Links, base: Path
         _num(ws, n, 9, o.missing, f.num)
         target = links.get((o.item, o.department)) or links.get((o.item, None))
         text = target.name if target is not None else ""
-        _link(ws, n, 10, text, target, base, f.link, f.text)
+        _link(ws, n, 10, text, target, relative, f.link, f.text)
     last = 3 + len(model.overdue)
     if model.overdue:
         ws.conditional_format(4, 8, last, 8, {"type": "data_bar", "bar_color": "#FF7C80"})
@@ -339,7 +348,7 @@ def _trend(wb: Any, f: _Formats, model: SummaryModel) -> None:
 
 
 def _items(
-    wb: Any, f: _Formats, model: SummaryModel, rules: Rules, links: Links, base: Path
+    wb: Any, f: _Formats, model: SummaryModel, rules: Rules, links: Links, relative: RelativePaths
 ) -> None:
     ws = wb.add_worksheet("事项")
     form = rules.form("summary")
@@ -351,7 +360,9 @@ def _items(
         for col, c in enumerate(form.columns):
             value = item.values.get(c.key)
             if c.key == "item_id":
-                _link(ws, n, col, str(value), links.get((item.item, None)), base, f.link, f.text)
+                _link(
+                    ws, n, col, str(value), links.get((item.item, None)), relative, f.link, f.text
+                )
             elif c.type == "percent":
                 _num(ws, n, col, value, f.pct)
             elif c.type == "number":
@@ -396,12 +407,12 @@ def summary_workbook_bytes(
     wb.set_properties({"title": "跨部门协调事项汇总", "author": "xietong", "created": stamp})
     f = _Formats(wb)
     links = links or {}
-    base = base or Path.cwd()
+    relative = RelativePaths(base or Path.cwd())
     _overview(wb, f, model)
     _departments(wb, f, model)
-    _overdue(wb, f, model, links, base)
+    _overdue(wb, f, model, links, relative)
     _trend(wb, f, model)
-    _items(wb, f, model, rules, links, base)
+    _items(wb, f, model, rules, links, relative)
     wb.close()
     return buf.getvalue()
 

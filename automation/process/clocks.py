@@ -186,11 +186,23 @@ def department_records(
     Workbooks unchanged since the context's cache stored their result are not read again, and
     the records of an item none of whose workbooks changed are not worked out again;
     ``folders`` is the :func:`item_folder_index` of the drive, when the caller has it.
+
+    Within one run the item's folders are looked at once: the write-back, the summary and the
+    notifications of a run count the same versions of its workbooks (a save during the run
+    is counted by the next run, as one after it would be).
     """
     warn = warnings if warnings is not None else []
     if weekly_reports is None:
         weekly_reports = read_weekly_reports(ctx, warn)
     mine = item_folders(ctx.paths, item_id) if folders is None else folders.get(item_id, [])
+    # the weekly folder by what its reports say of this item: a report rewritten for other
+    # items (the weekly rollup rewrites a department's report every week) changes nothing here
+    marks = weekly_index(ctx, weekly_reports).get(item_id.strip().upper(), ())
+    this_run = ctx.memo.setdefault("department_records", {})
+    held = this_run.get(item_id)
+    if held is not None and held[0] == (mine, marks):
+        warn.extend(held[2])
+        return held[1]
     read = []
     source = []
     for folder in mine:
@@ -198,9 +210,6 @@ def department_records(
             if report.kind in RECORD_KINDS:  # what the automation writes there changes nothing
                 read.append((path, report))
                 source.append((path, ident))
-    # the weekly folder by what its reports say of this item: a report rewritten for other
-    # items (the weekly rollup rewrites a department's report every week) changes nothing here
-    marks = weekly_index(ctx, weekly_reports).get(item_id.strip().upper(), ())
     key = (tuple(source), marks)
     records, notes = ctx.cache.derive(
         "department_records",
@@ -208,6 +217,7 @@ def department_records(
         key,
         lambda: _department_records(ctx, item_id, read, weekly_reports, marks),
     )
+    this_run[item_id] = ((mine, marks), records, notes)
     warn.extend(notes)
     return records
 
@@ -246,15 +256,18 @@ def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | 
 def weekly_index(ctx: RunContext, reports: list[Any]) -> dict[str, tuple[tuple[str, str], ...]]:
     """The (week, department) marks of the weekly folder's reports by item (upper case), worked
     out once per list of reports."""
+    # by the report objects: the cache gives the same object for a file read before, so the
+    # lists of one run (each caller lists the folder) share one index
+    ids = tuple(map(id, reports))
     held = ctx.memo.get("weekly_index")
-    if held is not None and held[0] is reports:
+    if held is not None and held[0] == ids:
         return held[1]
     found: dict[str, list[tuple[str, str]]] = {}
     for report in reports:
         for item, marks in weekly_marks(ctx, report).items():
             found.setdefault(item, []).extend(marks)
     index = {item: tuple(marks) for item, marks in found.items()}
-    ctx.memo["weekly_index"] = (reports, index)
+    ctx.memo["weekly_index"] = (ids, index, reports)  # the reports held: their ids stay theirs
     return index
 
 

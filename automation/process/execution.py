@@ -222,41 +222,50 @@ class SentReport:
 
 
 def weekly_submissions(
-    ctx: RunContext, warnings: list[str], extra: Iterable[Any] = ()
+    ctx: RunContext, warnings: list[str], extra: Iterable[Any] = (), *, week: str | None = None
 ) -> dict[tuple[str, str, str], SentReport]:
     """The weekly reports that count as submitted, by (item, department, week): a row whose
     columns the department fills (本周完成情况, 填报人, 提交日期, …) are all filled — the same
     rule as the weekly clock's (``process.clocks.weekly_rows``). Read from the weekly folder and
-    ``extra`` (the reports filed in item folders), as the clock reads them."""
+    ``extra`` (the reports filed in item folders), as the clock reads them; ``week``
+    (``2026-W41``): that week's only."""
     reports = read_weekly_reports(ctx, warnings)
     seen = {Path(r.path) for r in reports}
     reports += [r for r in extra if Path(r.path) not in seen]
     # the reports as this process last merged them: the same answer
-    source = files_key(ctx, [r.path for r in reports])
-    return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports))
+    source = (files_key(ctx, [r.path for r in reports]), week)
+    return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports, week))
 
 
-def _merge_sent(ctx: RunContext, reports: list[Any]) -> dict[tuple[str, str, str], SentReport]:
+def _merge_sent(
+    ctx: RunContext, reports: list[Any], week: str | None
+) -> dict[tuple[str, str, str], SentReport]:
     out: dict[tuple[str, str, str], SentReport] = {}
     for report in reports:
         path = Path(report.path)
-        for key, day in ctx.cache.derive(
+        by_week = ctx.cache.derive(
             "sent_rows", str(path), ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
-        ):
-            old = out.get(key)
-            if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
-                out[key] = SentReport(day)
+        )
+        weeks = by_week.values() if week is None else [by_week.get(week, ())]
+        for rows in weeks:
+            for key, day in rows:
+                old = out.get(key)
+                if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
+                    out[key] = SentReport(day)
     return out
 
 
-def _sent_rows(ctx: RunContext, report: Any) -> list[tuple[tuple[str, str, str], dt.date | None]]:
-    """(item, department, week) and submission day of each row of one report that counts."""
-    out = []
+def _sent_rows(
+    ctx: RunContext, report: Any
+) -> dict[str, list[tuple[tuple[str, str, str], dt.date | None]]]:
+    """By week: (item, department, week) and submission day of each row of one report that
+    counts."""
+    out: dict[str, list[tuple[tuple[str, str, str], dt.date | None]]] = {}
     for row in weekly_rows(report, ctx.rules):
         week = week_text(row.get("week"))
         if week is not None:
             key = (_text(row.get("item_id")).upper(), _text(row.get("department")), week)
-            out.append((key, as_date(row.get("submitted_date"))))
+            out.setdefault(week, []).append((key, as_date(row.get("submitted_date"))))
     return out
 
 
@@ -328,8 +337,8 @@ def compute_weekly(
     warnings: list[str] = []
     items = read_items(ctx, warnings)
     filed = [r for item in items for r in item.weekly_reports]
-    sent = weekly_submissions(ctx, warnings, filed)
     label = week_label(*week)
+    sent = weekly_submissions(ctx, warnings, filed, week=label)
     sent_in_week: dict[str, list[tuple[str, SentReport]]] = {}
     for (item_id, dept, when), report in sent.items():
         if when == label:

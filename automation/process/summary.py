@@ -25,7 +25,7 @@ from typing import Any
 
 from automation.core.summary import SummaryModel, build_summary
 from automation.io.drive import DrivePaths, item_folder_index
-from automation.io.files import WORKBOOK_SUFFIXES, is_temporary, list_workbooks
+from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.summary_html import summary_html
@@ -124,19 +124,24 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
     execution workbook (模板四) when it exists, else the folder."""
     folders = item_folder_index(paths)
     links: dict[tuple[str, str | None], Path] = {}
-    wanted = {(o.item, o.department) for o in model.overdue} | {(i.item, None) for i in model.items}
-    workbooks: dict[str, set[Path]] = {}  # the workbooks of each item, from the kept listings
-    for item, dept in wanted:
+    wanted: dict[str, set[str]] = {i.item: set() for i in model.items}
+    for o in model.overdue:
+        wanted.setdefault(o.item, set()).add(o.department or "")
+    for item, depts in wanted.items():
         found = folders.get(item, [])
         if not found:
             continue
         folder = found[0]
         links[(item, None)] = folder
-        if dept is not None:
-            name = workbook_names(rules, item, [dept]).get(f"execution:{dept}")
-            if item not in workbooks:
-                workbooks[item] = {p for f in found for p in list_workbooks(f, recursive=False)}
-            target = next((f / name for f in found if name and f / name in workbooks[item]), None)
+        depts.discard("")
+        if not depts:
+            continue
+        names = workbook_names(rules, item, sorted(depts))
+        # the workbooks of the item, from the kept listings
+        workbooks = {p for f in found for p in list_workbooks(f, recursive=False)}
+        for dept in depts:
+            name = names.get(f"execution:{dept}")
+            target = next((f / name for f in found if name and f / name in workbooks), None)
             links[(item, dept)] = target or folder
     return links
 
@@ -180,9 +185,8 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     model = build_model(ctx)
     links = item_links(paths, rules, model)
     dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
-    rel_links = sorted(
-        (f"{k[0]}|{k[1]}", os.path.relpath(v, paths.summary)) for k, v in links.items()
-    )
+    relative = RelativePaths(paths.summary)
+    rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
     held = ctx.cache.recall("summary_hash", "", rel_links)
     if held is not None and held[0] is model:
         digest = held[1]
@@ -231,8 +235,9 @@ def _render(
     model: SummaryModel, rules: Rules, links: dict, paths: DrivePaths, warnings: list[str]
 ) -> tuple[bytes, bytes]:
     data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
+    relative = RelativePaths(paths.summary)
     html_links = {
-        item: urllib.parse.quote(Path(os.path.relpath(p, paths.summary)).as_posix())
+        item: urllib.parse.quote(Path(relative(p)).as_posix())
         for (item, dept), p in links.items()
         if dept is None
     }
