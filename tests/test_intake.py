@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import threading
@@ -288,3 +289,30 @@ def test_rebuilt_state_remembers_the_journal_and_the_workbooks_created(drive, ru
     assert report.created == []
     with open_ledger(drive) as led:
         assert len(led.journal_entries()) == len(read_journal(paths.log))
+
+
+def test_an_id_appended_to_the_journal_raises_the_counter_in_a_running_process(drive, rules):
+    """The journal is read once and then only what was appended to it (the watcher service
+    runs for weeks); a file replaced by a shorter one is read again from its start."""
+    from automation.io.journal import JOURNAL_GLOB
+    from automation.io.ledger import open_ledger
+    from automation.process.recovery import raise_counters
+    from automation.process.tracking import read_tracking
+
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    journal = next(drive_paths(drive, rules).log.glob(JOURNAL_GLOB))
+
+    def counter_after(line: str | None = None, *, replace: bool = False) -> int:
+        if line is not None:
+            text = "" if replace else journal.read_text(encoding="utf-8")
+            journal.write_text(text + json.dumps({"item": line}) + "\n", encoding="utf-8")
+        with open_context(drive) as ctx:
+            raise_counters(ctx, read_tracking(ctx))
+        with open_ledger(drive) as led:
+            return led.last_seq(2026)
+
+    assert counter_after() == 1
+    assert counter_after("XT-2026-0040") == 40
+    assert counter_after("XT-2026-0041") == 41
+    assert counter_after("XT-2026-0077", replace=True) == 77

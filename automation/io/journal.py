@@ -99,6 +99,27 @@ def _last_byte(path: Path) -> bytes:
         return fh.read(1)
 
 
+def read_journal_file(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The readable entries of one journal file from byte ``start`` (the end of a line), and
+    where the last complete line ends (a line still being written is read next time)."""
+    out: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out, start + end
+
+
 def read_journal(log_dir: Path, *, item: str | None = None) -> list[dict[str, Any]]:
     """Every readable entry of the drive's journal, oldest first; torn lines are skipped."""
     out: list[dict[str, Any]] = []

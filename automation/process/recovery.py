@@ -22,7 +22,7 @@ from automation.core import intake as core
 from automation.errors import XietongError
 from automation.io.cache import file_identity
 from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
-from automation.io.journal import JOURNAL_GLOB, read_journal
+from automation.io.journal import JOURNAL_GLOB, read_journal, read_journal_file
 from automation.io.ledger import Registration
 from automation.io.links import is_link
 from automation.io.safewrite import read_with_snapshot
@@ -116,15 +116,37 @@ def _id_sources(ctx: RunContext, table: TrackingTable) -> Iterator[str]:
         yield str(row.get("item_id") or "")
     for reg in ctx.need_ledger().registrations():
         yield reg.item_id
-    for entry in read_journal(ctx.paths.log):
-        yield str(entry.get("item") or "")
-        yield str(entry.get("file") or "")
+    for path in sorted(ctx.paths.log.glob(JOURNAL_GLOB)):
+        yield from _journal_texts(ctx, path)
     yield from _names(ctx.paths.items, depth=1)
     yield from _names(ctx.paths.archive, depth=3)
     for path in _files(ctx.paths.feedback):
         yield path.name
         if path.suffix.lower() == ".txt":
             yield _small_text(path)
+
+
+def _journal_texts(ctx: RunContext, path: Path) -> list[str]:
+    """The item IDs one journal file names (in its entries' items and files). The journal only
+    grows (each run appends): what this process read of the file before is not read again,
+    only what was appended."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    file = (st.st_dev, st.st_ino)
+    held = ctx.cache.recall("journal_texts", str(path), file)
+    texts, start = held if held is not None and held[1] <= st.st_size else ([], 0)
+    if start == st.st_size:
+        return texts
+    try:
+        entries, end = read_journal_file(path, start)
+    except OSError:
+        return texts
+    found = (text for e in entries for text in (str(e.get("item") or ""), str(e.get("file") or "")))
+    texts = core.ids_mentioned([*texts, *found], ctx.rules.drive.item_ids)
+    ctx.cache.keep("journal_texts", str(path), file, (texts, end))
+    return texts
 
 
 def _names(folder: Path, *, depth: int) -> Iterable[str]:
