@@ -6,12 +6,11 @@ on a drive of a few thousand workbooks, and none of them needs the cycle collect
 counting frees them when a newer version replaces them). CPython's full collections walk them all
 the same — over a second per collection at 2,000 items, several per cycle.
 
-:func:`settle` (after the bulk of a cycle's reading, and at its end) moves what is alive out of
-the collector's sight (``gc.freeze``): later collections look at new objects only. Every
-``FULL_EVERY`` settles one full collection runs over everything, so reference cycles that became
-garbage while frozen are still freed; :func:`freeze` does the same between the steps of a cycle
-without counting. :func:`paused` turns automatic collection off while a batch
-of objects that are kept is loaded.
+A cycle runs with automatic collection :func:`paused`. :func:`freeze`, between its steps, frees
+the garbage cycles among the objects the step made (one pass over those only) and moves what is
+left out of the collector's sight (``gc.freeze``); :func:`settle`, at the cycle's end, does the
+same and every ``FULL_EVERY`` cycles first runs one full collection over everything, so
+reference cycles that became garbage while frozen are still freed.
 """
 
 from __future__ import annotations
