@@ -358,3 +358,42 @@ def _column(form, key: str) -> str:
     from automation.core.layout import layout
 
     return layout(form).columns[key]
+
+
+def test_the_prefetch_on_every_core_agrees_with_the_isolated_reader(drive, tmp_path):
+    """A cold run reads on every core, each worker parsing in itself: its reports are those of
+    the isolated reader, and a corpus file that crashes, blows up or hangs the parser costs at
+    most a worker (the files left are read through the isolated reader when asked)."""
+    from automation.io.cache import PARALLEL_MIN
+    from automation.process.context import open_context
+    from tests.conftest import CORPUS
+
+    rules = drive_rules(drive)
+    folder = drive_paths(drive).items / "XT-2026-0001 读取"
+    folder.mkdir(parents=True)
+    good = write_workbook(
+        "execution",
+        rules,
+        tmp_path / "e.xlsx",
+        values={"item_id": "XT-2026-0001", "department": "生产部"},
+        rows=_daily(dt.date(2026, 10, 8), dt.date(2026, 10, 9)),
+    ).read_bytes()
+    for n in range(PARALLEL_MIN):
+        (folder / f"a{n:03d}.xlsx").write_bytes(good)
+    odd = sorted((CORPUS / "calamine").glob("*.xls*")) if (CORPUS / "calamine").is_dir() else []
+    for f in odd:  # last: the chunks of good files come back before a worker may be lost
+        shutil.copyfile(f, folder / f"z_{f.name}")
+    old = time.time() - 3600
+    paths = sorted(p for p in folder.iterdir())
+    for p in paths:
+        os.utime(p, (old, old))
+
+    with open_context(drive) as ctx:
+        done = ctx.cache.prefetch(paths, workers=2)
+        assert done >= PARALLEL_MIN  # the good files, at least, came from the workers
+        got = {p.name: ctx.cache.validate(p) for p in paths}
+    for p in paths:
+        direct = validation.validate_file(p, rules)
+        mine = got[p.name]
+        assert sorted(x.code for x in mine.problems) == sorted(x.code for x in direct.problems), p
+        assert (mine.kind, mine.fields, mine.rows) == (direct.kind, direct.fields, direct.rows)

@@ -13,8 +13,13 @@ class Node:
         self.me = self  # a reference cycle: only the collector frees it
 
 
-def test_settle_freezes_what_is_alive_and_a_later_settle_frees_frozen_garbage(monkeypatch):
-    monkeypatch.setattr(heap, "_settles", 0)
+def _fresh(monkeypatch, after_full: int) -> None:
+    monkeypatch.setattr(heap, "_since_full", 0)
+    monkeypatch.setattr(heap, "_after_full", after_full)
+
+
+def test_a_cycle_frozen_then_dropped_is_freed_within_full_every_cycles(monkeypatch):
+    _fresh(monkeypatch, after_full=10**12)  # no growth rule: only the count
     try:
         node = Node()
         ref = weakref.ref(node)
@@ -24,10 +29,45 @@ def test_settle_freezes_what_is_alive_and_a_later_settle_frees_frozen_garbage(mo
         gc.collect()
         assert ref() is not None  # frozen: an ordinary collection does not look at it
         for _ in range(heap.FULL_EVERY - 1):
+            heap.begin()
+            assert ref() is not None
             heap.settle()
-        assert ref() is None  # the full collection every FULL_EVERY settles freed it
+        heap.begin()  # the FULL_EVERY-th cycle starts with a full collection
+        assert ref() is None
     finally:
         gc.unfreeze()
+
+
+def test_frozen_objects_grown_by_a_quarter_start_a_full_collection(monkeypatch):
+    gc.unfreeze()
+    gc.collect()
+    _fresh(monkeypatch, after_full=0)
+    try:
+        heap.settle()
+        monkeypatch.setattr(heap, "_after_full", gc.get_freeze_count())
+        node = Node()
+        ref = weakref.ref(node)
+        heap.begin()
+        heap.settle()  # the node frozen
+        del node
+        heap.begin()  # no growth: nothing collected
+        assert ref() is not None
+        heap.settle()
+        grown = [Node() for _ in range(gc.get_freeze_count() // 2)]
+        heap.settle()
+        heap.begin()  # grown by half: collected, the dropped node with it
+        assert ref() is None
+        assert len(grown) > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_a_fresh_process_starts_without_a_full_collection(monkeypatch):
+    _fresh(monkeypatch, after_full=0)
+    calls = []
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(a) or 0)
+    heap.begin()
+    assert calls == []
 
 
 def test_paused_turns_automatic_collection_off_and_back_on():

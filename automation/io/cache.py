@@ -58,6 +58,7 @@ from typing import Any, TypeVar
 from automation.core.calendar import WorkCalendar
 from automation.io import validation
 from automation.io.ledger import Ledger
+from automation.io.reader import parse_here
 from automation.io.validation import FileReport
 from automation.rules import Rules
 
@@ -142,9 +143,12 @@ class ValidationCache:
     def prefetch(self, paths: list[Path], *, workers: int | None = None) -> int:
         """Validate, on every core, the files among ``paths`` that are neither in memory nor
         stored unchanged, so that the run's later asks find them (a cold run over a large
-        drive). Each worker process reads through its own isolated reader, exactly as
-        :meth:`validate` does. Below ``PARALLEL_MIN`` such files, or on one core, nothing is
-        done here (the files are read when asked). Returns the number validated here."""
+        drive). Each worker process validates as :meth:`validate` does, but parses in itself
+        (``reader.parse_here``: the worker is as disposable as the isolated reader, bounded in
+        memory and time the same way); a worker lost to a file that crashes the parser ends the
+        prefetch, and the files not done are read when asked, through the isolated reader.
+        Below ``PARALLEL_MIN`` such files, or on one core, nothing is done here (the files are
+        read when asked). Returns the number validated here."""
         workers = workers or os.cpu_count() or 1
         todo: list[tuple[str, Path, str]] = []
         for path in paths:
@@ -163,7 +167,10 @@ class ValidationCache:
         done = 0
         try:
             with cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=parse_here,
+                initargs=(self.rules.validation.worker_memory_mb,),
             ) as pool:
                 jobs = [
                     pool.submit(
@@ -358,7 +365,7 @@ def _validate_chunk(
     paths: list[str], rules: Rules, calendar: Any, today: dt.date
 ) -> list[FileReport | None]:
     """A prefetch worker's share: each file validated as :meth:`ValidationCache._validate`
-    does (its own isolated reader); None for a file that could not be validated here."""
+    does (parsed in the worker itself); None for a file that could not be validated here."""
     out: list[FileReport | None] = []
     for path in paths:
         try:

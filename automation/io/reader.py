@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import faulthandler
 import functools
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -33,7 +35,7 @@ from automation.core.layout import layout
 from automation.core.normalize import CellError, blank_positions, compact, is_blank
 from automation.core.problems import Problem, make_problem
 from automation.core.validation import RawCell, RawRow, RawTable
-from automation.io.reader_worker import serve
+from automation.io.reader_worker import answer, serve, set_memory_limit
 from automation.io.safety import FileInfo, FileRejected, start_check
 from automation.rules import Rules
 from automation.rules.forms import FormRules
@@ -195,9 +197,7 @@ class ReaderPool:
             code = self._proc.exitcode if self._proc is not None else None
             self._stop()
             raise FileRejected("E_READER_CRASH", detail=_exit_text(code)) from None
-        if reply[0] == "ok":
-            return reply[1]
-        raise _calamine_error(reply[1], reply[2])
+        return _book(reply)
 
     def _abandon(self) -> None:
         """Forget the parse under way: discard a prompt reply, else stop the worker."""
@@ -208,6 +208,54 @@ class ReaderPool:
                 self._conn.recv()
                 return
         self._stop()
+
+
+def _book(reply: tuple[Any, ...]) -> dict[str, Any]:
+    if reply[0] == "ok":
+        return reply[1]
+    raise _calamine_error(reply[1], reply[2])
+
+
+class InlineReader:
+    """Parsing in this very process, for a process that is itself disposable: a prefetch worker
+    (``ValidationCache.prefetch``), whose death the caller survives and answers by reading the
+    rest through the isolated :class:`ReaderPool`. Bounded the same way: the address space is
+    limited once (:func:`parse_here`), and a parse running past the timeout ends the process
+    (``faulthandler``'s watchdog runs in its own C thread, so it fires even while calamine holds
+    the interpreter)."""
+
+    def __init__(self) -> None:
+        self._quiet = open(os.devnull, "w")  # noqa: SIM115  (kept open for the watchdog)
+
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, path: Path, wanted: dict[str, str], timeout: float) -> dict[str, Any]:
+        with self.reading(path, wanted, timeout) as result:
+            return result()
+
+    @contextlib.contextmanager
+    def reading(
+        self, path: Path, wanted: dict[str, str], timeout: float
+    ) -> Iterator[Callable[[], dict[str, Any]]]:
+        def result() -> dict[str, Any]:
+            faulthandler.dump_traceback_later(timeout, exit=True, file=self._quiet)
+            try:
+                return _book(answer(str(path), wanted, MARKER_SHEET))
+            finally:
+                faulthandler.cancel_dump_traceback_later()
+
+        yield result
+
+
+_INLINE: InlineReader | None = None
+
+
+def parse_here(memory_mb: int) -> None:
+    """This process parses workbooks itself from now on (see :class:`InlineReader`)."""
+    global _INLINE
+    set_memory_limit(memory_mb)
+    _INLINE = InlineReader()
 
 
 def _exit_text(code: int | None) -> str:
@@ -235,8 +283,11 @@ _POOLS: dict[int, ReaderPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def reader_pool(limits: ValidationRules) -> ReaderPool:
-    """The process-wide worker for a memory limit, started on first use, stopped at exit."""
+def reader_pool(limits: ValidationRules) -> ReaderPool | InlineReader:
+    """The process-wide worker for a memory limit, started on first use, stopped at exit (in a
+    process set to :func:`parse_here`: the parse in this process)."""
+    if _INLINE is not None:
+        return _INLINE
     with _POOLS_LOCK:
         pool = _POOLS.get(limits.worker_memory_mb)
         if pool is None:

@@ -99,7 +99,7 @@ def serve(conn: Any, memory_mb: int) -> None:
     """Answer read requests on ``conn`` until it closes: ("ok", book) or ("error", kind, text)."""
     set_memory_limit(memory_mb)
     _quiet_stderr()
-    import python_calamine as pc
+    import python_calamine  # noqa: F401  (loaded before the first request)
 
     while True:
         try:
@@ -108,13 +108,20 @@ def serve(conn: Any, memory_mb: int) -> None:
             return
         if request is None:
             return
-        path, wanted, marker = request
-        try:
-            conn.send(("ok", read_book(path, wanted, marker)))
-        except pc.PasswordError as exc:
-            conn.send(("error", "password", str(exc)))
-        except MemoryError:
-            conn.send(("error", "memory", "MemoryError"))
-        except Exception as exc:  # every calamine error becomes a coded rejection in the parent
-            conn.send(("error", type(exc).__name__, str(exc)[:500]))
+        conn.send(answer(*request))
         sys.stdout.flush()
+
+
+def answer(path: str, wanted: dict[str, str], marker: str) -> tuple[Any, ...]:
+    """("ok", book) or ("error", kind, text): every calamine error becomes a coded rejection in
+    the parent."""
+    import python_calamine as pc
+
+    try:
+        return ("ok", read_book(path, wanted, marker))
+    except pc.PasswordError as exc:
+        return ("error", "password", str(exc))
+    except MemoryError:
+        return ("error", "memory", "MemoryError")
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc)[:500])

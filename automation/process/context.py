@@ -168,7 +168,24 @@ def open_context(
         paths = drive_paths(paths.root, rules)
     moment = parse_as_of(as_of, rules)
     if not with_ledger:
-        yield RunContext(paths, rules, calendar_of(rules), moment)
+        with _released(RunContext(paths, rules, calendar_of(rules), moment)) as ctx:
+            yield ctx
         return
-    with open_ledger(paths.root) as ledger:
-        yield RunContext(paths, rules, calendar_of(rules), moment, ledger)
+    with (
+        open_ledger(paths.root) as ledger,
+        _released(RunContext(paths, rules, calendar_of(rules), moment, ledger)) as ctx,
+    ):
+        yield ctx
+
+
+@contextlib.contextmanager
+def _released(ctx: RunContext) -> Iterator[RunContext]:
+    """The run's own memos dropped when it ends (what the process keeps for later runs stays):
+    a long-lived process freezes what is alive after a cycle (``process.heap``), and a
+    context caught in a reference cycle would otherwise hold a whole run's reads until the
+    next full collection."""
+    try:
+        yield ctx
+    finally:
+        ctx.memo.clear()
+        ctx.cache.memory.clear()

@@ -230,6 +230,7 @@ def cycle(
     The collector runs between the steps, over what each step made, not while the millions of
     objects a large drive's run keeps are built (a cold run at 2,000 items spent a tenth of its
     time in collections that walked them again and again); see ``automation.process.heap``."""
+    heap.begin()
     with heap.paused():
         return _cycle(ctx, settle_s, progress, hold_back, later_stages)
 

@@ -9,8 +9,11 @@ the same — over a second per collection at 2,000 items, several per cycle.
 A cycle runs with automatic collection :func:`paused`. :func:`freeze`, between its steps, frees
 the garbage cycles among the objects the step made (one pass over those only) and moves what is
 left out of the collector's sight (``gc.freeze``); :func:`settle`, at the cycle's end, does the
-same and every ``FULL_EVERY`` cycles first runs one full collection over everything, so
-reference cycles that became garbage while frozen are still freed.
+same. Reference cycles that become garbage after they were frozen are freed by one full
+collection at the start of a later cycle (:func:`begin`): when the frozen objects grew by a
+quarter since the last full collection, or since the end of the process's first cycle
+(CPython's own rule for its oldest generation), and at least every ``FULL_EVERY`` cycles.
+A one-cycle process (``xietong run``) never pays for it.
 """
 
 from __future__ import annotations
@@ -19,20 +22,33 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-FULL_EVERY = 50  # settles between full collections over the frozen objects
+FULL_EVERY = 50  # cycles between full collections at the latest
+GROWTH = 1.25  # frozen objects grown by this factor since the last full collection: collect
 
-_settles = 0
+_since_full = 0  # cycles settled since the last full collection
+_after_full = 0  # frozen objects right after the last full collection
+
+
+def begin() -> None:
+    """At the start of a cycle: the full collection, when one is due (see the module text)."""
+    global _after_full, _since_full
+    if not _since_full:
+        return  # none settled since the last one (or none at all: a fresh process)
+    if _since_full >= FULL_EVERY or gc.get_freeze_count() > GROWTH * max(_after_full, 1):
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _after_full = gc.get_freeze_count()
+        _since_full = 0
 
 
 def settle() -> None:
-    """At the end of a cycle: freeze what is alive now; every ``FULL_EVERY`` calls, collect
-    everything first."""
-    global _settles
-    _settles += 1
-    if _settles % FULL_EVERY == 0:
-        gc.unfreeze()
-        gc.collect()
+    """At the end of a cycle: what is alive now frozen (see :func:`freeze`)."""
+    global _since_full, _after_full
+    _since_full += 1
     freeze()
+    if not _after_full:  # the first cycle of the process: what it keeps is the baseline
+        _after_full = gc.get_freeze_count()
 
 
 def freeze() -> None:
@@ -55,4 +71,4 @@ def paused() -> Iterator[None]:
             gc.enable()
 
 
-__all__ = ["FULL_EVERY", "freeze", "paused", "settle"]
+__all__ = ["FULL_EVERY", "GROWTH", "begin", "freeze", "paused", "settle"]
