@@ -568,3 +568,64 @@ def test_xietong_run_rolls_up_the_current_week_and_a_second_run_writes_nothing(
     before = drive_hashes(exec_drive)
     run_cycle(exec_drive, as_of=as_of, settle_s=0)
     assert drive_hashes(exec_drive) == before
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_lead_reports_on_every_core_match_and_a_held_report_waits(
+    exec_drive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """Many lead reports are built and written in worker processes (a cold run): the same
+    bytes as one process writes, one journal entry per item, and a report someone has open is
+    deferred while the item's other file is still written."""
+    from automation.process import execution
+
+    reference = tmp_path / "reference"
+    shutil.copytree(exec_drive, reference, symlinks=True)
+    api.weekly(reference, week="2026-W39", as_of=LATE)
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    expected = {
+        suffix: (
+            next(drive_paths(reference).items.glob(f"{ITEM}*")) / f"周进度汇总_2026-W39{suffix}"
+        )
+        for suffix in (".xlsx", ".html")
+    }
+    (folder / "~$周进度汇总_2026-W39.xlsx").write_bytes(b"\x05" + "王五".encode("utf-16-le"))
+    if parallel:
+        monkeypatch.setattr(execution, "LEAD_PARALLEL_MIN", 1)
+    result = api.weekly(exec_drive, week="2026-W39", as_of=LATE)
+    assert [d["file"] for d in result.deferred] == [ITEM]
+    assert "正被" in result.deferred[0]["reason"]
+    assert not (folder / "周进度汇总_2026-W39.xlsx").exists()
+    html = folder / "周进度汇总_2026-W39.html"
+    assert html.read_bytes() == expected[".html"].read_bytes()
+    entries = [e for e in read_journal(drive_paths(exec_drive).log) if e["action"] == "weekly_lead"]
+    assert [e["item"] for e in entries] == [ITEM] and entries[0]["file"].endswith(".html")
+    (folder / "~$周进度汇总_2026-W39.xlsx").unlink()
+    result = api.weekly(exec_drive, week="2026-W39", as_of=LATE)
+    assert result.deferred == []
+    assert (folder / "周进度汇总_2026-W39.xlsx").read_bytes() == expected[".xlsx"].read_bytes()
+
+
+def test_the_item_folder_readers_skip_the_reports_the_run_wrote_until_someone_replaces_them(
+    exec_drive: Path,
+) -> None:
+    from automation.core.calendar import parse_week
+    from automation.process.clocks import folder_reports
+    from automation.process.context import open_context
+    from automation.process.execution import run_weekly
+
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    lead = folder / "周进度汇总_2026-W39.xlsx"
+    with open_context(exec_drive, as_of=LATE) as ctx:
+        run_weekly(ctx, parse_week("2026-W39"))
+        assert lead.is_file() and ctx.cache.written_here(lead)
+        before = ctx.cache.misses
+        listed = [p for p, _r, _i in folder_reports(ctx, folder, [])]
+        assert lead not in listed and len(listed) == 2  # the two execution workbooks
+        assert ctx.cache.misses == before  # nothing read: the workbooks were read before
+    # someone saves a workbook of their own under that name: it is read again
+    shutil.copyfile(next(folder.glob("模板四_*生产部.xlsx")), lead)
+    with open_context(exec_drive, as_of=LATE) as ctx:
+        assert not ctx.cache.written_here(lead)
+        found = {p: r for p, r, _i in folder_reports(ctx, folder, [])}
+        assert found[lead].kind == "execution"

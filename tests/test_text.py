@@ -76,3 +76,18 @@ def test_nothing_typed_is_blank(value: object) -> None:
 @pytest.mark.parametrize("value", [0, 0.0, False, "0", "否", ["x"], " a "])
 def test_zero_and_no_are_answers_not_blanks(value: object) -> None:
     assert not is_blank(value)
+
+
+class _Text(str):
+    """A str subclass (a reader may hand one over): the rule is the same."""
+
+
+@given(
+    st.text(alphabet=st.sampled_from(" \t\r\n\u00a0\u3000\u200b\u200c\u200d\u2060\ufeff\u00adx中"))
+)
+def test_the_blank_rule_is_the_same_for_any_text(text: str) -> None:
+    # the rule spelled out: zero-width characters dropped, the usual spaces stripped
+    zero_width = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+    expected = not text.translate(zero_width).strip(" \t\r\n\u00a0\u3000")
+    assert is_blank(text) is expected
+    assert is_blank(_Text(text)) is expected

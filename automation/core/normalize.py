@@ -84,13 +84,21 @@ def is_blank(value: object) -> bool:
     """
     if value is None:
         return True
+    if value.__class__ is str:  # most cells: text starting with something typed
+        return not value or (value[0] in _BLANK_START and _blank_text(value))
     if isinstance(value, str):
-        return not value.translate(_ZERO_WIDTH).strip(" \t\r\n\u00a0\u3000")
+        return _blank_text(value)
     if isinstance(value, (list, tuple)):
         return not value
     return False
 
 
+def _blank_text(value: str) -> bool:
+    return not value.translate(_ZERO_WIDTH).strip(" \t\r\n\u00a0\u3000")
+
+
+# the characters a blank text is made of (what is_blank strips or drops): text that starts
+# with anything else is not blank
 _BLANK_START = frozenset(" \t\r\n\u00a0\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
 

@@ -183,14 +183,19 @@ class ValidationCache:
                     for chunk in chunks
                 ]
                 for chunk, job in zip(chunks, jobs, strict=True):
-                    for (key, path, ident), report in zip(chunk, job.result(), strict=True):
-                        if report is None or _identity(path) != ident:
+                    store: list[tuple[str, str, bytes]] = []
+                    for (key, path, ident), blob in zip(chunk, job.result(), strict=True):
+                        if blob is None or _identity(path) != ident:
                             continue  # changed meanwhile: read again when asked
+                        report = _unpacked(blob, path)
+                        if report is None:
+                            continue
                         self.misses += 1
                         done += 1
                         self._hold(key, ident, report)
-                        if self.enabled and _settled(ident):
-                            self._store(key, ident, report)
+                        if self.enabled and _settled(ident) and _storable(report, blob):
+                            store.append((key, ident, blob))
+                    self._store_blobs(store)
         except Exception:  # a worker lost (out of memory, killed): the rest is read when asked
             return done
         return done
@@ -218,6 +223,19 @@ class ValidationCache:
         value = make()
         self.worked_out[(name, slot)] = (key, value)
         return value
+
+    def note_written(self, path: str | Path) -> None:
+        """``path`` is a workbook this process just wrote that is no form (a lead department's
+        report, a checklist): the readers of an item's folder skip it while it stays as
+        written (kept between runs of this process, like what :meth:`derive` keeps)."""
+        ident = _identity(path)
+        if ident is not None:
+            self.worked_out[("written", cache_key(path))] = (ident, True)
+
+    def written_here(self, path: str | Path) -> bool:
+        """Whether ``path`` is, unchanged, a workbook :meth:`note_written` was told of."""
+        held = self.worked_out.get(("written", cache_key(path)))  # the stat only for those
+        return held is not None and held[0] == _identity(path)
 
     def recall(self, name: str, slot: Any, key: Any) -> Any:
         """The value :meth:`keep` kept for ``(name, slot)`` under an equal ``key``, else None."""
@@ -285,10 +303,8 @@ class ValidationCache:
         row = self._row("report", key, ident)
         if row is None:
             return None
-        try:
-            values = pickle.loads(zlib.decompress(row["report"]))
-            report = FileReport(path, **values)
-        except Exception:  # an unreadable entry is a miss, overwritten by the next store
+        report = _unpacked(row["report"], path)
+        if report is None:  # an unreadable entry is a miss, overwritten by the next store
             return None
         self.hits += 1
         return report
@@ -305,22 +321,21 @@ class ValidationCache:
             return None
 
     def _store(self, key: str, ident: str, report: FileReport) -> None:
+        blob = _packed(report)
+        if blob is not None and _storable(report, blob):
+            self._store_blobs([(key, ident, blob)])
+
+    def _store_blobs(self, rows: list[tuple[str, str, bytes]]) -> None:
+        """Store packed reports (path key, identity, blob), all in one transaction."""
         assert self.ledger is not None and self.env is not None
-        if not report.readable and not _stable_rejection(report):
-            return  # a sharing violation or a half-saved file: look again next time
-        values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
-        del values["path"]
-        try:
-            blob = zlib.compress(pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        except Exception:  # something in the report that does not pickle: do not cache it
+        if not rows:
             return
-        if len(blob) > MAX_BLOB:
-            return
+        now = time.time()
         with self.ledger.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT OR REPLACE INTO validated (path, ident, env, report, stored) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (key, ident, self.env, blob, time.time()),
+                [(key, ident, self.env, blob, now) for key, ident, blob in rows],
             )
 
     def prune(self) -> int:
@@ -361,17 +376,46 @@ _KEPT: dict[tuple[str, str], dict[str, tuple[str, FileReport]]] = {}
 _KEPT_DRIVES = 4
 
 
+def _packed(report: FileReport) -> bytes | None:
+    """A report as stored: its fields but the path, pickled and compressed (None: something in
+    it does not pickle)."""
+    values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    del values["path"]
+    try:
+        return zlib.compress(pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    except Exception:
+        return None
+
+
+def _unpacked(blob: bytes, path: Path) -> FileReport | None:
+    """The report :func:`_packed` made, naming ``path``; None when it cannot be read back."""
+    try:
+        return FileReport(path, **pickle.loads(zlib.decompress(blob)))
+    except Exception:
+        return None
+
+
+def _storable(report: FileReport, blob: bytes) -> bool:
+    """Worth storing: read (or refused for good), and not too large."""
+    if not report.readable and not _stable_rejection(report):
+        return False  # a sharing violation or a half-saved file: look again next time
+    return len(blob) <= MAX_BLOB
+
+
 def _validate_chunk(
     paths: list[str], rules: Rules, calendar: Any, today: dt.date
-) -> list[FileReport | None]:
+) -> list[bytes | None]:
     """A prefetch worker's share: each file validated as :meth:`ValidationCache._validate`
-    does (parsed in the worker itself); None for a file that could not be validated here."""
-    out: list[FileReport | None] = []
+    does (parsed in the worker itself) and packed as stored (the worker does that work, not
+    the process that waits for it); None for a file that could not be validated or packed."""
+    out: list[bytes | None] = []
     for path in paths:
         try:
-            out.append(validation.validate_file(path, rules, calendar=calendar, today=today))
+            report = validation.validate_file(path, rules, calendar=calendar, today=today)
         except Exception:
             out.append(None)
+            continue
+        out.append(_packed(report))
     return out
 
 

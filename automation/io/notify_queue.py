@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS notify_items (
     recipients TEXT NOT NULL, status TEXT NOT NULL, message TEXT, created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notify_items_status ON notify_items (status);
+CREATE INDEX IF NOT EXISTS notify_items_message ON notify_items (message);
 CREATE TABLE IF NOT EXISTS notify_messages (
     id TEXT PRIMARY KEY, target TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL DEFAULT 0, last_error TEXT,

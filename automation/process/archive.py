@@ -300,6 +300,7 @@ def _build_checklist(
     if old != data:
         try:
             safe_write(target, data, expected=snap)
+            run.cache.note_written(target)
             run.report.checklists.append(run.rel(target))
             entry = make_entry(
                 action="checklist",
@@ -345,8 +346,8 @@ def _folder_files(
 
 
 def _folder_file(run: _Run, path: Path, name: str) -> core.FolderFile:
-    if path.suffix.lower() not in WORKBOOKS:
-        return core.FolderFile(name)
+    if path.suffix.lower() not in WORKBOOKS or run.cache.written_here(path):
+        return core.FolderFile(name)  # not a workbook, or one the run wrote (no form)
     try:
         rep = run.cache.validate(path)
     except XietongError:

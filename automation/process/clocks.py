@@ -231,7 +231,8 @@ def folder_reports(
     exceptions, the summary and the notifications of one run all ask. A file replaced the way
     Excel and WPS save (a new file renamed over the old) changes the listing's folder time and
     is read again at once; a file rewritten in place is seen by the next run. Writers never
-    use this: they read what they patch afresh."""
+    use this: they read what they patch afresh. The workbooks this process wrote there (see
+    ``ValidationCache.note_written``) are left out while they stay as written."""
     listing = workbooks_in(folder, recursive=True)
     held = ctx.memo.get(("folder_reports", str(folder)))
     if held is not None and held[0] == listing:
@@ -240,6 +241,8 @@ def folder_reports(
     out: list[tuple[Path, Any, str | None]] = []
     notes: list[str] = []
     for path in listing:
+        if ctx.cache.written_here(path):  # a report the run wrote there: no form to read
+            continue
         report = _read(ctx, path, notes)
         if report is not None:
             out.append((path, report, ctx.cache.last_identity))

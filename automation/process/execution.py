@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -600,6 +601,15 @@ def lead_rows(rollups: Iterable[WeekRollup]) -> list[dict[str, Any]]:
 
 def lead_workbook(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> bytes:
     """The consolidated report as an .xlsx (all text written as text, never a formula)."""
+    return _lead_workbook(_lead_head(item), week, lead_rows(rollups))
+
+
+def _lead_head(item: ItemExecution) -> dict[str, str]:
+    """What the reports show of the item besides its rows (plain values: a worker gets them)."""
+    return {"item_id": item.item_id, "title": item.title, "lead_dept": item.lead_dept}
+
+
+def _lead_workbook(head: dict[str, str], week: str, rows: list[dict[str, Any]]) -> bytes:
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -609,14 +619,14 @@ def lead_workbook(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> 
     )
     ws = wb.add_worksheet("周进度汇总")
     bold = wb.add_format({"bold": True, "font_size": 14})
-    head = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True})
+    header = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True})
     cell = wb.add_format({"border": 1, "text_wrap": True, "valign": "top"})
-    ws.write_string(0, 0, f"{item.item_id} {item.title} · {week} 周进度汇总", bold)
-    ws.write_string(1, 0, f"牵头部门：{item.lead_dept or '（未填写）'}")
+    ws.write_string(0, 0, f"{head['item_id']} {head['title']} · {week} 周进度汇总", bold)
+    ws.write_string(1, 0, f"牵头部门：{head['lead_dept'] or '（未填写）'}")
     for c, (_key, label, width) in enumerate(LEAD_COLUMNS):
         ws.set_column(c, c, width)
-        ws.write_string(3, c, label, head)
-    for r, row in enumerate(lead_rows(rollups), start=4):
+        ws.write_string(3, c, label, header)
+    for r, row in enumerate(rows, start=4):
         for c, (key, _label, _w) in enumerate(LEAD_COLUMNS):
             value = row[key]
             if isinstance(value, int):
@@ -646,11 +656,15 @@ def _lead_template() -> Any:
 def lead_html(item: ItemExecution, week: str, rollups: list[WeekRollup]) -> str:
     """The consolidated report as HTML (the body of the weekly mail), from the package's
     jinja2 template ``automation/templates/weekly_lead.html.j2``."""
+    return _lead_html(_lead_head(item), week, lead_rows(rollups))
+
+
+def _lead_html(head: dict[str, str], week: str, rows: list[dict[str, Any]]) -> str:
     return _lead_template().render(
-        item=item,
+        item=head,
         week=week,
         columns=[(k, label) for k, label, _w in LEAD_COLUMNS],
-        rows=lead_rows(rollups),
+        rows=rows,
     )
 
 
@@ -658,40 +672,126 @@ def _lead_key(content: tuple[Any, ...], targets: tuple[Path, ...]) -> tuple[Any,
     return (content, tuple(file_identity(p) for p in targets))
 
 
+LEAD_PARALLEL_MIN = 200  # reports to build worth starting worker processes for
+
+
+@dataclass(frozen=True)
+class _LeadJob:
+    """One item's consolidated reports to build: plain values, so a worker process can."""
+
+    item: str
+    base: Path
+    targets: tuple[Path, Path]
+    content: tuple[Any, ...]
+    head: dict[str, str]
+    week: str
+    rows: list[dict[str, Any]]
+
+
 def write_lead_reports(
     ctx: RunContext, item: ItemExecution, week: str, rollups: list[WeekRollup]
 ) -> list[str]:
     """Write the item's consolidated workbook and page when their content changed (journalled)."""
-    if item.folder is None or not rollups:
-        return []
-    written = []
-    base = item.folder / LEAD_FILE.format(week=week)
-    targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
-    # the same content, and both files as this process last left them: nothing to build
-    content = (week, item.item_id, item.title, item.lead_dept, repr(lead_rows(rollups)))
-    if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
-        return []
-    for path, data in (
-        (targets[0], lead_workbook(item, week, rollups)),
-        (targets[1], lead_html(item, week, rollups).encode("utf-8")),
-    ):
-        old, snap = read_with_snapshot(path)
-        if old != data:
-            safe_write(path, data, expected=snap)
-            written.append(ctx.rel(path))
-    key = _lead_key(content, targets)
-    if all(settled(ident) for ident in key[1]):
-        ctx.cache.keep("lead_reports", str(base), key)
-    if written:
-        entry = make_entry(
-            action="weekly_lead",
-            item=item.item_id,
-            file=written[0],
-            reason=f"牵头部门周进度汇总（{week}）重新生成：{'、'.join(written)}",
-            as_of=ctx.as_of,
-        )
-        ctx.journal([entry])
+    written, deferred = _write_leads(ctx, [(item, rollups)], week)
+    if deferred:
+        raise XietongError(deferred[0]["reason"], code=deferred[0]["code"])
     return written
+
+
+def _write_leads(
+    ctx: RunContext, items: list[tuple[ItemExecution, list[WeekRollup]]], week: str
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Write the consolidated reports whose content changed, on every core when there are
+    many (a cold run: every lead department's report); one journal append for all. Returns
+    the files written (relative to the drive) and the items deferred, with the reason."""
+    jobs: list[_LeadJob] = []
+    for item, rollups in items:
+        if item.folder is None or not rollups:
+            continue
+        base = item.folder / LEAD_FILE.format(week=week)
+        targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
+        rows = lead_rows(rollups)
+        head = _lead_head(item)
+        content = (week, head["item_id"], head["title"], head["lead_dept"], repr(rows))
+        # the same content, and both files as this process last left them: nothing to build
+        if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
+            continue
+        jobs.append(_LeadJob(item.item_id, base, targets, content, head, week, rows))
+    outcomes = _run_lead_jobs(jobs)
+    written: list[str] = []
+    deferred: list[dict[str, str]] = []
+    entries: list[dict[str, Any]] = []
+    for job, (paths, problem) in zip(jobs, outcomes, strict=True):
+        if problem is not None:
+            deferred.append({"file": job.item, "reason": problem[1], "code": problem[0]})
+        for path in paths:
+            if path.endswith(".xlsx"):
+                ctx.cache.note_written(path)
+        mine = [ctx.rel(p) for p in paths]
+        written.extend(mine)
+        key = _lead_key(job.content, job.targets)
+        if problem is None and all(settled(ident) for ident in key[1]):
+            ctx.cache.keep("lead_reports", str(job.base), key)
+        if mine:
+            entries.append(
+                make_entry(
+                    action="weekly_lead",
+                    item=job.item,
+                    file=mine[0],
+                    reason=f"牵头部门周进度汇总（{job.week}）重新生成：{'、'.join(mine)}",
+                    as_of=ctx.as_of,
+                )
+            )
+    ctx.journal(entries)
+    return written, deferred
+
+
+def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
+    """Each job built and written, in worker processes when there are many and more than one
+    core (a worker lost ends the parallel part; what is left is done here)."""
+    workers = os.cpu_count() or 1
+    if workers < 2 or len(jobs) < LEAD_PARALLEL_MIN:
+        return _lead_chunk(jobs)
+    import concurrent.futures as cf
+    import multiprocessing
+
+    size = max(16, len(jobs) // (workers * 4))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    out: list[tuple[list[str], tuple[str, str] | None]] = []
+    try:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            for result in pool.map(_lead_chunk, chunks):
+                out.extend(result)
+    except cf.process.BrokenProcessPool:
+        pass
+    return out + _lead_chunk(jobs[len(out) :])
+
+
+def _lead_chunk(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
+    """Build and write each job's two files (only those whose bytes differ). Per job: the
+    paths written and the (code, reason) of the first write that must wait (someone has the
+    file open, or changed it meanwhile)."""
+    out: list[tuple[list[str], tuple[str, str] | None]] = []
+    for job in jobs:
+        written: list[str] = []
+        problem = None
+        for path, data in (
+            (job.targets[0], _lead_workbook(job.head, job.week, job.rows)),
+            (job.targets[1], _lead_html(job.head, job.week, job.rows).encode("utf-8")),
+        ):
+            old, snap = read_with_snapshot(path)
+            if old == data:
+                continue
+            try:
+                safe_write(path, data, expected=snap)
+            except XietongError as exc:  # held open: the other file is still written
+                problem = problem or (exc.code, exc.message)
+                continue
+            written.append(str(path))
+        out.append((written, problem))
+    return out
 
 
 # -- the whole drive ---------------------------------------------------------------------------------
@@ -729,12 +829,11 @@ def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False)
     by_item: dict[str, list[WeekRollup]] = {}
     for r in rollups:
         by_item.setdefault(r.item, []).append(r)
-    for item in items:
-        mine = by_item.get(item.item_id, [])
-        try:
-            result.written.extend(write_lead_reports(ctx, item, result.week, mine))
-        except XietongError as exc:
-            result.deferred.append({"file": item.item_id, "reason": exc.message})
+    written, deferred = _write_leads(
+        ctx, [(item, by_item.get(item.item_id, [])) for item in items], result.week
+    )
+    result.written.extend(written)
+    result.deferred.extend({"file": d["file"], "reason": d["reason"]} for d in deferred)
     return result
 
 
