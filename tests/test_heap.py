@@ -16,6 +16,7 @@ class Node:
 def _fresh(monkeypatch, after_full: int) -> None:
     monkeypatch.setattr(heap, "_since_full", 0)
     monkeypatch.setattr(heap, "_after_full", after_full)
+    monkeypatch.setattr(heap, "_frozen", after_full)
 
 
 def test_a_cycle_frozen_then_dropped_is_freed_within_full_every_cycles(monkeypatch):
@@ -45,6 +46,7 @@ def test_frozen_objects_grown_by_a_quarter_start_a_full_collection(monkeypatch):
     try:
         heap.settle()
         monkeypatch.setattr(heap, "_after_full", gc.get_freeze_count())
+        monkeypatch.setattr(heap, "_frozen", gc.get_freeze_count())
         node = Node()
         ref = weakref.ref(node)
         heap.begin()
@@ -53,8 +55,9 @@ def test_frozen_objects_grown_by_a_quarter_start_a_full_collection(monkeypatch):
         heap.begin()  # no growth: nothing collected
         assert ref() is not None
         heap.settle()
-        grown = [Node() for _ in range(gc.get_freeze_count() // 2)]
-        heap.settle()
+        with heap.paused():  # as in a cycle: the collector's count is of the whole cycle
+            grown = [Node() for _ in range(gc.get_freeze_count() // 2)]
+            heap.settle()
         heap.begin()  # grown by half: collected, the dropped node with it
         assert ref() is None
         assert len(grown) > 0
@@ -82,3 +85,19 @@ def test_paused_turns_automatic_collection_off_and_back_on():
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_cycles_that_keep_nothing_new_never_count_the_frozen_objects(monkeypatch):
+    """Counting the frozen objects walks them all; it is done only by a full collection."""
+    _fresh(monkeypatch, after_full=100_000)
+    try:
+        monkeypatch.setattr(gc, "get_freeze_count", lambda: 1 / 0)
+        for _ in range(5):
+            heap.begin()
+            with heap.paused():
+                junk = [Node() for _ in range(10_000)]  # made and dropped within the cycle
+                del junk
+                heap.settle()
+        assert 0 < heap._since_full < heap.FULL_EVERY
+    finally:
+        gc.unfreeze()

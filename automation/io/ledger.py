@@ -193,8 +193,14 @@ class Ledger:
         return None if row is None else row["value"]
 
     def set_meta(self, key: str, value: str) -> None:
+        self.set_metas({key: value})
+
+    def set_metas(self, values: dict[str, str]) -> None:
+        """Several meta values in one transaction."""
+        if not values:
+            return
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
 
     # -- processed-file ledger and claims -------------------------------------------------
 

@@ -496,12 +496,13 @@ def write_department_report(
         keep=rules.drive.backups_kept,
     )
     if ledger is not None:
-        for meta, digest in remember.items():
-            ledger.set_meta(meta, digest)
+        ledger.set_metas(remember)
     lay = layout(form)
     entries = []
-    for item in dict.fromkeys(e[0] for e in edits):
-        mine = [e for e in edits if e[0] == item]
+    by_item: dict[str, list[tuple[str, int, str, Any, Any]]] = {}
+    for e in edits:
+        by_item.setdefault(e[0], []).append(e)
+    for item, mine in by_item.items():
         cells = [f"{lay.columns[k]}{r}" for _i, r, k, _b, _a in mine]
         entries.append(
             make_entry(
