@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,14 +63,15 @@ class NotifyQueue:
     def all_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM notify_items")}
 
-    def add(self, items: list[dict[str, Any]], created: str) -> int:
+    def add(self, items: Iterable[dict[str, Any]], created: str) -> int:
         """Record new notifications (``key``, ``kind``, ``target``, ``event``, ``recipients``);
-        a key already known is left as it is. Returns how many were new."""
+        a key already known is left as it is. Returns how many were new. ``items`` is consumed
+        one at a time (a generator keeps a large first run out of memory)."""
         with self.ledger.transaction() as c:
             before = c.total_changes
             c.executemany(
                 "INSERT OR IGNORE INTO notify_items VALUES (?, ?, ?, ?, ?, 'new', NULL, ?)",
-                [
+                (
                     (
                         i["key"],
                         i["kind"],
@@ -80,7 +81,7 @@ class NotifyQueue:
                         created,
                     )
                     for i in items
-                ],
+                ),
             )
             return c.total_changes - before
 
@@ -91,32 +92,31 @@ class NotifyQueue:
         ).fetchall()
         return {r["kind"]: r["n"] for r in rows}
 
-    def new_items(self, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The items waiting to be composed (only those of ``kinds``, when given)."""
+    def new_items(self, kinds: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The items waiting to be composed (only those of ``kinds``, when given), read one at
+        a time (a first run on a large drive has tens of thousands)."""
         if kinds is None:
             rows = self.conn.execute(
                 "SELECT * FROM notify_items WHERE status = 'new' ORDER BY created, key"
-            ).fetchall()
+            )
         else:
             wanted = sorted(set(kinds))
             if not wanted:
-                return []
+                return
             marks = ", ".join("?" * len(wanted))
             rows = self.conn.execute(
                 f"SELECT * FROM notify_items WHERE status = 'new' AND kind IN ({marks}) "
                 "ORDER BY created, key",
                 wanted,
-            ).fetchall()
-        return [
-            {
+            )
+        for r in rows:
+            yield {
                 "key": r["key"],
                 "kind": r["kind"],
                 "target": r["target"],
                 "event": json.loads(r["event"]),
                 "recipients": json.loads(r["recipients"]),
             }
-            for r in rows
-        ]
 
     def compose(
         self, msg_id: str, target: str, payload: dict[str, Any], keys: list[str], created: str

@@ -438,7 +438,7 @@ def _run(
         }
         for n in fresh
     ]
-    records = [
+    records = (  # made one at a time as they are stored: a first run queues tens of thousands
         {
             "key": n.key,
             "kind": n.event.kind,
@@ -447,7 +447,7 @@ def _run(
             "recipients": {"names": list(n.recipients), "mention": list(n.target.mention)},
         }
         for n in fresh
-    ]
+    )
     renderer = Renderer(paths.rules / "notify")
     if dry_run := report.dry_run:
         waiting = [_stored(i) for i in queue.new_items()] + fresh
