@@ -321,8 +321,10 @@ class ValidationCache:
             return None
 
     def _store(self, key: str, ident: str, report: FileReport) -> None:
+        if not _worth_storing(report):
+            return
         blob = _packed(report)
-        if blob is not None and _storable(report, blob):
+        if blob is not None and len(blob) <= MAX_BLOB:
             self._store_blobs([(key, ident, blob)])
 
     def _store_blobs(self, rows: list[tuple[str, str, bytes]]) -> None:
@@ -395,11 +397,14 @@ def _unpacked(blob: bytes, path: Path) -> FileReport | None:
         return None
 
 
+def _worth_storing(report: FileReport) -> bool:
+    """Read, or refused for good (a sharing violation or a half-saved file: look again)."""
+    return report.readable or _stable_rejection(report)
+
+
 def _storable(report: FileReport, blob: bytes) -> bool:
-    """Worth storing: read (or refused for good), and not too large."""
-    if not report.readable and not _stable_rejection(report):
-        return False  # a sharing violation or a half-saved file: look again next time
-    return len(blob) <= MAX_BLOB
+    """Worth storing, and not too large."""
+    return _worth_storing(report) and len(blob) <= MAX_BLOB
 
 
 def _validate_chunk(

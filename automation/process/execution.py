@@ -726,8 +726,7 @@ def _write_leads(
         if problem is not None:
             deferred.append({"file": job.item, "reason": problem[1], "code": problem[0]})
         for path in paths:
-            if path.endswith(".xlsx"):
-                ctx.cache.note_written(path)
+            ctx.cache.note_written(path)
         mine = [ctx.rel(p) for p in paths]
         written.extend(mine)
         key = _lead_key(job.content, job.targets)
