@@ -397,3 +397,34 @@ def test_the_prefetch_on_every_core_agrees_with_the_isolated_reader(drive, tmp_p
         mine = got[p.name]
         assert sorted(x.code for x in mine.problems) == sorted(x.code for x in direct.problems), p
         assert (mine.kind, mine.fields, mine.rows) == (direct.kind, direct.fields, direct.rows)
+
+
+def test_a_file_being_written_by_a_worker_is_skipped_and_then_known_as_before(drive, tmp_path):
+    """A report a worker process of the run is writing counts as the run's own until the
+    worker is done; then what was known of the file before holds again (or what was written)."""
+    rules = load_rules()
+    report = tmp_path / "report.xlsx"
+    with open_ledger(drive) as ledger:
+        cache = ValidationCache(ledger, rules)
+        assert not cache.written_here(report)
+        cache.note_writing(report)  # not even there yet
+        assert cache.written_here(report)
+        cache.done_writing(report)  # nothing was written: read like any file again
+        assert not cache.written_here(report)
+        report.write_bytes(b"first")
+        cache.note_written(report)
+        cache.note_writing(report)
+        report.write_bytes(b"second, longer")  # mid-write: still skipped
+        assert cache.written_here(report)
+        cache.done_writing(report)  # not written after all: the earlier note, not this file
+        assert not cache.written_here(report)
+        report.write_bytes(b"first")
+        cache.note_written(report)
+        assert cache.written_here(report)
+        cache.note_writing(report)
+        cache.done_writing(report)
+        assert cache.written_here(report)  # the note from before the worker holds again
+        cache.note_written(report)  # after the worker: the file as written now
+        assert cache.written_here(report)
+        report.write_bytes(b"someone else's")
+        assert not cache.written_here(report)

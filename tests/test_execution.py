@@ -606,6 +606,52 @@ def test_lead_reports_on_every_core_match_and_a_held_report_waits(
     assert (folder / "周进度汇总_2026-W39.xlsx").read_bytes() == expected[".xlsx"].read_bytes()
 
 
+def test_a_run_builds_the_lead_reports_in_a_worker_while_it_goes_on(
+    exec_drive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``xietong run`` with many lead reports to build hands them to a worker process and
+    goes on with the department reports, the archive, the summary and the notifications; they
+    are finished before the run ends: the same bytes and journal as built in the process, and
+    a second run writes nothing."""
+    from automation.process import execution
+    from automation.process.cycle import run_cycle
+    from tests.intake_helpers import drive_hashes
+
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)
+    reference = tmp_path / "reference"
+    shutil.copytree(exec_drive, reference, symlinks=True)
+    run_cycle(reference, as_of=as_of, settle_s=0)  # few reports: built in the process
+    started: list[execution.LeadsInFlight] = []
+
+    class Watched(execution.LeadsInFlight):
+        def __init__(self, ctx, first, rest) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(ctx, first, rest)
+            # while the worker builds them, the run's readers leave its files alone
+            assert all(ctx.cache.written_here(t) for job in first + rest for t in job.targets)
+            started.append(self)
+
+    monkeypatch.setattr(execution, "LEAD_PARALLEL_MIN", 1)
+    monkeypatch.setattr(execution, "LeadsInFlight", Watched)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert len(started) == 1 and started[0].written
+    assert started[0].groups == [[], []]  # every job waited for
+    made = sorted(p.relative_to(reference) for p in reference.rglob("周进度汇总_*"))
+    assert made and made == sorted(
+        p.relative_to(exec_drive) for p in exec_drive.rglob("周进度汇总_*")
+    )
+    for rel in made:
+        assert (exec_drive / rel).read_bytes() == (reference / rel).read_bytes()
+
+    def leads(drive: Path) -> list[str]:
+        log = read_journal(drive_paths(drive).log)
+        return sorted(e["file"] for e in log if e["action"] == "weekly_lead")
+
+    assert leads(exec_drive) == leads(reference) and leads(exec_drive)
+    before = drive_hashes(exec_drive)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert drive_hashes(exec_drive) == before
+
+
 def test_the_item_folder_readers_skip_the_reports_the_run_wrote_until_someone_replaces_them(
     exec_drive: Path,
 ) -> None:

@@ -66,6 +66,7 @@ CACHE_FORMAT = 1  # bump when what is stored, or how, changes
 UNSETTLED_S = 3.0  # a file modified more recently than this is read, never cached
 PARALLEL_MIN = 200  # unread files worth starting worker processes for (about 1 s on 2 cores)
 MAX_BLOB = 64 * 1024 * 1024  # a result larger than this (compressed) is not stored
+_WRITING = "being written"  # the identity of a file a worker is writing now
 NO_CACHE_ENV = "XIETONG_NO_CACHE"
 T = TypeVar("T")
 _LIBRARIES = ("python-calamine", "openpyxl", "defusedxml", "lxml", "chinesecalendar", "holidays")
@@ -232,10 +233,29 @@ class ValidationCache:
         if ident is not None:
             self.worked_out[("written", cache_key(path))] = (ident, True)
 
+    def note_writing(self, path: str | Path) -> None:
+        """``path`` is such a workbook that a worker process of this run is writing now: the
+        readers skip it until :meth:`note_written` or :meth:`done_writing` is told."""
+        key = ("written", cache_key(path))
+        self.worked_out[key] = (_WRITING, self.worked_out.get(key))
+
+    def done_writing(self, path: str | Path) -> None:
+        """The worker is done with ``path`` (written or not): what was known of it before
+        :meth:`note_writing` holds again, until :meth:`note_written` is told."""
+        key = ("written", cache_key(path))
+        held = self.worked_out.get(key)
+        if held is None or held[0] is not _WRITING:
+            return
+        if held[1] is None:
+            del self.worked_out[key]
+        else:
+            self.worked_out[key] = held[1]
+
     def written_here(self, path: str | Path) -> bool:
-        """Whether ``path`` is, unchanged, a workbook :meth:`note_written` was told of."""
+        """Whether ``path`` is, unchanged, a workbook :meth:`note_written` was told of, or one
+        being written (:meth:`note_writing`)."""
         held = self.worked_out.get(("written", cache_key(path)))  # the stat only for those
-        return held is not None and held[0] == _identity(path)
+        return held is not None and (held[0] is _WRITING or held[0] == _identity(path))
 
     def recall(self, name: str, slot: Any, key: Any) -> Any:
         """The value :meth:`keep` kept for ``(name, slot)`` under an equal ``key``, else None."""

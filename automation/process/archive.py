@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,24 @@ def _bagit() -> Any:
     import bagit
 
     return bagit
+
+
+def may_touch(ctx: RunContext) -> Callable[[Any], bool]:
+    """Whether :func:`archive_items`, run now, may read or move an item's folder: the item is
+    finished (its trigger field filled) or already has a bag. Takes anything with
+    ``item_id`` and ``fields`` (the tracking row), such as ``execution.ItemExecution``."""
+    spec = ctx.rules.archive
+    bags = bag_index(ctx.paths)
+    trigger = spec.trigger_field if spec is not None else None
+
+    def touched(item: Any) -> bool:
+        return (
+            str(item.item_id).strip() in bags
+            or trigger is None
+            or core.filled(item.fields.get(trigger))
+        )
+
+    return touched
 
 
 def archive_items(ctx: RunContext, *, item: str | None = None) -> ArchiveReport:

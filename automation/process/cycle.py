@@ -37,6 +37,7 @@ from automation.io.reader import reader_pool
 from automation.io.safewrite import E_DEFERRED_CHANGED, WriteDeferred, cleanup_temp
 from automation.process import heap
 from automation.process.archive import ArchiveReport, archive_items
+from automation.process.archive import may_touch as archive_may_touch
 from automation.process.clocks import (
     clock_results,
     item_cycles,
@@ -62,7 +63,7 @@ from automation.process.intake import (
     scan_inbox,
     settle_seconds,
 )
-from automation.process.notify import notify_after_cycle
+from automation.process.notify import deliver_after_cycle, notify_after_cycle
 from automation.process.recovery import raise_counters, rebuild_state
 from automation.process.summary import SummaryResult, refresh_summary
 from automation.process.tracking import (
@@ -275,18 +276,35 @@ def _cycle(
         if not later_stages:
             return _finish(ctx, report)
         step()
-        report.warnings.extend(weekly_in_cycle(ctx))  # 执行反馈: this week's rollup
-        step()
-        report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
-        report.warnings.extend(report.archive.notes())
-        step()
-        report.summary = refresh_summary(ctx)  # 汇总: rebuilt only when what it shows changed
+        # 执行反馈: this week's rollup; on a cold drive the lead departments' reports are
+        # built by a worker process meanwhile, finished before the lock is let go
+        notes, leads = weekly_in_cycle(ctx, overlap=archive_may_touch(ctx))
+        report.warnings.extend(notes)
+        try:
+            step()
+            if leads is not None:  # the archive reads the folders of finished items
+                leads.settle_first()
+            report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
+            report.warnings.extend(report.archive.notes())
+            step()
+            # 汇总: rebuilt only when what it shows changed; a large workbook is drawn by a
+            # worker process while the notifications are composed
+            report.summary = refresh_summary(ctx, overlap=True)
+            step()
+            # 通知: this run's events, each once: queued and composed here, sent below
+            notified = notify_after_cycle(ctx, table.rows, report.warnings, deliver=False)
+        finally:  # what the workers build is written before the lock is let go
+            try:
+                if report.summary is not None and report.summary.in_flight is not None:
+                    report.summary.in_flight.finish()
+            finally:
+                if leads is not None:
+                    report.warnings.extend(leads.finish())
         report.warnings += [
             f"汇总 {d['file']} 推迟写入：{d['reason']}" for d in report.summary.deferred
         ]
-    step()
-    # 通知: this run's events, each once (outside the lock: a robot may make it wait)
-    notify_after_cycle(ctx, table.rows, report.warnings)
+    # sent outside the lock: a robot may make it wait
+    deliver_after_cycle(ctx, notified, report.warnings)
     return _finish(ctx, report)
 
 

@@ -22,7 +22,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,6 +320,9 @@ class WeeklyResult:
     written: list[str] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # lead reports still being built by a worker (``run_weekly(overlap=...)``): the caller
+    # finishes them
+    in_flight: LeadsInFlight | None = None
 
     def as_list(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in self.rollups]
@@ -705,6 +708,14 @@ def _write_leads(
     """Write the consolidated reports whose content changed, on every core when there are
     many (a cold run: every lead department's report); one journal append for all. Returns
     the files written (relative to the drive) and the items deferred, with the reason."""
+    jobs = _lead_jobs(ctx, items, week)
+    return _book_leads(ctx, jobs, _run_lead_jobs(jobs))
+
+
+def _lead_jobs(
+    ctx: RunContext, items: list[tuple[ItemExecution, list[WeekRollup]]], week: str
+) -> list[_LeadJob]:
+    """The reports whose content changed, or whose files are not as this process left them."""
     jobs: list[_LeadJob] = []
     for item, rollups in items:
         if item.folder is None or not rollups:
@@ -718,11 +729,21 @@ def _write_leads(
         if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
             continue
         jobs.append(_LeadJob(item.item_id, base, targets, content, head, week, rows))
-    outcomes = _run_lead_jobs(jobs)
+    return jobs
+
+
+def _book_leads(
+    ctx: RunContext,
+    jobs: list[_LeadJob],
+    outcomes: list[tuple[list[str], tuple[str, str] | None]],
+) -> tuple[list[str], list[dict[str, str]]]:
+    """What the jobs wrote: noted as this run's own, kept, journalled in one append."""
     written: list[str] = []
     deferred: list[dict[str, str]] = []
     entries: list[dict[str, Any]] = []
     for job, (paths, problem) in zip(jobs, outcomes, strict=True):
+        for target in job.targets:  # no longer being written (see LeadsInFlight)
+            ctx.cache.done_writing(target)
         if problem is not None:
             deferred.append({"file": job.item, "reason": problem[1], "code": problem[0]})
         for path in paths:
@@ -744,6 +765,64 @@ def _write_leads(
             )
     ctx.journal(entries)
     return written, deferred
+
+
+class LeadsInFlight:
+    """Lead reports built by one worker process while the run goes on (``xietong run`` on a
+    cold drive: 1,600 reports at 2,000 items, built while this process writes the
+    department reports, the checklists, the summary and the notifications).
+
+    Their files count as this run's own from the start (the readers of an item's folder skip
+    them, see ``ValidationCache.note_writing``). The items the archive may touch are built
+    first and waited for before it (:meth:`settle_first`); :meth:`finish` waits for the rest
+    and books what was written, before the caller lets go of the drive lock. A worker lost
+    leaves its jobs to this process."""
+
+    def __init__(self, ctx: RunContext, first: list[_LeadJob], rest: list[_LeadJob]) -> None:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        self.ctx = ctx
+        self.groups: list[list[tuple[list[_LeadJob], Any]]] = [[], []]
+        self.warnings: list[str] = []
+        self.written: list[str] = []
+        for job in (*first, *rest):
+            for target in job.targets:
+                ctx.cache.note_writing(target)
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+        size = max(16, min(200, len(rest) // 8 or 1))
+        for n, jobs in enumerate((first, rest)):
+            for i in range(0, len(jobs), size):
+                chunk = jobs[i : i + size]
+                self.groups[n].append((chunk, self.pool.submit(_lead_chunk, chunk)))
+
+    def settle_first(self) -> None:
+        """Wait for the reports of the items the archive may touch, and book them."""
+        self._settle(self.groups[0])
+        self.groups[0] = []
+
+    def finish(self) -> list[str]:
+        """Wait for every report, book them; the warnings of the reports left unwritten."""
+        try:
+            self._settle([*self.groups[0], *self.groups[1]])
+        finally:
+            self.groups = [[], []]
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        return self.warnings
+
+    def _settle(self, group: list[tuple[list[_LeadJob], Any]]) -> None:
+        import concurrent.futures as cf
+
+        for jobs, future in group:
+            try:
+                outcomes = future.result()
+            except (cf.process.BrokenProcessPool, cf.CancelledError):
+                outcomes = _lead_chunk(jobs)  # the worker was lost: done here
+            written, deferred = _book_leads(self.ctx, jobs, outcomes)
+            self.written.extend(written)
+            self.warnings.extend(f"推迟写入 {d['file']}：{d['reason']}" for d in deferred)
 
 
 def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
@@ -797,14 +876,33 @@ def _lead_chunk(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] |
 # -- the whole drive ---------------------------------------------------------------------------------
 
 
-def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False) -> WeeklyResult:
+def run_weekly(
+    ctx: RunContext,
+    week: tuple[int, int],
+    *,
+    dry_run: bool = False,
+    overlap: Callable[[ItemExecution], bool] | None = None,
+) -> WeeklyResult:
     """The rollup of ``week`` over the drive, written into the weekly reports and the lead
     departments' consolidated reports unless ``dry_run``. A workbook someone has open is
-    skipped (reported in ``deferred``) and written by a later run."""
+    skipped (reported in ``deferred``) and written by a later run.
+
+    ``overlap``: the lead reports may be left to a worker process that builds them while the
+    caller goes on (``result.in_flight``, see :class:`LeadsInFlight`; the caller finishes
+    it); the items for which ``overlap`` is true are built first."""
     items, rollups, warnings = compute_weekly(ctx, week)
     result = WeeklyResult(week_label(*week), ctx.as_of, rollups, warnings=warnings)
     if dry_run:
         return result
+    by_item: dict[str, list[WeekRollup]] = {}
+    for r in rollups:
+        by_item.setdefault(r.item, []).append(r)
+    jobs = _lead_jobs(ctx, [(item, by_item.get(item.item_id, [])) for item in items], result.week)
+    if overlap is not None and (os.cpu_count() or 1) >= 2 and len(jobs) >= LEAD_PARALLEL_MIN:
+        first = {item.item_id for item in items if overlap(item)}
+        result.in_flight = LeadsInFlight(
+            ctx, [j for j in jobs if j.item in first], [j for j in jobs if j.item not in first]
+        )
     by_dept: dict[str, list[WeekRollup]] = {}
     for r in rollups:
         by_dept.setdefault(r.department, []).append(r)
@@ -826,22 +924,23 @@ def run_weekly(ctx: RunContext, week: tuple[int, int], *, dry_run: bool = False)
         seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
         if settled(seen[0]):
             ctx.cache.keep("weekly_report", dept, seen, list(mine))
-    by_item: dict[str, list[WeekRollup]] = {}
-    for r in rollups:
-        by_item.setdefault(r.item, []).append(r)
-    written, deferred = _write_leads(
-        ctx, [(item, by_item.get(item.item_id, [])) for item in items], result.week
-    )
-    result.written.extend(written)
-    result.deferred.extend({"file": d["file"], "reason": d["reason"]} for d in deferred)
+    if result.in_flight is None:
+        written, deferred = _book_leads(ctx, jobs, _run_lead_jobs(jobs))
+        result.written.extend(written)
+        result.deferred.extend({"file": d["file"], "reason": d["reason"]} for d in deferred)
     return result
 
 
-def weekly_in_cycle(ctx: RunContext) -> list[str]:
+def weekly_in_cycle(
+    ctx: RunContext, *, overlap: Callable[[ItemExecution], bool] | None = None
+) -> tuple[list[str], LeadsInFlight | None]:
     """``xietong run``'s weekly step (the caller holds the drive lock): the current week's
-    rollup written; returns warnings."""
-    result = run_weekly(ctx, parse_target_week(None, ctx.as_of))
-    return [f"推迟写入 {d['file']}：{d['reason']}" for d in result.deferred]
+    rollup written; returns warnings, and the lead reports still being built when
+    ``overlap`` let them be (see :func:`run_weekly`; the caller finishes them before it lets
+    go of the lock)."""
+    result = run_weekly(ctx, parse_target_week(None, ctx.as_of), overlap=overlap)
+    warnings = [f"推迟写入 {d['file']}：{d['reason']}" for d in result.deferred]
+    return warnings, result.in_flight
 
 
 # -- exceptions ------------------------------------------------------------------------------------

@@ -364,11 +364,13 @@ def notify_drive(
     client: Any = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    deliver: bool = True,
 ) -> NotifyReport:
     """Find, queue once, merge and send the notifications of the context's drive.
 
     ``rows``: tracking rows already read (the cycle passes its own, with this run's new
-    registrations); None reads the tracking table.
+    registrations); None reads the tracking table. ``deliver=False`` queues and composes
+    only; :func:`deliver_queued` sends what is due.
     """
     paths, rules, calendar, as_of = ctx.paths, ctx.rules, ctx.calendar, ctx.as_of
     report = NotifyReport(str(paths.root), as_of.isoformat(), dry_run)
@@ -388,7 +390,7 @@ def notify_drive(
     ledger = ctx.need_ledger()
     queue = NotifyQueue(ledger)
     known = _known_keys(ctx, queue, found)
-    _run(paths, rules, ledger, found, known, as_of, calendar, report, client, clock, sleep)
+    _run(paths, rules, ledger, found, known, as_of, calendar, report, client, clock, sleep, deliver)
     if not dry_run:  # what is queued now is known next run without asking the database
         queued = _queued_keys(ctx, queue)
         queued.update(seen)
@@ -425,6 +427,7 @@ def _run(
     client: Any,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    deliver: bool = True,
 ) -> None:
     queue = NotifyQueue(ledger)
     fresh = [n for n in found if n.key not in known]
@@ -478,11 +481,23 @@ def _run(
                 queue.compose(
                     part.id, part.target.key, payload, payload["events"], as_of.isoformat()
                 )
-    if dry_run:
+    if dry_run or not deliver:
         return
+    _deliver(paths, rules, ledger, report, client, clock, sleep)
+
+
+def _deliver(
+    paths: DrivePaths,
+    rules: Rules,
+    ledger: Ledger,
+    report: NotifyReport,
+    client: Any,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
     secrets = load_secrets(rules.notify.smtp.password_env, share=paths.root)
     channels = Channels(paths, rules, secrets, client)
-    _deliver_due(queue, channels, rules, report, clock=clock, sleep=sleep)
+    _deliver_due(NotifyQueue(ledger), channels, rules, report, clock=clock, sleep=sleep)
 
 
 def stage_events(ctx: RunContext, rows: list[dict[str, Any]]) -> list[core.Event]:
@@ -528,23 +543,63 @@ def _weekly_digest(ctx: RunContext) -> core.Event | None:
 
 
 def notify_after_cycle(
-    ctx: RunContext, table_rows: list[dict[str, Any]], warnings: list[str]
+    ctx: RunContext,
+    table_rows: list[dict[str, Any]],
+    warnings: list[str],
+    *,
+    deliver: bool = True,
 ) -> NotifyReport | None:
     """The notify step at the end of ``xietong run``: a failure is a warning, never a failed run.
 
     The cycle's own tracking rows are used (the table is not read again); the department
-    workbooks come through the cycle's validation cache.
+    workbooks come through the cycle's validation cache. ``deliver=False``: queued and
+    composed only (the cycle does that while it holds the drive lock, then sends with
+    :func:`deliver_after_cycle` once it let go: a robot may make it wait).
     """
     try:
         rows = cycle_rows(ctx.rules, ctx.need_ledger(), table_rows)
-        report = notify_drive(ctx, rows=rows, extra_events=stage_events(ctx, rows))
+        report = notify_drive(ctx, rows=rows, extra_events=stage_events(ctx, rows), deliver=deliver)
     except XietongError as exc:
         warnings.append(f"通知未能处理：[{exc.code}] {exc.message}")
         return None
+    if deliver:
+        _failed_warning(report, warnings)
+    return report
+
+
+def deliver_after_cycle(
+    ctx: RunContext, report: NotifyReport | None, warnings: list[str]
+) -> NotifyReport | None:
+    """Send what is due after :func:`notify_after_cycle` composed it with ``deliver=False``
+    (a failure is a warning, never a failed run)."""
+    if report is None:
+        return None
+    try:
+        deliver_queued(ctx, report)
+    except XietongError as exc:
+        warnings.append(f"通知未能处理：[{exc.code}] {exc.message}")
+        return None
+    _failed_warning(report, warnings)
+    return report
+
+
+def deliver_queued(
+    ctx: RunContext,
+    report: NotifyReport,
+    *,
+    client: Any = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> NotifyReport:
+    """Send the queued messages that are due; what happened is added to ``report``."""
+    _deliver(ctx.paths, ctx.rules, ctx.need_ledger(), report, client, clock, sleep)
+    return report
+
+
+def _failed_warning(report: NotifyReport, warnings: list[str]) -> None:
     failed = [m for m in report.messages if m["status"] == "failed"]
     if failed:
         warnings.append(f"{len(failed)} 封通知发送失败，将稍后重试（xietong notify 查看）")
-    return report
 
 
 def notify_status(root: str | Path) -> dict[str, Any]:

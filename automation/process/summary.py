@@ -52,6 +52,7 @@ class SummaryResult:
     reason: str = ""
     deferred: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    in_flight: SummaryInFlight | None = None  # the workbook still being drawn (overlap=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -179,8 +180,17 @@ def build_model(ctx: RunContext) -> SummaryModel:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
-    """Rebuild the summary files of the context's drive when what they show changed."""
+SUMMARY_PARALLEL_MIN = 2000  # rows of the two long sheets worth a worker process for
+
+
+def refresh_summary(
+    ctx: RunContext, *, force: bool = False, overlap: bool = False
+) -> SummaryResult:
+    """Rebuild the summary files of the context's drive when what they show changed.
+
+    ``overlap``: a large workbook may be drawn by a worker process while the caller goes on
+    (``result.in_flight``, see :class:`SummaryInFlight`; the caller finishes it). The HTML
+    twin is written here either way: the leaders' weekly mail reads it."""
     paths, rules, ledger = ctx.paths, ctx.rules, ctx.need_ledger()
     model = build_model(ctx)
     links = item_links(paths, rules, model)
@@ -205,44 +215,120 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     if not force and ledger.get_meta(HASH_KEY) == digest and all(p.is_file() for p in targets):
         result.reason = "内容与上次生成时相同"
         return result
-    data, page = _render(model, rules, links, paths, result.warnings)
     paths.summary.mkdir(parents=True, exist_ok=True)
-    for path, payload in ((dated, data), (stable, data), (html_path, page)):
+    if overlap and (os.cpu_count() or 1) >= 2 and _long_rows(model) >= SUMMARY_PARALLEL_MIN:
+        drawing = _Drawing(model, rules, links, paths.summary)
         try:
-            _write(paths, rules, path, payload)
+            _write_files(ctx, result, [(html_path, _page(model, links, paths, result.warnings))])
+        except BaseException:
+            drawing.pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        result.in_flight = SummaryInFlight(ctx, result, drawing, (dated, stable), digest)
+        return result
+    data, page = _render(model, rules, links, paths, result.warnings)
+    _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
+    _done(ctx, result, digest)
+    return result
+
+
+def _long_rows(model: SummaryModel) -> int:
+    return len(model.items) + len(model.overdue)
+
+
+def _write_files(ctx: RunContext, result: SummaryResult, files: list[tuple[Path, bytes]]) -> None:
+    for path, payload in files:
+        try:
+            _write(ctx.paths, ctx.rules, path, payload)
         except WriteDeferred as exc:
             result.deferred.append(
-                {"file": _rel(paths, path), "reason": exc.message_zh, "code": exc.reason_code}
+                {"file": _rel(ctx.paths, path), "reason": exc.message_zh, "code": exc.reason_code}
             )
             continue
-        result.files.append(_rel(paths, path))
+        result.files.append(_rel(ctx.paths, path))
+
+
+def _done(ctx: RunContext, result: SummaryResult, digest: str) -> None:
+    """Every file tried: the hash kept (unless one must be written again) and journalled."""
     result.written = bool(result.files)
     if not result.deferred:  # a deferred file is written again by the next run
-        ledger.set_meta(HASH_KEY, digest)
+        ctx.need_ledger().set_meta(HASH_KEY, digest)
     if result.files:
         entry = make_entry(
             action="summary",
             file=", ".join(result.files),
             reason="重新生成领导汇总（内容有变化）",
             input_hash=digest,
-            as_of=model.as_of,
+            as_of=result.model.as_of,
         )
         ctx.journal([entry])
-    return result
+
+
+class _Drawing:
+    """The summary workbook drawn by one worker process (xlsxwriter over thousands of rows is
+    most of a rebuild's time on a large drive); drawn here when the worker is lost."""
+
+    def __init__(self, model: SummaryModel, rules: Rules, links: dict, base: Path) -> None:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        self.args = (model, rules)
+        self.kwargs = {"links": links, "base": base}
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+        self.future = self.pool.submit(summary_workbook_bytes, *self.args, **self.kwargs)
+
+    def result(self) -> bytes:
+        import concurrent.futures as cf
+
+        try:
+            return self.future.result()
+        except (cf.process.BrokenProcessPool, cf.CancelledError):
+            return summary_workbook_bytes(*self.args, **self.kwargs)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SummaryInFlight:
+    """The summary workbook still being drawn by a worker process (``refresh_summary(...,
+    overlap=True)`` on a large drive: ``xietong run`` composes the notifications meanwhile);
+    :meth:`finish` waits for it and writes the dated workbook and the stable copy, before
+    the caller lets go of the drive lock."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        result: SummaryResult,
+        drawing: _Drawing,
+        targets: tuple[Path, Path],
+        digest: str,
+    ) -> None:
+        self.ctx, self.result, self.drawing = ctx, result, drawing
+        self.targets, self.digest = targets, digest
+
+    def finish(self) -> SummaryResult:
+        data = self.drawing.result()
+        _write_files(self.ctx, self.result, [(t, data) for t in self.targets])
+        _done(self.ctx, self.result, self.digest)
+        self.result.in_flight = None
+        return self.result
 
 
 def _render(
     model: SummaryModel, rules: Rules, links: dict, paths: DrivePaths, warnings: list[str]
 ) -> tuple[bytes, bytes]:
     data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
+    return data, _page(model, links, paths, warnings)
+
+
+def _page(model: SummaryModel, links: dict, paths: DrivePaths, warnings: list[str]) -> bytes:
     relative = RelativePaths(paths.summary)
     html_links = {
         item: urllib.parse.quote(Path(relative(p)).as_posix())
         for (item, dept), p in links.items()
         if dept is None
     }
-    page = summary_html(model, links=html_links, warn=warnings)
-    return data, page.encode("utf-8")
+    return summary_html(model, links=html_links, warn=warnings).encode("utf-8")
 
 
 def _write(paths: DrivePaths, rules: Rules, path: Path, data: bytes) -> None:
@@ -257,6 +343,7 @@ def _rel(paths: DrivePaths, path: Path) -> str:
 
 __all__ = [
     "HASH_KEY",
+    "SummaryInFlight",
     "SummaryResult",
     "build_model",
     "item_links",
