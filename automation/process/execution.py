@@ -825,12 +825,17 @@ class LeadsInFlight:
             self.warnings.extend(f"推迟写入 {d['file']}：{d['reason']}" for d in deferred)
 
 
+def _worth_workers(jobs: list[_LeadJob]) -> bool:
+    """Enough reports to build, and more than one core, for worker processes."""
+    return (os.cpu_count() or 1) >= 2 and len(jobs) >= LEAD_PARALLEL_MIN
+
+
 def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
     """Each job built and written, in worker processes when there are many and more than one
     core (a worker lost ends the parallel part; what is left is done here)."""
-    workers = os.cpu_count() or 1
-    if workers < 2 or len(jobs) < LEAD_PARALLEL_MIN:
+    if not _worth_workers(jobs):
         return _lead_chunk(jobs)
+    workers = os.cpu_count() or 1
     import concurrent.futures as cf
     import multiprocessing
 
@@ -898,7 +903,7 @@ def run_weekly(
     for r in rollups:
         by_item.setdefault(r.item, []).append(r)
     jobs = _lead_jobs(ctx, [(item, by_item.get(item.item_id, [])) for item in items], result.week)
-    if overlap is not None and (os.cpu_count() or 1) >= 2 and len(jobs) >= LEAD_PARALLEL_MIN:
+    if overlap is not None and _worth_workers(jobs):
         first = {item.item_id for item in items if overlap(item)}
         result.in_flight = LeadsInFlight(
             ctx, [j for j in jobs if j.item in first], [j for j in jobs if j.item not in first]

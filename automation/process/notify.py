@@ -390,7 +390,9 @@ def notify_drive(
     ledger = ctx.need_ledger()
     queue = NotifyQueue(ledger)
     known = _known_keys(ctx, queue, found)
-    _run(paths, rules, ledger, found, known, as_of, calendar, report, client, clock, sleep, deliver)
+    _run(paths, rules, ledger, found, known, as_of, calendar, report)
+    if not dry_run and deliver:
+        _deliver(paths, rules, ledger, report, client, clock, sleep)
     if not dry_run:  # what is queued now is known next run without asking the database
         queued = _queued_keys(ctx, queue)
         queued.update(seen)
@@ -424,10 +426,6 @@ def _run(
     as_of: dt.datetime,
     calendar: WorkCalendar,
     report: NotifyReport,
-    client: Any,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    deliver: bool = True,
 ) -> None:
     queue = NotifyQueue(ledger)
     fresh = [n for n in found if n.key not in known]
@@ -481,9 +479,6 @@ def _run(
                 queue.compose(
                     part.id, part.target.key, payload, payload["events"], as_of.isoformat()
                 )
-    if dry_run or not deliver:
-        return
-    _deliver(paths, rules, ledger, report, client, clock, sleep)
 
 
 def _deliver(
