@@ -402,7 +402,7 @@ def _packed(report: FileReport) -> bytes | None:
     """A report as stored: its fields but the path, pickled and compressed (None: something in
     it does not pickle)."""
     values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
-    del values["path"]
+    del values["path"], values["digest"]
     try:
         return zlib.compress(pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), 1)
     except Exception:

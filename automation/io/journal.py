@@ -67,13 +67,13 @@ def append_entries(
     for e in entries:
         e["time"] = now.isoformat()
     path = journal_file(log_dir, now)
-    data = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
+    texts = [json.dumps(e, ensure_ascii=False, default=str) for e in entries]
+    data = "".join(t + "\n" for t in texts)
     # one writer at a time: appends on a network share are not atomic between processes
     with named_lock(f"journal-{drive_key(log_dir)}", timeout=60.0):
         _append(path, data.encode("utf-8"))
     if ledger is not None:
-        for e in entries:
-            ledger.mirror_journal(e)
+        ledger.mirror_journal_entries(entries, texts)
 
 
 def _append(path: Path, data: bytes) -> None:

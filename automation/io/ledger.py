@@ -484,15 +484,22 @@ class Ledger:
     # -- journal mirror -------------------------------------------------------------------
 
     def mirror_journal(self, entry: dict[str, Any]) -> None:
+        self.mirror_journal_entries([entry])
+
+    def mirror_journal_entries(
+        self, entries: list[dict[str, Any]], texts: list[str] | None = None
+    ) -> None:
+        """Mirror journal entries in one transaction; ``texts`` are their JSON when the caller
+        already made it."""
+        if texts is None:
+            texts = [json.dumps(e, ensure_ascii=False, default=str) for e in entries]
         with self.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT INTO journal (time, item_id, file, entry) VALUES (?, ?, ?, ?)",
-                (
-                    entry.get("time", ""),
-                    entry.get("item"),
-                    entry.get("file", ""),
-                    json.dumps(entry, ensure_ascii=False, default=str),
-                ),
+                [
+                    (e.get("time", ""), e.get("item"), e.get("file", ""), text)
+                    for e, text in zip(entries, texts, strict=True)
+                ],
             )
 
     def journal_entries(self, item_id: str | None = None) -> list[dict[str, Any]]:

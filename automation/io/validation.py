@@ -40,6 +40,10 @@ class FileReport:
     version: int | None = None
     format: str = ""
     readable: bool = True  # False: the file could not be read at all (CLI exit code 2)
+    # what the later stages take from the rows, worked out on first use in the process that
+    # holds the report (``automation.core.digest``); never stored: rebuilding it from the rows
+    # costs less than unpickling it
+    digest: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -24,8 +24,6 @@ from automation.core.calendar import (
     WorkCalendar,
     add_days,
     check_day,
-    parse_week,
-    week_label,
     week_summary,
 )
 from automation.core.clocks import (
@@ -37,6 +35,7 @@ from automation.core.clocks import (
     input_fields,
     status_by_cycle,
 )
+from automation.core.digest import CountedRow, report_digest, weekly_needed
 from automation.core.normalize import is_blank
 from automation.core.text import printable
 from automation.errors import XietongError
@@ -140,26 +139,23 @@ def _add_execution(rec: _Records, report: Any, item_id: str, warn: list[str]) ->
             # two workbooks of one department: the later plan date counts
             if old is None or (as_date(value) and as_date(old) and as_date(value) > as_date(old)):
                 rec.fields[dept][key] = value
-    for row in report.rows:
-        day = as_date(row.get("date"))
-        if day is not None:
-            rec.daily[dept].add(day)
+    rec.daily[dept].update(r.date for r in report_digest(report, ()).get("daily", ()))
 
 
-def weekly_rows(report: Any, rules: Rules) -> Iterable[dict[str, Any]]:
-    """Rows of a weekly report that are a report: every required column people fill is filled."""
-    form = rules.form("weekly")
-    needed = [f.key for f in form.columns if f.required and not f.computed]
-    for row in report.rows:
-        if all(_filled(row.get(k)) for k in needed):
-            yield row
+def counted_rows(report: Any, rules: Rules) -> tuple[CountedRow, ...]:
+    """Rows of a weekly report that are a report: every required column people fill is filled
+    and the week is readable (worked out once per report, see ``automation.core.digest``)."""
+    return report_digest(report, _needed(rules)).get("counted", ())
 
 
-def week_text(value: Any) -> str | None:
-    try:
-        return week_label(*parse_week(str(value)))
-    except XietongError:
-        return None
+_NEEDED: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _needed(rules: Rules) -> tuple[str, ...]:
+    held = _NEEDED.get(id(rules))
+    if held is None or held[0] is not rules:
+        held = _NEEDED[id(rules)] = (rules, weekly_needed(rules.form("weekly").columns))
+    return held[1]
 
 
 def _read(ctx: RunContext, path: Path, warnings: list[str]) -> Any | None:
@@ -311,13 +307,10 @@ def weekly_marks(ctx: RunContext, report: Any) -> dict[str, list[tuple[str, str]
 
 def _weekly_marks(rules: Rules, report: Any) -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
-    for row in weekly_rows(report, rules):
-        item, dept = row.get("item_id"), row.get("department")
-        if not _filled(item) or not _filled(dept):
-            continue
-        week = week_text(row.get("week"))
-        if week:
-            out.setdefault(str(item).strip().upper(), []).append((week, str(dept)))
+    for row in counted_rows(report, rules):
+        item, dept = row.item, row.department
+        if _filled(item) and _filled(dept):
+            out.setdefault(str(item).strip().upper(), []).append((row.week, str(dept)))
     return out
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
 from automation.core.clocks import ItemCycle, as_date, departments_of
+from automation.core.digest import report_digest
+from automation.core.digest import text as _text
 from automation.core.exceptions import ExceptionCase, department_exceptions, office_marks
 from automation.core.intake import latest_revisions, same_value
 from automation.core.layout import layout
@@ -54,11 +56,10 @@ from automation.io.templates import write_workbook
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
     RECORD_KINDS,
+    counted_rows,
     files_key,
     folder_reports,
     read_weekly_reports,
-    week_text,
-    weekly_rows,
 )
 from automation.process.context import RunContext
 from automation.process.tracking import cell_value, read_tracking
@@ -120,35 +121,6 @@ def _daily_spec(rules: Rules) -> Any:
             workdays=1,
         )
     return specs[0]
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return "、".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _progress(value: Any) -> float | None:
-    try:
-        return None if value in (None, "") else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def daily_row(row: dict[str, Any]) -> DailyRow | None:
-    day = as_date(row.get("date"))
-    if day is None:
-        return None
-    return DailyRow(
-        date=day,
-        task=_text(row.get("task")),
-        progress=_progress(row.get("progress")),
-        status=_text(row.get("status")),
-        problems=_text(row.get("problems")),
-        coordination=_text(row.get("needs_coordination")),
-    )
 
 
 def _same_item(value: Any, item_id: str) -> bool:
@@ -213,7 +185,7 @@ def _item_execution(item_id: str, reports: list[Any]) -> tuple[dict[str, DeptExe
         for key, value in report.fields.items():
             if key not in ("item_id", "department") and value not in (None, "", []):
                 rec.fields.setdefault(key, value)
-        rec.rows.extend(r for r in map(daily_row, report.rows) if r is not None)
+        rec.rows.extend(report_digest(report, ()).get("daily", ()))
     return depts, weekly
 
 
@@ -227,7 +199,7 @@ def weekly_submissions(
 ) -> dict[tuple[str, str, str], SentReport]:
     """The weekly reports that count as submitted, by (item, department, week): a row whose
     columns the department fills (本周完成情况, 填报人, 提交日期, …) are all filled — the same
-    rule as the weekly clock's (``process.clocks.weekly_rows``). Read from the weekly folder and
+    rule as the weekly clock's (``process.clocks.counted_rows``). Read from the weekly folder and
     ``extra`` (the reports filed in item folders), as the clock reads them; ``week``
     (``2026-W41``): that week's only."""
     reports = read_weekly_reports(ctx, warnings)
@@ -262,11 +234,9 @@ def _sent_rows(
     """By week: (item, department, week) and submission day of each row of one report that
     counts."""
     out: dict[str, list[tuple[tuple[str, str, str], dt.date | None]]] = {}
-    for row in weekly_rows(report, ctx.rules):
-        week = week_text(row.get("week"))
-        if week is not None:
-            key = (_text(row.get("item_id")).upper(), _text(row.get("department")), week)
-            out.setdefault(week, []).append((key, as_date(row.get("submitted_date"))))
+    for row in counted_rows(report, ctx.rules):
+        key = (_text(row.item).upper(), _text(row.department), row.week)
+        out.setdefault(row.week, []).append((key, row.submitted))
     return out
 
 
