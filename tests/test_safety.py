@@ -167,3 +167,63 @@ def test_error_cells_are_found_by_the_scan(tmp_path):
     wb.close()
     info = check_file(path, LIMITS)
     assert info.error_parts == ("xl/worksheets/sheet1.xml",)
+
+
+def _rewrite(src: Path, dst: Path, change) -> None:
+    """A copy of the zip ``src`` with ``change(name, data) -> data`` applied to each part."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, change(info.filename, zin.read(info)))
+
+
+def _small_book(path: Path) -> Path:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet().write("A1", "甲")
+    wb.close()
+    return path
+
+
+def test_a_small_part_read_from_memory_is_scanned_like_a_streamed_one(tmp_path):
+    src = _small_book(tmp_path / "a.xlsx")
+    bad = tmp_path / "doctype.xlsx"
+    _rewrite(
+        src,
+        bad,
+        lambda name, data: (
+            data.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY a "b">]>', 1)
+            if name == "xl/styles.xml"
+            else data
+        ),
+    )
+    with pytest.raises(FileRejected) as exc:
+        check_file(bad, LIMITS)
+    assert exc.value.code == "E_UNSAFE_XML" and "xl/styles.xml" in str(exc.value)
+    far = tmp_path / "far.xlsx"
+    _rewrite(
+        src,
+        far,
+        lambda name, data: (
+            data.replace(b'r="A1"', b'r="A9999999"') if name == "xl/worksheets/sheet1.xml" else data
+        ),
+    )
+    with pytest.raises(FileRejected) as exc:
+        check_file(far, LIMITS)
+    assert exc.value.code == "E_TOO_LARGE"
+
+
+def test_a_part_whose_bytes_disagree_with_the_directory_is_corrupt(tmp_path):
+    """A flipped byte in a deflated part: the CRC disagrees, the part is read through zipfile,
+    which reports it (as before the parts were read from memory)."""
+    path = _small_book(tmp_path / "a.xlsx")
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+        at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        size = info.compress_size
+    data = bytearray(path.read_bytes())
+    data[at + size // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileRejected) as exc:
+        check_file(path, LIMITS)
+    assert exc.value.code == "E_CORRUPT"

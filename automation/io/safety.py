@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,9 +217,10 @@ def _check_zip(
     """Every XML part scanned: entity tricks, sheet extent, shared-string count."""
     with _zip_errors():
         scan = _Scan(limits)
+        whole = _whole(path, size)
         for info in infos:
             if info.filename.endswith((".xml", ".rels", ".vml")) and not info.is_dir():
-                scan.part(zf, info)
+                scan.part(zf, info, whole)
         names = {i.filename for i in infos}
         if fmt == "ods":
             _check_ods_manifest(zf, names)
@@ -257,6 +260,55 @@ def _check_sizes(infos: list[zipfile.ZipInfo], limits: ValidationRules) -> None:
                 )
 
 
+WHOLE_MAX = 16 * MB  # a file up to this size is read once for the part scan
+_LOCAL = struct.Struct("<4s22xHH")  # local file header: signature, name and extra lengths
+
+
+def _whole(path: Path, size: int) -> bytes | None:
+    """The file's bytes, when small enough to scan its parts from memory."""
+    if size > WHOLE_MAX:
+        return None
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(size + 1)
+    except OSError:
+        return None
+    return data if len(data) == size else None  # changed meanwhile: zipfile reads it
+
+
+def _member(whole: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """A part's bytes taken from the file's bytes without zipfile's per-member machinery
+    (most of the scan's time on a workbook of small parts). Only the plain case: a part of at
+    most ``CHUNK`` bytes, stored or deflated, whose local header, size and CRC all agree with
+    the directory. Anything else is None and goes through zipfile, which reports it as before."""
+    if info.file_size > CHUNK or info.compress_type not in (
+        zipfile.ZIP_STORED,
+        zipfile.ZIP_DEFLATED,
+    ):
+        return None
+    at = info.header_offset
+    if at < 0 or at + _LOCAL.size > len(whole):
+        return None
+    signature, name_len, extra_len = _LOCAL.unpack_from(whole, at)
+    if signature != b"PK\x03\x04":
+        return None
+    start = at + _LOCAL.size + name_len + extra_len
+    raw = whole[start : start + info.compress_size]
+    if len(raw) != info.compress_size:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        body = raw
+    else:
+        try:
+            inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            body = inflate.decompress(raw, info.file_size + 1)  # never more than it declares
+        except zlib.error:
+            return None
+    if len(body) != info.file_size or zlib.crc32(body) != info.CRC:
+        return None
+    return body
+
+
 class _Scan:
     """A bounded streaming scan of XML parts: entity tricks, sheet extent, shared-string count."""
 
@@ -270,29 +322,37 @@ class _Scan:
         self.wide_ref = re.compile(rb'r="([A-Z]{%d,})\d' % letters)
         self.far_row = re.compile(rb'r="[A-Z]{0,3}(\d{%d,})"' % digits)
 
-    def part(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-        name = info.filename
+    def part(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, whole: bytes | None = None) -> None:
+        """Scan one part: from ``whole`` (the file's bytes) when it is small and plainly stored
+        (see :func:`_member`), else streamed through zipfile."""
+        body = _member(whole, info) if whole is not None else None
+        if body is not None:
+            self._scan(info.filename, iter((body,) if body else ()))
+            return
+        with zf.open(info) as fh:
+            self._scan(info.filename, iter(lambda: fh.read(CHUNK), b""))
+
+    def _scan(self, name: str, chunks: Iterator[bytes]) -> None:
         is_sheet = name.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/"))
         is_sst = name == "xl/sharedStrings.xml"
         tail = b""
         first = True
         has_errors = False
-        with zf.open(info) as fh:
-            while chunk := fh.read(CHUNK if info.file_size > CHUNK else -1):
-                if first and chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
-                    chunk = chunk.replace(b"\x00", b"")  # UTF-16: ASCII markup still shows
-                data = tail + chunk
-                if _DOCTYPE.search(data):
-                    raise FileRejected("E_UNSAFE_XML", detail=f"{name} 含 DOCTYPE/ENTITY 声明")
-                if is_sheet:
-                    if first:
-                        self._dimension(name, data)
-                    self._extent(name, data)
-                    has_errors = has_errors or b't="e"' in data
-                elif is_sst and first:
-                    self._shared_strings(data)
-                tail = data[-OVERLAP:]
-                first = False
+        for chunk in chunks:
+            if first and chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+                chunk = chunk.replace(b"\x00", b"")  # UTF-16: ASCII markup still shows
+            data = tail + chunk if tail else chunk
+            if _DOCTYPE.search(data):
+                raise FileRejected("E_UNSAFE_XML", detail=f"{name} 含 DOCTYPE/ENTITY 声明")
+            if is_sheet:
+                if first:
+                    self._dimension(name, data)
+                self._extent(name, data)
+                has_errors = has_errors or b't="e"' in data
+            elif is_sst and first:
+                self._shared_strings(data)
+            tail = data[-OVERLAP:]
+            first = False
         if has_errors:
             self.error_parts.append(name)
 
