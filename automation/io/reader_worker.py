@@ -34,8 +34,8 @@ def set_memory_limit(megabytes: int) -> None:
         pass
 
 
-def _marker_kind(wb: Any, name: str) -> str | None:
-    rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=1)
+def _marker_kind(sheet: Any) -> str | None:
+    rows = sheet.to_python(skip_empty_area=False, nrows=1)
     if rows and len(rows[0]) > 1 and str(rows[0][0]).strip() == "xietong":
         return str(rows[0][1]).strip()
     return None
@@ -68,7 +68,10 @@ def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
         for m in meta:
             if m.name.casefold() == marker.casefold():
                 to_read.append(m.name)
-        kind = _marker_kind(wb, to_read[0]) if to_read else None
+        parsed: dict[str, Any] = {}  # each sheet parsed once (the marker is read twice)
+        if to_read:
+            parsed[to_read[0]] = wb.get_sheet_by_name(to_read[0])
+        kind = _marker_kind(parsed[to_read[0]]) if to_read else None
         if kind in wanted and wanted[kind] in names:
             to_read.append(wanted[kind])
         visible = [
@@ -82,7 +85,7 @@ def read_book(path: str, wanted: dict[str, str], marker: str) -> dict[str, Any]:
             to_read.extend(visible[:MAX_SHEETS])
         sheets: dict[str, Any] = {}
         for name in to_read:
-            sheet = wb.get_sheet_by_name(name)
+            sheet = parsed[name] if name in parsed else wb.get_sheet_by_name(name)
             try:
                 merged = sheet.merged_cell_ranges
             except Exception:  # merged ranges are a convenience, never a reason to fail
