@@ -199,6 +199,36 @@ def test_a_cjk_font_is_found_when_one_is_installed():
     assert cjk_font() is not None
 
 
+def test_charts_whose_numbers_did_not_change_are_not_drawn_again(demo, monkeypatch):
+    """The ledger keeps each chart with a hash of its numbers: a page rebuilt with the same
+    numbers takes them from there (no matplotlib), a changed number is drawn again."""
+    import dataclasses
+
+    from automation.io import summary_html as sh
+    from automation.io.ledger import open_ledger
+    from automation.process.context import open_context
+    from automation.process.summary import build_model
+
+    if sh.cjk_font() is None:
+        pytest.skip("charts drawn without a CJK font are not kept")
+    root, state = demo
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(state))
+    with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+        model = build_model(ctx)
+    with open_ledger(root) as ledger:
+        first = sh.summary_html(model, store=ledger)  # drawn (or kept by the demo's runs)
+        drawn: list[str] = []
+        real = sh._draw
+        monkeypatch.setattr(sh, "_draw", lambda todo: drawn.extend(todo) or real(todo))
+        warn: list[str] = []
+        assert sh.summary_html(model, store=ledger, warn=warn) == first
+        assert drawn == [] and warn == []
+        fewer = dataclasses.replace(model, trend=model.trend[:-1])
+        sh.summary_html(fewer, store=ledger)
+        assert drawn == ["trend"]
+        assert sh.chart_images(model)["stages"] in first  # without a store: drawn, the same
+
+
 def test_a_second_run_with_nothing_changed_does_not_rewrite_the_summary(demo, monkeypatch):
     from automation.process.cycle import run_cycle
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
+import json
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from automation.core.summary import PERIODS, SummaryModel
 
@@ -94,62 +96,149 @@ def _style() -> dict[str, Any]:
     return {"font.family": [font, "sans-serif"] if font else ["sans-serif"]}
 
 
-def chart_images(model: SummaryModel) -> dict[str, str]:
-    """The three charts (stages, departments' on-time rate, weekly rate) as PNG data URIs."""
+class ChartStore(Protocol):
+    """Where drawn charts are kept between runs (the ledger's meta table in a run)."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+STORE_KEY = "summary_chart:{kind}"
+
+
+def chart_images(model: SummaryModel, store: ChartStore | None = None) -> dict[str, str]:
+    """The three charts (stages, departments' on-time rate, weekly rate) as PNG data URIs.
+
+    With a ``store``, the last picture of each chart is kept with a hash of its numbers and a
+    chart whose numbers did not change is not drawn again (a rebuild where one item changed
+    usually leaves all three as they were: matplotlib is not even imported then). Only a
+    chart drawn with a CJK font is kept, so installing one takes effect at the next run."""
+    return _charts(model, store)[0]
+
+
+def _charts(model: SummaryModel, store: ChartStore | None) -> tuple[dict[str, str], bool]:
+    """(the charts, whether every one came from the store)."""
+    wanted = {
+        "stages": tuple(model.overview.stages),
+        "departments": tuple((d.name, d.rate) for d in model.departments if d.rate is not None),
+        "trend": tuple((t.week[-3:], t.rate.rate) for t in model.trend),
+    }
+    digests = {
+        kind: hashlib.sha256(repr(data).encode("utf-8")).hexdigest()
+        for kind, data in wanted.items()
+    }
+    out: dict[str, str] = {}
+    for kind in wanted:
+        held = _stored(store, kind)
+        if held is not None and held.get("digest") == digests[kind]:
+            out[kind] = held["uri"]
+    todo = {kind: data for kind, data in wanted.items() if kind not in out}
+    if not todo:
+        return out, True
+    font = cjk_font()
+    for kind, uri in _draw(todo).items():
+        out[kind] = uri
+        if store is not None and font is not None:
+            value = {"digest": digests[kind], "font": font, "uri": uri}
+            store.set_meta(STORE_KEY.format(kind=kind), json.dumps(value))
+    return {kind: out[kind] for kind in wanted}, False
+
+
+def _stored(store: ChartStore | None, kind: str) -> dict[str, Any] | None:
+    if store is None:
+        return None
+    text = store.get_meta(STORE_KEY.format(kind=kind))
+    try:
+        held = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return held if isinstance(held, dict) and isinstance(held.get("uri"), str) else None
+
+
+def _draw(todo: dict[str, tuple[Any, ...]]) -> dict[str, str]:
     import matplotlib
 
     out: dict[str, str] = {}
     with matplotlib.rc_context(_style()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        stages = model.overview.stages
-        fig = _figure(6, 3)
-        ax = fig.subplots()
-        ax.barh([s for s, _ in stages][::-1], [n for _, n in stages][::-1], color="#2E75B6")
-        ax.set_title("各阶段在办事项")
-        for n, (_, count) in enumerate(stages[::-1]):
-            ax.text(count, n, f" {count}", va="center")
-        out["stages"] = _png(fig)
-
-        depts = [d for d in model.departments if d.rate is not None]
-        fig = _figure(7, 3)
-        ax = fig.subplots()
-        ax.bar([d.name for d in depts], [d.rate or 0 for d in depts], color="#70AD47")
-        ax.set_ylim(0, 1)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title("各部门时限按时率")
-        ax.tick_params(axis="x", labelrotation=45)
-        out["departments"] = _png(fig)
-
-        fig = _figure(7, 3)
-        ax = fig.subplots()
-        weeks = [t.week[-3:] for t in model.trend]
-        rates = [t.rate.rate if t.rate.rate is not None else float("nan") for t in model.trend]
-        ax.plot(weeks, rates, marker="o", color="#2E75B6")
-        ax.set_ylim(0, 1.05)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title("每周时限按时率")
-        out["trend"] = _png(fig)
+        if "stages" in todo:
+            stages = todo["stages"]
+            fig = _figure(6, 3)
+            ax = fig.subplots()
+            ax.barh([s for s, _ in stages][::-1], [n for _, n in stages][::-1], color="#2E75B6")
+            ax.set_title("各阶段在办事项")
+            for n, (_, count) in enumerate(stages[::-1]):
+                ax.text(count, n, f" {count}", va="center")
+            out["stages"] = _png(fig)
+        if "departments" in todo:
+            depts = todo["departments"]
+            fig = _figure(7, 3)
+            ax = fig.subplots()
+            ax.bar([name for name, _ in depts], [rate or 0 for _, rate in depts], color="#70AD47")
+            ax.set_ylim(0, 1)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            ax.set_title("各部门时限按时率")
+            ax.tick_params(axis="x", labelrotation=45)
+            out["departments"] = _png(fig)
+        if "trend" in todo:
+            trend = todo["trend"]
+            fig = _figure(7, 3)
+            ax = fig.subplots()
+            weeks = [week for week, _ in trend]
+            rates = [rate if rate is not None else float("nan") for _, rate in trend]
+            ax.plot(weeks, rates, marker="o", color="#2E75B6")
+            ax.set_ylim(0, 1.05)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            ax.set_title("每周时限按时率")
+            out["trend"] = _png(fig)
     return out
 
 
-def summary_html(
-    model: SummaryModel, *, links: dict[str, str] | None = None, warn: list[str] | None = None
-) -> str:
-    """The page as text. ``links``: item ID → relative link to its folder (optional)."""
-    import jinja2
+_TEMPLATES: dict[str, Any] = {}
 
-    if cjk_font() is None and warn is not None and NO_CJK_FONT not in warn:
+
+def summary_html(
+    model: SummaryModel,
+    *,
+    links: dict[str, str] | None = None,
+    warn: list[str] | None = None,
+    store: ChartStore | None = None,
+) -> str:
+    """The page as text. ``links``: item ID → relative link to its folder (optional);
+    ``store``: where drawn charts are kept between runs (see :func:`chart_images`)."""
+    charts, kept = _charts(model, store)
+    # charts kept were drawn with a CJK font; else cjk_font() was asked while drawing
+    if not kept and cjk_font() is None and warn is not None and NO_CJK_FONT not in warn:
         warn.append(NO_CJK_FONT)
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
-    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
-    return template.render(
+    return _template().render(
         m=model,
         ov=model.overview,
         periods=PERIODS,
-        charts=chart_images(model),
+        charts=charts,
         links=links or {},
     )
 
 
-__all__ = ["CJK_FONTS", "NO_CJK_FONT", "chart_images", "cjk_font", "summary_html"]
+def _template() -> Any:
+    """The page's template, compiled once per process (per version of the file)."""
+    import jinja2
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    held = _TEMPLATES.get(text)
+    if held is None:
+        env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
+        _TEMPLATES.clear()
+        held = _TEMPLATES[text] = env.from_string(text)
+    return held
+
+
+__all__ = [
+    "CJK_FONTS",
+    "NO_CJK_FONT",
+    "ChartStore",
+    "chart_images",
+    "cjk_font",
+    "summary_html",
+]

@@ -28,7 +28,7 @@ from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
-from automation.io.summary_html import summary_html
+from automation.io.summary_html import ChartStore, summary_html
 from automation.io.summary_workbook import summary_workbook_bytes
 from automation.process.clocks import clock_results_by_cycle, read_inputs
 from automation.process.context import RunContext
@@ -219,13 +219,15 @@ def refresh_summary(
     if overlap and (os.cpu_count() or 1) >= 2 and _long_rows(model) >= SUMMARY_PARALLEL_MIN:
         drawing = _Drawing(model, rules, links, paths.summary)
         try:
-            _write_files(ctx, result, [(html_path, _page(model, links, paths, result.warnings))])
+            _write_files(
+                ctx, result, [(html_path, _page(model, links, paths, result.warnings, ledger))]
+            )
         except BaseException:
             drawing.pool.shutdown(wait=True, cancel_futures=True)
             raise
         result.in_flight = SummaryInFlight(ctx, result, drawing, (dated, stable), digest)
         return result
-    data, page = _render(model, rules, links, paths, result.warnings)
+    data, page = _render(model, rules, links, paths, result.warnings, ledger)
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result
@@ -315,20 +317,31 @@ class SummaryInFlight:
 
 
 def _render(
-    model: SummaryModel, rules: Rules, links: dict, paths: DrivePaths, warnings: list[str]
+    model: SummaryModel,
+    rules: Rules,
+    links: dict,
+    paths: DrivePaths,
+    warnings: list[str],
+    store: ChartStore | None = None,
 ) -> tuple[bytes, bytes]:
     data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
-    return data, _page(model, links, paths, warnings)
+    return data, _page(model, links, paths, warnings, store)
 
 
-def _page(model: SummaryModel, links: dict, paths: DrivePaths, warnings: list[str]) -> bytes:
+def _page(
+    model: SummaryModel,
+    links: dict,
+    paths: DrivePaths,
+    warnings: list[str],
+    store: ChartStore | None = None,
+) -> bytes:
     relative = RelativePaths(paths.summary)
     html_links = {
         item: urllib.parse.quote(Path(relative(p)).as_posix())
         for (item, dept), p in links.items()
         if dept is None
     }
-    return summary_html(model, links=html_links, warn=warnings).encode("utf-8")
+    return summary_html(model, links=html_links, warn=warnings, store=store).encode("utf-8")
 
 
 def _write(paths: DrivePaths, rules: Rules, path: Path, data: bytes) -> None:
