@@ -145,17 +145,7 @@ def _add_execution(rec: _Records, report: Any, item_id: str, warn: list[str]) ->
 def counted_rows(report: Any, rules: Rules) -> tuple[CountedRow, ...]:
     """Rows of a weekly report that are a report: every required column people fill is filled
     and the week is readable (worked out once per report, see ``automation.core.digest``)."""
-    return report_digest(report, _needed(rules)).get("counted", ())
-
-
-_NEEDED: dict[int, tuple[Any, tuple[str, ...]]] = {}
-
-
-def _needed(rules: Rules) -> tuple[str, ...]:
-    held = _NEEDED.get(id(rules))
-    if held is None or held[0] is not rules:
-        held = _NEEDED[id(rules)] = (rules, weekly_needed(rules.form("weekly").columns))
-    return held[1]
+    return report_digest(report, weekly_needed(rules.form("weekly").columns)).get("counted", ())
 
 
 def _read(ctx: RunContext, path: Path, warnings: list[str]) -> Any | None:
