@@ -22,6 +22,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from automation.core.summary import PERIODS, SummaryModel
 from automation.io.files import RelativePaths
+from automation.io.longsheet import LongRows, splice
 from automation.rules import Rules
 
 # Link targets: (item, department or None) → a file or folder on the drive.
@@ -91,8 +92,7 @@ def _num(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
 
 
 def _link(
-    ws: Any,
-    row: int,
+    rows: LongRows,
     col: int,
     text: str,
     target: Path | None,
@@ -102,13 +102,13 @@ def _link(
 ) -> None:
     """A hyperlink relative to the summary folder (the drive may be mounted anywhere)."""
     if target is None:
-        _str(ws, row, col, text, plain)
+        rows.text(col, text, plain)
         return
     rel = relative(target)
     if "#" in rel or len(rel) > 250:  # Excel cannot link these; show the text only
-        _str(ws, row, col, text, plain)
+        rows.text(col, text, plain)
         return
-    ws.write_url(row, col, "external:" + rel, fmt, string=text, tip=str(rel))
+    rows.link(col, text, rel, rel, fmt, plain)
 
 
 def _head(ws: Any, row: int, labels: list[str], fmt: Any) -> None:
@@ -248,28 +248,28 @@ _OVERDUE_HEAD = [
 
 def _overdue(
     wb: Any, f: _Formats, model: SummaryModel, links: Links, relative: RelativePaths
-) -> None:
+) -> LongRows:
     ws = wb.add_worksheet("超期清单")
     _title(ws, f, "超期与预警清单（按超期工作日排序）", model)
     widths = [5, 15, 26, 18, 10, 8, 16, 17, 9, 9, 30]
     for col, w in enumerate(widths):
         ws.set_column(col, col, w)
     _head(ws, 3, _OVERDUE_HEAD, f.head)
-    for n, o in enumerate(model.overdue, start=4):
-        _num(ws, n, 0, n - 3, f.num)
-        _str(ws, n, 1, o.item, f.text)
-        _str(ws, n, 2, o.title, f.text)
-        label = o.label + (f"（{o.department}）" if o.department else "")
-        _str(ws, n, 3, label, f.text)
-        _str(ws, n, 4, o.stage, f.text)
-        _str(ws, n, 5, o.state_zh, f.text)
-        _str(ws, n, 6, o.responsible, f.text)
-        _str(ws, n, 7, (o.due_at or "")[:16].replace("T", " "), f.text)
-        _num(ws, n, 8, o.late_workdays, f.num)
-        _num(ws, n, 9, o.missing, f.num)
+    rows = LongRows("超期清单", 4)
+    for n, o in enumerate(model.overdue, start=1):
+        rows.number(0, n, f.num)
+        rows.text(1, o.item, f.text)
+        rows.text(2, o.title, f.text)
+        rows.text(3, o.label + (f"（{o.department}）" if o.department else ""), f.text)
+        rows.text(4, o.stage, f.text)
+        rows.text(5, o.state_zh, f.text)
+        rows.text(6, o.responsible, f.text)
+        rows.text(7, (o.due_at or "")[:16].replace("T", " "), f.text)
+        rows.number(8, o.late_workdays, f.num)
+        rows.number(9, o.missing, f.num)
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        text = target.name if target is not None else ""
-        _link(ws, n, 10, text, target, relative, f.link, f.text)
+        _link(rows, 10, target.name if target is not None else "", target, relative, f.link, f.text)
+        rows.end_row()
     last = 3 + len(model.overdue)
     if model.overdue:
         ws.conditional_format(4, 8, last, 8, {"type": "data_bar", "bar_color": "#FF7C80"})
@@ -293,6 +293,7 @@ def _overdue(
     ws.freeze_panes(4, 2)
     ws.repeat_rows(3)
     _page(ws, max(last, 4), len(_OVERDUE_HEAD) - 1)
+    return rows
 
 
 def _trend(wb: Any, f: _Formats, model: SummaryModel) -> None:
@@ -349,26 +350,27 @@ def _trend(wb: Any, f: _Formats, model: SummaryModel) -> None:
 
 def _items(
     wb: Any, f: _Formats, model: SummaryModel, rules: Rules, links: Links, relative: RelativePaths
-) -> None:
+) -> LongRows:
     ws = wb.add_worksheet("事项")
     form = rules.form("summary")
     _title(ws, f, form.title, model)
     for col, c in enumerate(form.columns):
         ws.set_column(col, col, c.width or 12)
     _head(ws, 3, [c.label for c in form.columns], f.head)
-    for n, item in enumerate(model.items, start=4):
+    rows = LongRows("事项", 4)
+    for item in model.items:
         for col, c in enumerate(form.columns):
             value = item.values.get(c.key)
             if c.key == "item_id":
-                _link(
-                    ws, n, col, str(value), links.get((item.item, None)), relative, f.link, f.text
-                )
+                target = links.get((item.item, None))
+                _link(rows, col, str(value), target, relative, f.link, f.text)
             elif c.type == "percent":
-                _num(ws, n, col, value, f.pct)
+                rows.number(col, value, f.pct)
             elif c.type == "number":
-                _num(ws, n, col, value, f.num)
+                rows.number(col, value, f.num)
             else:
-                _str(ws, n, col, _plain(value), f.text)
+                rows.text(col, _plain(value), f.text)
+        rows.end_row()
     last = 3 + len(model.items)
     width = len(form.columns) - 1
     ws.autofilter(3, 0, max(last, 3), width)
@@ -383,6 +385,7 @@ def _items(
             )
     ws.repeat_rows(3)
     _page(ws, max(last, 4), width)
+    return rows
 
 
 def _plain(value: Any) -> str:
@@ -410,11 +413,11 @@ def summary_workbook_bytes(
     relative = RelativePaths(base or Path.cwd())
     _overview(wb, f, model)
     _departments(wb, f, model)
-    _overdue(wb, f, model, links, relative)
+    overdue = _overdue(wb, f, model, links, relative)
     _trend(wb, f, model)
-    _items(wb, f, model, rules, links, relative)
+    items = _items(wb, f, model, rules, links, relative)
     wb.close()
-    return buf.getvalue()
+    return splice(buf.getvalue(), [overdue, items])
 
 
 __all__ = ["CHART_TITLES", "SHEETS", "Links", "summary_workbook_bytes"]

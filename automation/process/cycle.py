@@ -287,19 +287,14 @@ def _cycle(
             report.archive = archive_items(ctx)  # 结果归档: checklists, bags of ready items
             report.warnings.extend(report.archive.notes())
             step()
-            # 汇总: rebuilt only when what it shows changed; a large workbook is drawn by a
-            # worker process while the notifications are composed
-            report.summary = refresh_summary(ctx, overlap=True)
+            # 汇总: rebuilt only when what it shows changed
+            report.summary = refresh_summary(ctx)
             step()
             # 通知: this run's events, each once: queued and composed here, sent below
             notified = notify_after_cycle(ctx, table.rows, report.warnings, deliver=False)
-        finally:  # what the workers build is written before the lock is let go
-            try:
-                if report.summary is not None and report.summary.in_flight is not None:
-                    report.summary.in_flight.finish()
-            finally:
-                if leads is not None:
-                    report.warnings.extend(leads.finish())
+        finally:  # what the lead-report worker builds is written before the lock is let go
+            if leads is not None:
+                report.warnings.extend(leads.finish())
         report.warnings += [
             f"汇总 {d['file']} 推迟写入：{d['reason']}" for d in report.summary.deferred
         ]

@@ -52,7 +52,6 @@ class SummaryResult:
     reason: str = ""
     deferred: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    in_flight: SummaryInFlight | None = None  # the workbook still being drawn (overlap=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -180,17 +179,8 @@ def build_model(ctx: RunContext) -> SummaryModel:
 # -- writing ----------------------------------------------------------------------------------
 
 
-SUMMARY_PARALLEL_MIN = 2000  # rows of the two long sheets worth a worker process for
-
-
-def refresh_summary(
-    ctx: RunContext, *, force: bool = False, overlap: bool = False
-) -> SummaryResult:
-    """Rebuild the summary files of the context's drive when what they show changed.
-
-    ``overlap``: a large workbook may be drawn by a worker process while the caller goes on
-    (``result.in_flight``, see :class:`SummaryInFlight`; the caller finishes it). The HTML
-    twin is written here either way: the leaders' weekly mail reads it."""
+def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
+    """Rebuild the summary files of the context's drive when what they show changed."""
     paths, rules, ledger = ctx.paths, ctx.rules, ctx.need_ledger()
     model = build_model(ctx)
     links = item_links(paths, rules, model)
@@ -216,25 +206,10 @@ def refresh_summary(
         result.reason = "内容与上次生成时相同"
         return result
     paths.summary.mkdir(parents=True, exist_ok=True)
-    if overlap and (os.cpu_count() or 1) >= 2 and _long_rows(model) >= SUMMARY_PARALLEL_MIN:
-        drawing = _Drawing(model, rules, links, paths.summary)
-        try:
-            _write_files(
-                ctx, result, [(html_path, _page(model, links, paths, result.warnings, ledger))]
-            )
-        except BaseException:
-            drawing.pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        result.in_flight = SummaryInFlight(ctx, result, drawing, (dated, stable), digest)
-        return result
     data, page = _render(model, rules, links, paths, result.warnings, ledger)
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result
-
-
-def _long_rows(model: SummaryModel) -> int:
-    return len(model.items) + len(model.overdue)
 
 
 def _write_files(ctx: RunContext, result: SummaryResult, files: list[tuple[Path, bytes]]) -> None:
@@ -263,57 +238,6 @@ def _done(ctx: RunContext, result: SummaryResult, digest: str) -> None:
             as_of=result.model.as_of,
         )
         ctx.journal([entry])
-
-
-class _Drawing:
-    """The summary workbook drawn by one worker process (xlsxwriter over thousands of rows is
-    most of a rebuild's time on a large drive); drawn here when the worker is lost."""
-
-    def __init__(self, model: SummaryModel, rules: Rules, links: dict, base: Path) -> None:
-        import concurrent.futures as cf
-        import multiprocessing
-
-        self.args = (model, rules)
-        self.kwargs = {"links": links, "base": base}
-        self.pool = cf.ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
-        )
-        self.future = self.pool.submit(summary_workbook_bytes, *self.args, **self.kwargs)
-
-    def result(self) -> bytes:
-        import concurrent.futures as cf
-
-        try:
-            return self.future.result()
-        except (cf.process.BrokenProcessPool, cf.CancelledError):
-            return summary_workbook_bytes(*self.args, **self.kwargs)
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class SummaryInFlight:
-    """The summary workbook still being drawn by a worker process (``refresh_summary(...,
-    overlap=True)`` on a large drive: ``xietong run`` composes the notifications meanwhile);
-    :meth:`finish` waits for it and writes the dated workbook and the stable copy, before
-    the caller lets go of the drive lock."""
-
-    def __init__(
-        self,
-        ctx: RunContext,
-        result: SummaryResult,
-        drawing: _Drawing,
-        targets: tuple[Path, Path],
-        digest: str,
-    ) -> None:
-        self.ctx, self.result, self.drawing = ctx, result, drawing
-        self.targets, self.digest = targets, digest
-
-    def finish(self) -> SummaryResult:
-        data = self.drawing.result()
-        _write_files(self.ctx, self.result, [(t, data) for t in self.targets])
-        _done(self.ctx, self.result, self.digest)
-        self.result.in_flight = None
-        return self.result
 
 
 def _render(
@@ -356,7 +280,6 @@ def _rel(paths: DrivePaths, path: Path) -> str:
 
 __all__ = [
     "HASH_KEY",
-    "SummaryInFlight",
     "SummaryResult",
     "build_model",
     "item_links",

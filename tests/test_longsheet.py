@@ -1,0 +1,139 @@
+"""Long sheets written as XML and spliced into an xlsxwriter workbook
+(``automation.io.longsheet``): the same workbook, read back, as xlsxwriter's own cell writing
+gives, for every kind of cell the summary writes and for text that is hard to put in XML."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import openpyxl
+import pytest
+import python_calamine
+import xlsxwriter
+
+from automation.io import longsheet
+from automation.io.longsheet import LongRows, splice
+
+TEXTS = [
+    "普通文本",
+    "=1+1",  # stays text
+    '=HYPERLINK("http://evil.example","点我")',
+    "  前后空格  ",
+    "a & b < c > d \"quoted\" 'single'",
+    "控制\x01字符\x1f",
+    "_x0041_ 看起来像转义",
+    "回车\r换行\n制表\t",
+    "",
+    "长" * 40_000,  # past Excel's 32,767 characters: cut as xlsxwriter's write_string does
+]
+NUMBERS = [0, 7, -3, 2.5, 0.9375, 1e-7, 123456789012, None, ""]
+LINKS = [
+    ("XT-2026-0001", "../02_协调事项/XT-2026-0001 协调事项/模板四_执行_生产部.xlsx"),
+    ("百分号", "../02_协调事项/50% [草稿] {a}^`b`.xlsx"),
+    ("已转义", "../02_协调事项/a%20b.xlsx"),
+]
+
+
+def _book(spliced: bool, existing_link: bool = False) -> bytes:
+    """One sheet with a header by xlsxwriter and rows of every kind, by xlsxwriter's own
+    ``write_*`` (``spliced=False``) or by :class:`LongRows` and :func:`splice`."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    text = wb.add_format({"border": 1, "text_wrap": True})
+    num = wb.add_format({"border": 1, "num_format": "0"})
+    pct = wb.add_format({"border": 1, "num_format": "0.0%", "bg_color": "#FFE699"})
+    link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+    wb.add_worksheet("其他").write_string(0, 0, "另一张表")
+    ws = wb.add_worksheet("清单")
+    ws.write_string(0, 0, "标题", wb.add_format({"bold": True}))
+    if existing_link:
+        ws.write_url(1, 0, "external:../其他.xlsx", link, string="已有链接", tip="已有")
+    ws.autofilter(2, 0, 2 + len(TEXTS), 3)
+    rows = LongRows("清单", 3)
+    for n, value in enumerate(TEXTS):
+        number = NUMBERS[n % len(NUMBERS)]
+        label, target = LINKS[n % len(LINKS)]
+        r = 3 + n
+        if spliced:
+            rows.text(0, value, text)
+            rows.number(1, number, num)
+            rows.number(2, n / 8, pct)
+            rows.link(3, label, target, target, link, text)
+            rows.end_row()
+        else:
+            ws.write_string(r, 0, value, text)
+            if number is None or number == "":
+                ws.write_blank(r, 1, None, num)
+            else:
+                ws.write_number(r, 1, number, num)
+            ws.write_number(r, 2, n / 8, pct)
+            ws.write_url(r, 3, "external:" + target, link, string=label, tip=target)
+    wb.close()
+    return splice(buf.getvalue(), [rows]) if spliced else buf.getvalue()
+
+
+def _cells(data: bytes) -> list[tuple]:
+    """Every cell: its value as the toolkit's reader (calamine) reads it (openpyxl does not
+    undo the ``_xHHHH_`` escapes of inline strings), its type, style and link as openpyxl
+    reads them."""
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    values = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    out = []
+    for ws in wb:
+        out.append((ws.title, ws.dimensions, ws.auto_filter.ref))
+        grid = values.get_sheet_by_name(ws.title).to_python(skip_empty_area=False)
+        for row in ws.iter_rows():
+            for c in row:
+                value = grid[c.row - 1][c.column - 1] if c.value is not None else None
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                link = c.hyperlink
+                out.append(
+                    (
+                        ws.title,
+                        c.coordinate,
+                        value,
+                        c.data_type,
+                        c.number_format,
+                        repr(c.font),
+                        repr(c.fill),
+                        repr(c.border),
+                        (link.target, link.tooltip) if link else None,
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize("existing_link", [False, True])
+def test_spliced_rows_read_back_as_xlsxwriter_writes_them(existing_link):
+    ours = _book(spliced=True, existing_link=existing_link)
+    theirs = _book(spliced=False, existing_link=existing_link)
+    assert _cells(ours) == _cells(theirs)
+    assert _cells(ours)[0:1] and any(c[2] == "=1+1" and c[3] == "s" for c in _cells(ours)[1:])
+    with zipfile.ZipFile(io.BytesIO(ours)) as z:
+        assert z.testzip() is None
+        sheet = z.read("xl/worksheets/sheet2.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet  # text never became a formula
+
+
+def test_the_same_rows_give_the_same_bytes():
+    assert _book(spliced=True) == _book(spliced=True)
+
+
+def test_a_sheet_without_rows_is_left_as_xlsxwriter_wrote_it():
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    wb.add_worksheet("清单").write_string(0, 0, "没有数据")
+    wb.close()
+    out = splice(buf.getvalue(), [LongRows("清单", 3)])
+    ws = openpyxl.load_workbook(io.BytesIO(out))["清单"]
+    assert ws.dimensions == "A1:A1" and ws["A1"].value == "没有数据"
+
+
+def test_past_excels_limit_of_links_on_a_sheet_the_text_stays_without_a_link(monkeypatch):
+    monkeypatch.setattr(longsheet, "MAX_LINKS", 2)
+    ws = openpyxl.load_workbook(io.BytesIO(_book(spliced=True)))["清单"]
+    linked = [c.row for c in ws["D"] if c.hyperlink]
+    assert linked == [4, 5]
+    assert [c.value for c in ws["D"][3:6]] == ["XT-2026-0001", "百分号", "已转义"]
