@@ -652,6 +652,49 @@ def test_a_run_builds_the_lead_reports_in_a_worker_while_it_goes_on(
     assert drive_hashes(exec_drive) == before
 
 
+def test_waiting_for_the_lead_reports_the_run_builds_those_the_worker_has_not_started(
+    exec_drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waited for at once (the worker process is still starting), the run builds the chunks
+    of the queue the worker has not taken, from the last one back: every report written
+    once, the same bytes as the worker's, each booked in the journal."""
+    import dataclasses
+
+    from automation.process import execution
+    from automation.process.context import open_context
+    from automation.process.cycle import run_cycle
+
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)
+    seen: list[execution._LeadJob] = []
+
+    class Capture(execution.LeadsInFlight):
+        def __init__(self, ctx, first, rest) -> None:  # type: ignore[no-untyped-def]
+            seen.extend(first + rest)
+            super().__init__(ctx, first, rest)
+
+    monkeypatch.setattr(execution, "LEAD_PARALLEL_MIN", 1)
+    monkeypatch.setattr(execution, "LeadsInFlight", Capture)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    job = seen[0]
+    copies = []
+    for n in range(8):
+        base = job.base.with_name(f"副本{n}_{job.base.name}")
+        targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
+        copies.append(dataclasses.replace(job, base=base, targets=targets))
+    monkeypatch.setattr(execution, "LEAD_CHUNK_MIN", 1)  # one report a chunk
+    with open_context(exec_drive, as_of=as_of) as ctx:
+        flight = execution.LeadsInFlight(ctx, [], copies)
+        assert flight.finish() == []
+    assert flight.built_here >= 1  # the worker takes at most the two chunks queued for it
+    assert len(flight.written) == 16
+    for copy in copies:
+        for made, original in zip(copy.targets, job.targets, strict=True):
+            assert made.read_bytes() == original.read_bytes()
+    log = [e for e in read_journal(drive_paths(exec_drive).log) if e["action"] == "weekly_lead"]
+    booked = sorted(e["file"] for e in log if "副本" in e["file"])  # one entry per report
+    assert booked == sorted(c.targets[0].relative_to(exec_drive).as_posix() for c in copies)
+
+
 def test_the_item_folder_readers_skip_the_reports_the_run_wrote_until_someone_replaces_them(
     exec_drive: Path,
 ) -> None:

@@ -281,11 +281,16 @@ def clock_events(
     row_of = {(_text(r.get("item_id")), int(r.get("revision") or 1)): r for r in rows}
     daily = set(daily_clocks)  # per: department_day clocks (daily rows of 模板四)
     out: list[Event] = []
+    # an item's roles and fields, worked out once for all its clocks (never changed below)
+    per_row: dict[tuple[str, int], tuple[dict[str, tuple[str, ...]], dict[str, Any]]] = {}
     for r in results:
-        row = row_of.get((r.item, r.cycle), {})
-        roles = dict(_item_roles(row))
+        held = per_row.get((r.item, r.cycle))
+        if held is None:
+            row = row_of.get((r.item, r.cycle), {})
+            held = per_row[(r.item, r.cycle)] = (_item_roles(row), _item_data(row))
+        roles = dict(held[0])
         roles["responsible_dept"] = _responsible(r, roles, rules)
-        data = {**_item_data(row), **_deadline(r), "late_workdays": r.late_workdays}
+        data = {**held[1], **_deadline(r), "late_workdays": r.late_workdays}
         data["item_id"] = r.item
         dept = r.department or ""
         if r.missing and r.clock in daily:

@@ -48,6 +48,15 @@ class QueuedMessage:
     last_error: str | None
 
 
+def _json(event: dict[str, Any] | str) -> str:
+    return event if isinstance(event, str) else event_json(event)
+
+
+def event_json(event: dict[str, Any]) -> str:
+    """An event as the queue stores it."""
+    return json.dumps(event, ensure_ascii=False, default=str)
+
+
 class NotifyQueue:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
@@ -66,7 +75,9 @@ class NotifyQueue:
     def add(self, items: Iterable[dict[str, Any]], created: str) -> int:
         """Record new notifications (``key``, ``kind``, ``target``, ``event``, ``recipients``);
         a key already known is left as it is. Returns how many were new. ``items`` is consumed
-        one at a time (a generator keeps a large first run out of memory)."""
+        one at a time (a generator keeps a large first run out of memory). ``event`` is the
+        event's dict, or its JSON text when the caller has it (an event told to several
+        targets is turned into text once)."""
         with self.ledger.transaction() as c:
             before = c.total_changes
             c.executemany(
@@ -76,7 +87,7 @@ class NotifyQueue:
                         i["key"],
                         i["kind"],
                         i["target"],
-                        json.dumps(i["event"], ensure_ascii=False, default=str),
+                        _json(i["event"]),
                         json.dumps(i["recipients"], ensure_ascii=False),
                         created,
                     )

@@ -737,6 +737,9 @@ def _book_leads(
     return written, deferred
 
 
+LEAD_CHUNK_MIN = 16  # lead reports handed to the worker at a time, at least
+
+
 class LeadsInFlight:
     """Lead reports built by one worker process while the run goes on (``xietong run`` on a
     cold drive: 1,600 reports at 2,000 items, built while this process writes the
@@ -745,8 +748,9 @@ class LeadsInFlight:
     Their files count as this run's own from the start (the readers of an item's folder skip
     them, see ``ValidationCache.note_writing``). The items the archive may touch are built
     first and waited for before it (:meth:`settle_first`); :meth:`finish` waits for the rest
-    and books what was written, before the caller lets go of the drive lock. A worker lost
-    leaves its jobs to this process."""
+    and books what was written, before the caller lets go of the drive lock. While it waits,
+    this process builds the chunks the worker has not started. A worker lost leaves its jobs
+    to this process."""
 
     def __init__(self, ctx: RunContext, first: list[_LeadJob], rest: list[_LeadJob]) -> None:
         import concurrent.futures as cf
@@ -756,13 +760,15 @@ class LeadsInFlight:
         self.groups: list[list[tuple[list[_LeadJob], Any]]] = [[], []]
         self.warnings: list[str] = []
         self.written: list[str] = []
+        self.built_here = 0  # chunks this process built while it waited
         for job in (*first, *rest):
             for target in job.targets:
                 ctx.cache.note_writing(target)
         self.pool = cf.ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn")
         )
-        size = max(16, min(200, len(rest) // 8 or 1))
+        # small chunks: the end of the queue is built by this process while it waits
+        size = max(LEAD_CHUNK_MIN, min(50, len(rest) // 8 or 1))
         for n, jobs in enumerate((first, rest)):
             for i in range(0, len(jobs), size):
                 chunk = jobs[i : i + size]
@@ -783,13 +789,25 @@ class LeadsInFlight:
         return self.warnings
 
     def _settle(self, group: list[tuple[list[_LeadJob], Any]]) -> None:
+        """Wait for the group's chunks and book them in order. Rather than wait idle, this
+        process builds the chunks the worker has not started, from the last one back (the
+        worker takes them from the first): the two meet in the middle."""
         import concurrent.futures as cf
 
-        for jobs, future in group:
-            try:
-                outcomes = future.result()
-            except (cf.process.BrokenProcessPool, cf.CancelledError):
-                outcomes = _lead_chunk(jobs)  # the worker was lost: done here
+        here: dict[int, list[tuple[list[str], tuple[str, str] | None]]] = {}
+        for n in range(len(group) - 1, -1, -1):
+            jobs, future = group[n]
+            if not future.cancel():  # started or done: so are all before it
+                break
+            here[n] = _lead_chunk(jobs)
+            self.built_here += 1
+        for n, (jobs, future) in enumerate(group):
+            outcomes = here.get(n)
+            if outcomes is None:
+                try:
+                    outcomes = future.result()
+                except (cf.process.BrokenProcessPool, cf.CancelledError):
+                    outcomes = _lead_chunk(jobs)  # the worker was lost: done here
             written, deferred = _book_leads(self.ctx, jobs, outcomes)
             self.written.extend(written)
             self.warnings.extend(f"推迟写入 {d['file']}：{d['reason']}" for d in deferred)

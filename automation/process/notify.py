@@ -39,7 +39,7 @@ from automation.io.drive import (
     require_drive,
 )
 from automation.io.ledger import Ledger, open_ledger
-from automation.io.notify_queue import NotifyQueue, QueuedMessage
+from automation.io.notify_queue import NotifyQueue, QueuedMessage, event_json
 from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
 from automation.process.clocks import clock_results_by_cycle, item_cycles, read_inputs
@@ -439,12 +439,15 @@ def _run(
         }
         for n in fresh
     ]
+    # an event's JSON, made once for all its targets (by identity: ``fresh`` keeps them alive)
+    stored: dict[int, str] = {}
     records = (  # made one at a time as they are stored: a first run queues tens of thousands
         {
             "key": n.key,
             "kind": n.event.kind,
             "target": n.target.key,
-            "event": n.event.as_dict(),
+            "event": stored.get(id(n.event))
+            or stored.setdefault(id(n.event), event_json(n.event.as_dict())),
             "recipients": {"names": list(n.recipients), "mention": list(n.target.mention)},
         }
         for n in fresh
