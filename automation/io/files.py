@@ -146,18 +146,26 @@ def _list(folder: str) -> tuple[list[Path], list[str]] | None:
 class RelativePaths:
     """Paths relative to one folder (``os.path.relpath``), each parent folder's relative path
     worked out once: relpath normalises both paths on every call, and a summary links tens of
-    thousands of files in a few thousand folders."""
+    thousands of files in a few thousand folders (the hash, the workbook and the page of one
+    summary share one instance: each target is worked out once)."""
 
     def __init__(self, base: str | os.PathLike[str]) -> None:
         self.base = base
         self._parents: dict[str, str] = {}
+        self._done: dict[str, str] = {}
 
     def __call__(self, target: str | os.PathLike[str]) -> str:
         text = os.fspath(target)
+        done = self._done.get(text)
+        if done is not None:
+            return done
         parent, name = os.path.split(text)
         if not name or text == os.fspath(self.base):  # a root, the base itself: no shortcut
-            return os.path.relpath(target, self.base)
-        rel = self._parents.get(parent)
-        if rel is None:
-            rel = self._parents[parent] = os.path.relpath(parent, self.base)
-        return name if rel == os.curdir else os.path.join(rel, name)
+            done = os.path.relpath(target, self.base)
+        else:
+            rel = self._parents.get(parent)
+            if rel is None:
+                rel = self._parents[parent] = os.path.relpath(parent, self.base)
+            done = name if rel == os.curdir else os.path.join(rel, name)
+        self._done[text] = done
+        return done

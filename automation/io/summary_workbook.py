@@ -399,10 +399,16 @@ def _plain(value: Any) -> str:
 
 
 def summary_workbook_bytes(
-    model: SummaryModel, rules: Rules, *, links: Links | None = None, base: Path | None = None
+    model: SummaryModel,
+    rules: Rules,
+    *,
+    links: Links | None = None,
+    base: Path | None = None,
+    relative: RelativePaths | None = None,
 ) -> bytes:
     """The summary workbook as bytes. ``links`` point to item folders / workbooks; hyperlinks
-    are written relative to ``base`` (the folder the workbook will be saved in)."""
+    are written relative to ``base`` (the folder the workbook will be saved in), by
+    ``relative`` when the caller has one for that folder."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     # fixed properties: the same model gives the same bytes
@@ -410,7 +416,7 @@ def summary_workbook_bytes(
     wb.set_properties({"title": "跨部门协调事项汇总", "author": "xietong", "created": stamp})
     f = _Formats(wb)
     links = links or {}
-    relative = RelativePaths(base or Path.cwd())
+    relative = relative or RelativePaths(base or Path.cwd())
     _overview(wb, f, model)
     _departments(wb, f, model)
     overdue = _overdue(wb, f, model, links, relative)

@@ -206,7 +206,7 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
         result.reason = "内容与上次生成时相同"
         return result
     paths.summary.mkdir(parents=True, exist_ok=True)
-    data, page = _render(model, rules, links, paths, result.warnings, ledger)
+    data, page = _render(model, rules, links, relative, result.warnings, ledger)
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result
@@ -244,22 +244,22 @@ def _render(
     model: SummaryModel,
     rules: Rules,
     links: dict,
-    paths: DrivePaths,
+    relative: RelativePaths,
     warnings: list[str],
     store: ChartStore | None = None,
 ) -> tuple[bytes, bytes]:
-    data = summary_workbook_bytes(model, rules, links=links, base=paths.summary)
-    return data, _page(model, links, paths, warnings, store)
+    base = Path(relative.base)
+    data = summary_workbook_bytes(model, rules, links=links, base=base, relative=relative)
+    return data, _page(model, links, relative, warnings, store)
 
 
 def _page(
     model: SummaryModel,
     links: dict,
-    paths: DrivePaths,
+    relative: RelativePaths,
     warnings: list[str],
     store: ChartStore | None = None,
 ) -> bytes:
-    relative = RelativePaths(paths.summary)
     html_links = {
         item: urllib.parse.quote(Path(relative(p)).as_posix())
         for (item, dept), p in links.items()
