@@ -106,6 +106,55 @@ def test_a_reader_that_hangs_is_stopped_by_the_timeout(tmp_path):
         pool.close()
 
 
+_INLINE_CHILD = """
+import os, sys, time
+from pathlib import Path
+from automation.io import reader
+reader.parse_here(512)
+ok, fifo, timeout = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+book = reader._INLINE.read(ok, {}, timeout)
+assert book["names"] == ["Sheet1"]
+if fifo == "-":  # the chunk is done: the watchdog let go, the worker may wait for long
+    reader.parsing_done()
+    time.sleep(3 * timeout)
+    print("still here", flush=True)
+    sys.exit(0)
+time.sleep(0.5 * timeout)  # a parse soon after keeps the watchdog it found
+print("parsing", flush=True)
+reader._INLINE.read(Path(fifo), {}, timeout)  # opening it blocks: no writer
+print("not stopped", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe to make the reader hang")
+def test_a_prefetch_worker_whose_parse_hangs_ends_between_one_and_two_timeouts(tmp_path):
+    """A prefetch worker parses in its own process under ``faulthandler``'s watchdog, set for
+    twice the timeout and set again only when a parse starts a timeout or more after it was
+    set: a hanging parse ends the process, never before the timeout, at the latest after
+    twice it; between chunks the watchdog is let go."""
+    import subprocess
+
+    ok = hostile.base_workbook(tmp_path / "ok.xlsx")
+    fifo = tmp_path / "hang.xlsx"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    timeout = 2.0
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", _INLINE_CHILD, str(ok), str(fifo), str(timeout)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    took = time.monotonic() - start
+    assert proc.stdout.split() == ["parsing"] and proc.returncode != 0
+    # set before the first parse (after the import), so at most 2 timeouts after that
+    assert 1.5 * timeout <= took < 2 * timeout + 8
+    idle = subprocess.run(
+        [sys.executable, "-c", _INLINE_CHILD, str(ok), "-", "0.5"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert idle.returncode == 0 and idle.stdout.split() == ["still", "here"]
+
+
 def test_encrypted_and_password_protected_files(tmp_path):
     ole = tmp_path / "secret.xlsx"  # what Excel writes for "encrypt with password"
     ole.write_bytes(

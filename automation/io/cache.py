@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from automation.core.calendar import WorkCalendar
 from automation.io import validation
 from automation.io.ledger import Ledger
-from automation.io.reader import parse_here
+from automation.io.reader import parse_here, parsing_done
 from automation.io.validation import FileReport
 from automation.rules import Rules
 
@@ -434,13 +434,16 @@ def _validate_chunk(
     does (parsed in the worker itself) and packed as stored (the worker does that work, not
     the process that waits for it); None for a file that could not be validated or packed."""
     out: list[bytes | None] = []
-    for path in paths:
-        try:
-            report = validation.validate_file(path, rules, calendar=calendar, today=today)
-        except Exception:
-            out.append(None)
-            continue
-        out.append(_packed(report))
+    try:
+        for path in paths:
+            try:
+                report = validation.validate_file(path, rules, calendar=calendar, today=today)
+            except Exception:
+                out.append(None)
+                continue
+            out.append(_packed(report))
+    finally:
+        parsing_done()  # the worker now waits for the next chunk: no parse to watch
     return out
 
 

@@ -222,10 +222,16 @@ class InlineReader:
     rest through the isolated :class:`ReaderPool`. Bounded the same way: the address space is
     limited once (:func:`parse_here`), and a parse running past the timeout ends the process
     (``faulthandler``'s watchdog runs in its own C thread, so it fires even while calamine holds
-    the interpreter)."""
+    the interpreter).
+
+    The watchdog is set for twice the timeout and set again only when a parse starts more than
+    one timeout after it was last set (setting it starts and joins a thread: 0.15 ms a file, a
+    twentieth of a file's reading). Every parse so gets at least the timeout and at most twice
+    it. :func:`parsing_done` lets it go when the worker waits for more work."""
 
     def __init__(self) -> None:
         self._quiet = open(os.devnull, "w")  # noqa: SIM115  (kept open for the watchdog)
+        self._armed: tuple[float, float] | None = None  # (when set, the timeout it was set for)
 
     def warm_up(self) -> None:
         pass
@@ -239,13 +245,22 @@ class InlineReader:
         self, path: Path, wanted: dict[str, str], timeout: float
     ) -> Iterator[Callable[[], dict[str, Any]]]:
         def result() -> dict[str, Any]:
-            faulthandler.dump_traceback_later(timeout, exit=True, file=self._quiet)
-            try:
-                return _book(answer(str(path), wanted, MARKER_SHEET))
-            finally:
-                faulthandler.cancel_dump_traceback_later()
+            self._arm(timeout)
+            return _book(answer(str(path), wanted, MARKER_SHEET))
 
         yield result
+
+    def _arm(self, timeout: float) -> None:
+        now = time.monotonic()
+        armed = self._armed
+        if armed is None or armed[1] != timeout or now - armed[0] > timeout:
+            faulthandler.dump_traceback_later(2 * timeout, exit=True, file=self._quiet)
+            self._armed = (now, timeout)
+
+    def disarm(self) -> None:
+        if self._armed is not None:
+            faulthandler.cancel_dump_traceback_later()
+            self._armed = None
 
 
 _INLINE: InlineReader | None = None
@@ -256,6 +271,12 @@ def parse_here(memory_mb: int) -> None:
     global _INLINE
     set_memory_limit(memory_mb)
     _INLINE = InlineReader()
+
+
+def parsing_done() -> None:
+    """This process waits for more work: its parse watchdog (see :class:`InlineReader`) let go."""
+    if _INLINE is not None:
+        _INLINE.disarm()
 
 
 def _exit_text(code: int | None) -> str:

@@ -4,8 +4,11 @@ model (``automation.core.summary``).
 Sheets: 总览 (key figures, stage funnel chart, on-time rates), 部门 (per department, on-time
 rate chart), 超期清单 (breached and at-risk clocks with a link to the item's folder or workbook),
 趋势 (per ISO week, line chart, per-department sparklines), 事项 (one row per item, filterable).
-Every text that comes from a person (titles, department names, routes) is written with
-``write_string``: it can never become a formula. The workbook holds no cell formula at all.
+Every text that comes from a person (titles, department names, routes) is written as text
+(``write_string``, or an inline string in the two long sheets): it can never become a formula.
+The workbook holds no cell formula at all. The data rows of 超期清单 and 事项 (thousands on a
+large drive) are written as sheet XML and spliced in after xlsxwriter closes the workbook
+(:mod:`automation.io.longsheet`); their header, widths, filters and formats are xlsxwriter's.
 Returns bytes; the caller writes them through ``automation.io.safewrite``.
 """
 
