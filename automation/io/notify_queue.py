@@ -48,13 +48,12 @@ class QueuedMessage:
     last_error: str | None
 
 
-def _json(event: dict[str, Any] | str) -> str:
-    return event if isinstance(event, str) else event_json(event)
-
-
-def event_json(event: dict[str, Any]) -> str:
-    """An event as the queue stores it."""
-    return json.dumps(event, ensure_ascii=False, default=str)
+def stored_json(value: dict[str, Any] | str) -> str:
+    """An event or a recipient list as the queue stores it: JSON text (text given is taken
+    as made here before: a caller that tells one event to many targets makes it once)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 class NotifyQueue:
@@ -75,9 +74,8 @@ class NotifyQueue:
     def add(self, items: Iterable[dict[str, Any]], created: str) -> int:
         """Record new notifications (``key``, ``kind``, ``target``, ``event``, ``recipients``);
         a key already known is left as it is. Returns how many were new. ``items`` is consumed
-        one at a time (a generator keeps a large first run out of memory). ``event`` is the
-        event's dict, or its JSON text when the caller has it (an event told to several
-        targets is turned into text once)."""
+        one at a time (a generator keeps a large first run out of memory). ``event`` and
+        ``recipients`` are dicts, or their :func:`stored_json` text."""
         with self.ledger.transaction() as c:
             before = c.total_changes
             c.executemany(
@@ -87,8 +85,8 @@ class NotifyQueue:
                         i["key"],
                         i["kind"],
                         i["target"],
-                        _json(i["event"]),
-                        json.dumps(i["recipients"], ensure_ascii=False),
+                        stored_json(i["event"]),
+                        stored_json(i["recipients"]),
                         created,
                     )
                     for i in items

@@ -39,7 +39,7 @@ from automation.io.drive import (
     require_drive,
 )
 from automation.io.ledger import Ledger, open_ledger
-from automation.io.notify_queue import NotifyQueue, QueuedMessage, event_json
+from automation.io.notify_queue import NotifyQueue, QueuedMessage, stored_json
 from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
 from automation.process.clocks import clock_results_by_cycle, item_cycles, read_inputs
@@ -439,16 +439,31 @@ def _run(
         }
         for n in fresh
     ]
-    # an event's JSON, made once for all its targets (by identity: ``fresh`` keeps them alive)
-    stored: dict[int, str] = {}
+    # an event's JSON made once for all its targets (by identity: ``fresh`` keeps the events
+    # alive), a recipient list's once for all its events
+    events: dict[int, str] = {}
+    lists: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+
+    def event_text(n: core.Notification) -> str:
+        text = events.get(id(n.event))
+        if text is None:
+            text = events[id(n.event)] = stored_json(n.event.as_dict())
+        return text
+
+    def recipients_text(n: core.Notification) -> str:
+        key = (tuple(n.recipients), tuple(n.target.mention))
+        text = lists.get(key)
+        if text is None:
+            text = lists[key] = stored_json({"names": list(key[0]), "mention": list(key[1])})
+        return text
+
     records = (  # made one at a time as they are stored: a first run queues tens of thousands
         {
             "key": n.key,
             "kind": n.event.kind,
             "target": n.target.key,
-            "event": stored.get(id(n.event))
-            or stored.setdefault(id(n.event), event_json(n.event.as_dict())),
-            "recipients": {"names": list(n.recipients), "mention": list(n.target.mention)},
+            "event": event_text(n),
+            "recipients": recipients_text(n),
         }
         for n in fresh
     )
