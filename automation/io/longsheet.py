@@ -18,6 +18,7 @@ format when a cell uses it (``Format._get_xf_index``, which registers the format
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from typing import Any
@@ -83,10 +84,18 @@ class LongRows:
         self._cell(col, tail)
 
     def number(self, col: int, value: Any, fmt: Any) -> None:
+        """A number; blank for None, "" and what is not a finite number (Excel has none),
+        the text of a value that is not a number at all."""
         if value is None or value == "":
             value = None
         elif not isinstance(value, int) or isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                self.text(col, value, fmt)
+                return
+            if not math.isfinite(value):
+                value = None
         tail = self._tails.get((value, fmt))
         if tail is None:
             if value is None:
