@@ -49,6 +49,25 @@ def test_business_time_used_is_whole_days_plus_the_share_of_today(after, span, h
     assert abs(CAL.time_used(after, moment) - expected) < 1e-9
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dates(min_value=dt.date(2000, 1, 3), max_value=dt.date(2050, 12, 31)), st.integers(0, 500)
+)
+def test_the_weeks_due_in_a_span_are_each_weeks_due_date_on_or_after_its_first_day(first, span):
+    last = first + dt.timedelta(days=span)
+    walked = {}
+    day = first
+    while day <= last or day.isocalendar()[:2] == last.isocalendar()[:2]:
+        y, w, _ = day.isocalendar()
+        due = CAL.week_due_date(y, w)
+        if due is not None and due >= first:
+            walked[f"{y}-W{w:02d}"] = due
+        day += dt.timedelta(days=1)
+    got = CAL.week_dues(first, last)
+    assert dict(got) == walked and list(dict(got)) == sorted(walked)
+    assert CAL.week_dues(first, last) is got  # worked out once per span
+
+
 def test_the_ends_of_the_calendar_are_counted_without_overflow():
     for year in (1, 9999):  # a date typed at either end of what Python's dates can hold
         first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
@@ -62,4 +81,5 @@ def test_memoised_spans_do_not_change_what_the_calendar_is():
     fresh = WorkCalendar.from_rules(load_rules().calendar)
     before = _calendar_key(fresh)
     fresh.workdays_between(dt.date(2020, 1, 1), dt.date(2030, 1, 1))
+    fresh.week_dues(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
     assert _calendar_key(fresh) == before

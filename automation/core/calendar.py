@@ -182,6 +182,9 @@ class _LazySource:
         return _source(self.name).day(d)
 
 
+_MAX_SPANS = 20_000  # spans kept by WorkCalendar.week_dues
+
+
 class WorkCalendar:
     """Working days, due times and weekly deadlines under one set of calendar rules."""
 
@@ -194,6 +197,7 @@ class WorkCalendar:
         "_origin",
         "_derived",
         "_week_due",
+        "_week_dues",
         "_year_days",
     )
 
@@ -225,6 +229,7 @@ class WorkCalendar:
         self._origin: int | None = None
         self._derived: dict[tuple[dt.date, int], Derivation] = {}
         self._week_due: dict[tuple[int, int], dt.date | None] = {}
+        self._week_dues: dict[tuple[dt.date, dt.date], tuple[tuple[str, dt.date], ...]] = {}
         self._year_days: dict[int, tuple[list[int], list[dt.date]]] = {}
 
     @classmethod
@@ -464,6 +469,26 @@ class WorkCalendar:
         if key not in self._week_due:
             self._week_due[key] = self._find_week_due(iso_year, iso_week)
         return self._week_due[key]
+
+    def week_dues(self, first: dt.date, last: dt.date) -> tuple[tuple[str, dt.date], ...]:
+        """(ISO week label, due date) of each week from the one of ``first`` to the one of
+        ``last`` whose due date (:meth:`week_due_date`) is on or after ``first``; worked out
+        once per span (every weekly clock of a drive asks, most for the same few spans)."""
+        key = (first, last)
+        held = self._week_dues.get(key)
+        if held is None:
+            if len(self._week_dues) >= _MAX_SPANS:  # a long-running process: days move on
+                self._week_dues.clear()
+            out = []
+            day = first - dt.timedelta(days=first.weekday())
+            while day <= last:
+                y, w, _ = day.isocalendar()
+                due = self.week_due_date(y, w)
+                if due is not None and due >= first:
+                    out.append((week_label(y, w), due))
+                day += dt.timedelta(days=7)
+            held = self._week_dues[key] = tuple(out)
+        return held
 
     def _find_week_due(self, iso_year: int, iso_week: int) -> dt.date | None:
         days = self.week_days(iso_year, iso_week)

@@ -9,6 +9,7 @@ item ID and the next revision) and the items' execution workbooks. Pure: "now" i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -339,7 +340,7 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     rows = _record(ctx.cycle, dept).daily_dates
     # counted, not listed: the cost does not grow with the span (only the first days are listed)
     n_required = 1 + cal.workdays_between(first.due, last) if first.due <= last else 0
-    counted = sorted(d for d in rows if first.due <= d <= last and cal.is_workday(d))
+    counted = [d for d in rows if first.due <= d <= last and cal.is_workday(d)]
     n_rows = len(counted)
     today_open = (
         n_required > 0
@@ -357,7 +358,7 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
             first_day=first.due.isoformat(),
             first_day_derivation=first.as_dict(),
             required_days=n_required,
-            rows=[d.isoformat() for d in counted],
+            rows=[d.isoformat() for d in sorted(counted)],
             missing=[d.isoformat() for d in missing],
             missing_count=n_missing,
         )
@@ -414,16 +415,7 @@ def _first_missing(
     return out
 
 
-def _iso_weeks(first: dt.date, last: dt.date) -> list[tuple[int, int]]:
-    weeks: list[tuple[int, int]] = []
-    day = first - dt.timedelta(days=first.weekday())
-    while day <= last:
-        y, w, _ = day.isocalendar()
-        weeks.append((y, w))
-        day += dt.timedelta(days=7)
-    return weeks
-
-
+@functools.lru_cache(maxsize=4096)
 def _normal_week(text: str) -> str | None:
     try:
         return week_label(*parse_week(text))
@@ -440,11 +432,7 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     first = cal.add_workdays(start, spec.workdays)
     last = end if end is not None else ctx.today
     sent = {w for w in map(_normal_week, _record(ctx.cycle, dept).weekly_weeks) if w}
-    due_by_week: dict[str, dt.date] = {}
-    for y, w in _iso_weeks(first, max(first, last)):
-        due = cal.week_due_date(y, w)
-        if due is not None and due >= first:
-            due_by_week[week_label(y, w)] = due
+    due_by_week = dict(cal.week_dues(first, max(first, last)))
     missing = [
         w for w, due in due_by_week.items() if w not in sent and cal.close_at(due) <= ctx.now
     ]
