@@ -439,16 +439,15 @@ def _run(
         }
         for n in fresh
     ]
-    # an event's JSON made once for all its targets (by identity: ``fresh`` keeps the events
-    # alive), a recipient list's once for all its events
-    events: dict[int, str] = {}
+    # an event's JSON made once for all its targets (they come one after the other), a
+    # recipient list's once for all its events
+    last: list[Any] = [None, ""]  # the event last made into JSON, and its JSON
     lists: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
     def event_text(n: core.Notification) -> str:
-        text = events.get(id(n.event))
-        if text is None:
-            text = events[id(n.event)] = stored_json(n.event.as_dict())
-        return text
+        if last[0] is not n.event:
+            last[:] = [n.event, stored_json(n.event.as_dict())]
+        return str(last[1])
 
     def recipients_text(n: core.Notification) -> str:
         key = (tuple(n.recipients), tuple(n.target.mention))
