@@ -117,7 +117,7 @@ def test_spliced_rows_read_back_as_xlsxwriter_writes_them(existing_link):
     assert "<f>" not in sheet and "<f " not in sheet  # text never became a formula
 
 
-def test_what_is_not_a_finite_number_never_stops_the_workbook():
+def test_what_no_cell_can_hold_never_stops_the_workbook():
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     num = wb.add_format({"num_format": "0"})
@@ -125,10 +125,12 @@ def test_what_is_not_a_finite_number_never_stops_the_workbook():
     rows = LongRows("清单", 1)
     for value in (float("nan"), float("inf"), "不是数字", 3):
         rows.number(0, value, num)
+        rows.text(1, "孤立代理\ud800字符", num)  # no XML can hold a lone surrogate
         rows.end_row()
     wb.close()
     ws = openpyxl.load_workbook(io.BytesIO(splice(buf.getvalue(), [rows])))["清单"]
     assert [ws.cell(r, 1).value for r in range(2, 6)] == [None, None, "不是数字", 3]
+    assert ws.cell(2, 2).value == "孤立代理?字符"
 
 
 def test_the_same_rows_give_the_same_bytes():

@@ -24,6 +24,7 @@ import zipfile
 from typing import Any
 
 from automation.core.cells import cell_ref, column_letter, parse_range, range_ref
+from automation.io.xlsxpatch.errors import XlsxPatchError
 from automation.io.xlsxpatch.parts import locate
 from automation.io.xlsxpatch.scan import escape
 from automation.io.xlsxpatch.values import MAX_TEXT, value_xml
@@ -77,9 +78,13 @@ class LongRows:
         text = "" if value is None else str(value)
         tail = self._tails.get((text, fmt))
         if tail is None:
-            # cut to the length xlsxwriter's write_string keeps
-            body = value_xml(text[:MAX_TEXT], "", False, b"")[1].decode("utf-8")
-            tail = f' s="{fmt._get_xf_index()}" t="inlineStr">{body}</c>'
+            kept = text[:MAX_TEXT]  # the length xlsxwriter's write_string keeps
+            try:
+                body = value_xml(kept, "", False, b"")[1]
+            except XlsxPatchError:  # a lone surrogate, which no XML can hold: shown as "?"
+                kept = kept.encode("utf-8", "replace").decode("utf-8")
+                body = value_xml(kept, "", False, b"")[1]
+            tail = f' s="{fmt._get_xf_index()}" t="inlineStr">{body.decode("utf-8")}</c>'
             self._tails[(text, fmt)] = tail
         self._cell(col, tail)
 
