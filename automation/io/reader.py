@@ -224,10 +224,11 @@ class InlineReader:
     (``faulthandler``'s watchdog runs in its own C thread, so it fires even while calamine holds
     the interpreter).
 
-    The watchdog is set for twice the timeout and set again only when a parse starts more than
-    one timeout after it was last set (setting it starts and joins a thread: 0.15 ms a file, a
-    twentieth of a file's reading). Every parse so gets at least the timeout and at most twice
-    it. :func:`parsing_done` lets it go when the worker waits for more work."""
+    The watchdog is set for twice the timeout and set again only when a parse starts or ends
+    more than one timeout after it was last set (setting it starts and joins a thread: 0.15 ms a
+    file, a twentieth of a file's reading). Every parse, and the checks of its file after it,
+    so get at least the timeout and at most twice it (a parse used to be watched alone, the
+    checks not at all). :func:`parsing_done` lets it go when the worker waits for more work."""
 
     def __init__(self) -> None:
         self._quiet = open(os.devnull, "w")  # noqa: SIM115  (kept open for the watchdog)
@@ -246,7 +247,9 @@ class InlineReader:
     ) -> Iterator[Callable[[], dict[str, Any]]]:
         def result() -> dict[str, Any]:
             self._arm(timeout)
-            return _book(answer(str(path), wanted, MARKER_SHEET))
+            book = _book(answer(str(path), wanted, MARKER_SHEET))
+            self._arm(timeout)  # what this process does with the book has a timeout left too
+            return book
 
         yield result
 
