@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import re
 import struct
 import zipfile
@@ -124,8 +125,9 @@ def start_check(path: str | Path, limits: ValidationRules) -> Checking:
             "E_TOO_LARGE", detail=f"文件 {size / MB:.1f} MB，上限 {limits.max_file_mb:g} MB"
         )
     if head.startswith(ZIP_SIGNATURES):
-        zf, infos, fmt = _zip_directory(path, limits)  # kept open for the scan
-        scan = functools.partial(_check_zip, zf, infos, path, size, fmt, limits)
+        whole = _whole(path, size)  # a small file is read once: directory and parts from it
+        zf, infos, fmt = _zip_directory(path, whole, limits)  # kept open for the scan
+        scan = functools.partial(_check_zip, zf, infos, path, size, fmt, limits, whole)
         return Checking(path, size, scan, zf.close)
     if head.startswith(OLE_SIGNATURE):
         return Checking(path, size, lambda: _check_ole(path, size))
@@ -185,11 +187,12 @@ def _zip_format(names: set[str]) -> str:
 
 
 def _zip_directory(
-    path: Path, limits: ValidationRules
+    path: Path, whole: bytes | None, limits: ValidationRules
 ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], str]:
-    """The open zip after the checks on its directory alone (parts, sizes, ratios, encryption)."""
+    """The open zip (over the file's bytes when they were read whole) after the checks on its
+    directory alone (parts, sizes, ratios, encryption)."""
     with _zip_errors():
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(whole) if whole is not None else path)
         try:
             infos = zf.infolist()
             if len(infos) > limits.max_entries:
@@ -213,11 +216,12 @@ def _check_zip(
     size: int,
     fmt: str,
     limits: ValidationRules,
+    whole: bytes | None = None,
 ) -> FileInfo:
-    """Every XML part scanned: entity tricks, sheet extent, shared-string count."""
+    """Every XML part scanned: entity tricks, sheet extent, shared-string count; small plain
+    parts taken from ``whole``, the file's bytes, when it was read whole (see :func:`_member`)."""
     with _zip_errors():
         scan = _Scan(limits)
-        whole = _whole(path, size)
         for info in infos:
             if info.filename.endswith((".xml", ".rels", ".vml")) and not info.is_dir():
                 scan.part(zf, info, whole)
@@ -265,7 +269,8 @@ _LOCAL = struct.Struct("<4s22xHH")  # local file header: signature, name and ext
 
 
 def _whole(path: Path, size: int) -> bytes | None:
-    """The file's bytes, when small enough to scan its parts from memory."""
+    """The file's bytes, when small enough to check from memory (one read for the directory
+    and the parts)."""
     if size > WHOLE_MAX:
         return None
     try:
@@ -273,7 +278,7 @@ def _whole(path: Path, size: int) -> bytes | None:
             data = fh.read(size + 1)
     except OSError:
         return None
-    return data if len(data) == size else None  # changed meanwhile: zipfile reads it
+    return data if len(data) == size else None  # changed meanwhile: zipfile reads the file
 
 
 def _member(whole: bytes, info: zipfile.ZipInfo) -> bytes | None:
