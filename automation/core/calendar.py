@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -560,6 +561,20 @@ def parse_week(text: str) -> tuple[int, int]:
     raise XietongError(
         f"无法识别的周次 '{text}'，请使用 2026-W41 的格式（ISO 周）", code="E_BAD_WEEK", exit_code=2
     )
+
+
+def week_text(value: object) -> str | None:
+    """The ISO week label of a cell value (``2026-W41``), None when it is not one; worked out
+    once per text (a drive's reports repeat a few dozen week labels thousands of times)."""
+    return _week_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _week_text(text: str) -> str | None:
+    try:
+        return week_label(*parse_week(text))
+    except XietongError:
+        return None
 
 
 def check_day(calendar: WorkCalendar, text: str) -> dict[str, object]:

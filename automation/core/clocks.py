@@ -9,15 +9,13 @@ item ID and the next revision) and the items' execution workbooks. Pure: "now" i
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
+from automation.core.calendar import WorkCalendar, parse_week, week_of, week_text
 from automation.core.normalize import is_blank
-from automation.errors import XietongError
 from automation.rules.clocks import ClockSpec, ClocksRules
 
 Value = dt.date | str | None
@@ -415,14 +413,6 @@ def _first_missing(
     return out
 
 
-@functools.lru_cache(maxsize=4096)
-def _normal_week(text: str) -> str | None:
-    try:
-        return week_label(*parse_week(text))
-    except XietongError:  # a malformed week label in a report counts as no report
-        return None
-
-
 def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     """A weekly progress report (周进度报告) for every ISO week of execution."""
     cal = ctx.cal
@@ -431,7 +421,8 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
         return ctx.result(spec, dept, end=end, derivation=explain)
     first = cal.add_workdays(start, spec.workdays)
     last = end if end is not None else ctx.today
-    sent = {w for w in map(_normal_week, _record(ctx.cycle, dept).weekly_weeks) if w}
+    # a malformed week label in a report counts as no report
+    sent = {w for w in map(week_text, _record(ctx.cycle, dept).weekly_weeks) if w}
     due_by_week = dict(cal.week_dues(first, max(first, last)))
     missing = [
         w for w, due in due_by_week.items() if w not in sent and cal.close_at(due) <= ctx.now

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from automation.core.calendar import parse_week, week_label
+from automation.core.calendar import week_text
 from automation.core.clocks import as_date
 from automation.core.normalize import is_blank
 from automation.core.rollup import DailyRow
-from automation.errors import XietongError
 
 
 class CountedRow(NamedTuple):
@@ -87,19 +85,6 @@ def daily_row(row: dict[str, Any]) -> DailyRow | None:
 def daily_rows(rows: Iterable[dict[str, Any]]) -> tuple[DailyRow, ...]:
     """The dated rows of an execution workbook, in order."""
     return tuple(r for r in map(daily_row, rows) if r is not None)
-
-
-@functools.lru_cache(maxsize=4096)
-def _week_text(value: str) -> str | None:
-    try:
-        return week_label(*parse_week(value))
-    except XietongError:
-        return None
-
-
-def week_text(value: Any) -> str | None:
-    """The ISO week label of a cell value (``2026-W41``), None when it is not one."""
-    return _week_text(str(value))
 
 
 def counted_weekly_rows(
