@@ -57,7 +57,6 @@ class LongRows:
 
     def __init__(self, sheet: str, first: int) -> None:
         self.sheet = sheet
-        self.first = first
         self._row = first + 1  # 1-based, as in the XML
         self._n = str(self._row)
         self._cells: list[str] = []

@@ -410,8 +410,8 @@ def summary_workbook_bytes(
     relative: RelativePaths | None = None,
 ) -> bytes:
     """The summary workbook as bytes. ``links`` point to item folders / workbooks; hyperlinks
-    are written relative to ``base`` (the folder the workbook will be saved in), by
-    ``relative`` when the caller has one for that folder."""
+    are written relative to ``base`` (the folder the workbook will be saved in), or by
+    ``relative`` (relative to its folder) when the caller has one."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     # fixed properties: the same model gives the same bytes

@@ -248,8 +248,7 @@ def _render(
     warnings: list[str],
     store: ChartStore | None = None,
 ) -> tuple[bytes, bytes]:
-    base = Path(relative.base)
-    data = summary_workbook_bytes(model, rules, links=links, base=base, relative=relative)
+    data = summary_workbook_bytes(model, rules, links=links, relative=relative)
     return data, _page(model, links, relative, warnings, store)
 
 
