@@ -441,13 +441,15 @@ def _run(
     ]
     # an event's JSON made once for all its targets (they come one after the other), a
     # recipient list's once for all its events
-    last: list[Any] = [None, ""]  # the event last made into JSON, and its JSON
+    last_event: core.Event | None = None
+    last_text = ""
     lists: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
     def event_text(n: core.Notification) -> str:
-        if last[0] is not n.event:
-            last[:] = [n.event, stored_json(n.event.as_dict())]
-        return str(last[1])
+        nonlocal last_event, last_text
+        if n.event is not last_event:
+            last_event, last_text = n.event, stored_json(n.event.as_dict())
+        return last_text
 
     def recipients_text(n: core.Notification) -> str:
         key = (tuple(n.recipients), tuple(n.target.mention))
