@@ -20,6 +20,7 @@ from intake_helpers import (
     tracking_rows,
 )
 
+from automation.errors import XietongError
 from automation.io.drive import drive_paths
 from automation.io.journal import read_journal
 from automation.io.ledger import state_path
@@ -107,6 +108,58 @@ def test_an_invalid_form_is_not_registered_and_feedback_says_why(drive, rules):
     before = {p.name: p.read_bytes() for p in paths.feedback.iterdir()}
     assert run(drive).invalid == 0  # not looked at again until it is corrected
     assert {p.name: p.read_bytes() for p in paths.feedback.iterdir()} == before
+
+
+def feedback_journalled(drive, rules, stem: str) -> list[str]:
+    log = drive_paths(drive, rules).log
+    return [e["file"] for e in read_journal(log) if e["action"] == "feedback" and stem in e["file"]]
+
+
+@pytest.mark.parametrize("while_away", ["inbox gone", "inbox recreated empty"])
+def test_an_inbox_moved_away_and_restored_is_not_answered_twice(drive, rules, while_away):
+    """A cycle that runs while the inbox is moved away (or already recreated, before its files
+    are back) must not forget what it answered: the restored files are the same files."""
+    paths = drive_paths(drive, rules)
+    drop_request(drive, rules, "错误申请.xlsx", request_values(title=None))
+    assert run(drive).invalid == 1
+    answered = feedback_journalled(drive, rules, "错误申请")
+    assert answered
+    aside = drive / "收件箱搬走了"
+    shutil.move(paths.inbox, aside)
+    if while_away == "inbox gone":
+        with pytest.raises(XietongError, match="E_NO_DRIVE"):
+            run(drive)
+    else:
+        paths.inbox.mkdir()
+        run(drive)
+    paths.inbox.mkdir(exist_ok=True)
+    for f in aside.iterdir():
+        os.replace(f, paths.inbox / f.name)
+    assert run(drive).invalid == 0
+    assert feedback_journalled(drive, rules, "错误申请") == answered
+
+
+def test_a_form_gone_for_a_while_and_dropped_again_is_looked_at_again(drive, rules):
+    from automation.process import intake
+
+    paths = drive_paths(drive, rules)
+    form = drop_request(drive, rules, "错误申请.xlsx", request_values(title=None))
+    data, stat = form.read_bytes(), form.stat()
+    assert run(drive).invalid == 1
+    answered = feedback_journalled(drive, rules, "错误申请")
+    form.unlink()
+    run(drive)  # seen gone: remembered as gone, not yet forgotten
+    with open_context(drive, as_of=AS_OF) as ctx:
+        rel = ctx.rel(form)
+        assert list(ctx.need_ledger().vanished_since([rel])) == [rel]
+        ctx.need_ledger().conn.execute(  # as if that run was long ago
+            "UPDATE vanished SET since = since - ?", (intake.VANISHED_GRACE_S + 1,)
+        )
+    run(drive)  # gone long enough: forgotten
+    form.write_bytes(data)
+    os.utime(form, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert run(drive).invalid == 1  # the same file dropped again is answered again
+    assert feedback_journalled(drive, rules, "错误申请") == answered * 2
 
 
 def test_a_file_that_is_not_a_request_is_refused_with_a_note(drive, rules, tmp_path):

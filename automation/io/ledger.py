@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS journal (
     entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_item ON journal (item_id);
+CREATE TABLE IF NOT EXISTS vanished (path TEXT PRIMARY KEY, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS validated (
     path TEXT PRIMARY KEY, ident TEXT NOT NULL, env TEXT NOT NULL, report BLOB NOT NULL,
     stored REAL NOT NULL
@@ -266,6 +267,26 @@ class Ledger:
     def forget_file(self, path: str) -> None:
         with self.transaction() as c:
             c.execute("DELETE FROM files WHERE path = ?", (path,))
+            c.execute("DELETE FROM vanished WHERE path = ?", (path,))
+
+    def vanished_since(self, missing: list[str], now: float | None = None) -> dict[str, float]:
+        """When each of ``missing`` (processed files found gone) was first found gone.
+
+        A path not in ``missing`` is no longer gone: its mark is dropped.
+        """
+        now = time.time() if now is None else now
+        if not missing and self.conn.execute("SELECT 1 FROM vanished LIMIT 1").fetchone() is None:
+            return {}  # the usual case: nothing gone, nothing to write
+        with self.transaction() as c:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS gone (path TEXT PRIMARY KEY)")
+            c.execute("DELETE FROM gone")
+            c.executemany("INSERT OR IGNORE INTO gone VALUES (?)", [(p,) for p in missing])
+            c.execute("DELETE FROM vanished WHERE path NOT IN (SELECT path FROM gone)")
+            c.executemany(
+                "INSERT OR IGNORE INTO vanished VALUES (?, ?)", [(p, now) for p in missing]
+            )
+            rows = c.execute("SELECT path, since FROM vanished").fetchall()
+        return {row["path"]: row["since"] for row in rows}
 
     # -- ID counter and registrations -----------------------------------------------------
 

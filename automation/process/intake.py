@@ -54,6 +54,7 @@ FORM_SUFFIXES = WORKBOOK_SUFFIXES + LEGACY_SUFFIXES
 RECEIPT_SUFFIX = "_登记回执.txt"
 NOTE_SUFFIX = "_校验结果.txt"
 ATTACHMENT_SUFFIX = "_附件回执.txt"
+VANISHED_GRACE_S = 300.0  # an inbox file gone this long is forgotten (see _forget_vanished)
 
 
 @dataclass
@@ -182,15 +183,24 @@ def _guarded(
 
 
 def _forget_vanished(ctx: RunContext) -> None:
-    """Ledger records of inbox files that are gone: a new drop at that name is looked at again."""
+    """Ledger records of inbox files gone for :data:`VANISHED_GRACE_S`: a new drop at that name
+    is looked at again.
+
+    Gone for a moment is not enough: an inbox moved away and restored, or a share that lists a
+    folder empty for a moment, brings back the same files, and they must not be answered twice.
+    """
     ledger = ctx.need_ledger()
+    if not ctx.paths.inbox.is_dir():
+        return
     inbox = ctx.rel(ctx.paths.inbox)
     rows = ledger.conn.execute(
         "SELECT path FROM files WHERE path LIKE ? AND claim IS NULL", (inbox + "/%",)
     ).fetchall()
-    for row in rows:
-        if not (ctx.paths.root / row["path"]).exists():
-            ledger.forget_file(row["path"])
+    missing = [row["path"] for row in rows if not (ctx.paths.root / row["path"]).exists()]
+    now = time.time()
+    for path, since in ledger.vanished_since(missing, now).items():
+        if now - since >= VANISHED_GRACE_S:
+            ledger.forget_file(path)
 
 
 def _intake_one(ctx: RunContext, table: TrackingTable, f: Path) -> IntakeOutcome | None:
