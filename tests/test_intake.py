@@ -142,7 +142,6 @@ def test_an_inbox_moved_away_and_restored_is_not_answered_twice(drive, rules, wh
 def test_a_form_gone_for_a_while_and_dropped_again_is_looked_at_again(drive, rules):
     from automation.process import intake
 
-    paths = drive_paths(drive, rules)
     form = drop_request(drive, rules, "错误申请.xlsx", request_values(title=None))
     data, stat = form.read_bytes(), form.stat()
     assert run(drive).invalid == 1
