@@ -269,6 +269,57 @@ def test_corpus_workbook_patched_losslessly(name: str) -> None:
     assert_cells_kept(src, out, sheet, expected, with_openpyxl=readable)
 
 
+def _row_layout(rows) -> list[tuple]:
+    return [
+        (
+            r.number,
+            r.tag.start,
+            r.tag.end,
+            r.end,
+            r.close_start,
+            [(c.row, c.col, c.start, c.end) for c in r.cells],
+        )
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize("name", [*CORPUS_FILES, "decorated"])
+def test_rows_found_by_their_tags_are_the_rows_of_a_full_scan(name: str, decorated) -> None:
+    """The patcher finds rows by their own tags when the sheet data allows it; every tag
+    scanned must give the same rows, cells and byte ranges."""
+    from automation.io.xlsxpatch.scan import _quick_rows, _rows, scan_sheet
+
+    src = decorated if name == "decorated" else (CALAMINE / name).read_bytes()
+    book = locate(src, SHEET if name == "decorated" else _first_worksheet(src))
+    xml = book.pkg.read(book.sheet_part)
+    sheet = scan_sheet(xml)
+    if sheet.data_tag.empty:
+        return
+    full, close = _rows(xml, sheet.data_tag)
+    assert (_row_layout(sheet.rows), sheet.data_close) == (_row_layout(full), close)
+    quick = _quick_rows(xml, sheet.data_tag)
+    assert quick is None or _row_layout(quick[0]) == _row_layout(full)
+    if name == "decorated":
+        assert quick is not None and len(full) > 3  # the quick way was taken and compared
+
+
+def test_a_row_in_a_comment_of_the_sheet_data_is_not_a_row(decorated: bytes) -> None:
+    """A comment in the sheet data can hold text that looks like a row: it is kept
+    byte for byte and never patched."""
+    book = locate(decorated, SHEET)
+    xml = book.pkg.read(book.sheet_part)
+    odd = b'<!-- <row r="60"><c r="B60"><v>1</v></c></row> -->'
+    at = xml.index(b"<row ", xml.index(b"<sheetData"))
+    src = book.pkg.rebuild({book.sheet_part: xml[:at] + odd + xml[at:]})
+    out = patch_workbook(src, SHEET, [CellEdit("B5", "改写"), CellEdit("C60", 7)])
+    patched = locate(out, SHEET)
+    out_xml = patched.pkg.read(patched.sheet_part)
+    assert out_xml.count(odd) == 1
+    cells = calamine_cells(out)
+    assert (cells[(SHEET, 5, 2)], cells[(SHEET, 60, 3)]) == ("改写", 7)
+    assert (SHEET, 60, 2) not in cells
+
+
 def test_date_1904_workbooks_get_1904_serials() -> None:
     src = (CALAMINE / "date_1904.xlsx").read_bytes()
     sheet = _first_worksheet(src)

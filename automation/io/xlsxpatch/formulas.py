@@ -14,6 +14,8 @@ def check_formulas(
     model: Sheet, plan: dict[tuple[int, int], CellEdit], splices: Splices
 ) -> list[str]:
     """Refuse edits onto formulas (unless allowed); hand shared formulas on. Cells cleared."""
+    if not model.has_formulas():
+        return []  # no cell of the sheet is scanned
     arrays: list[tuple[tuple[int, int, int, int], Cell]] = []
     shared: dict[str, list[Cell]] = {}
     for row in model.rows:

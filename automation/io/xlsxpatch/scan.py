@@ -40,8 +40,8 @@ class Tag:
         return None
 
 
-def iter_tags(xml: bytes, start: int = 0):
-    for m in _TOKEN.finditer(xml, start):
+def iter_tags(xml: bytes, start: int = 0, end: int | None = None):
+    for m in _TOKEN.finditer(xml, start, len(xml) if end is None else end):
         if m.group(3) is None:
             if m.group(0) == b"<!DOCTYPE":
                 raise XlsxPatchError("工作表 XML 含 DOCTYPE，拒绝处理。", code=E_PATCH_UNSUPPORTED)
@@ -105,11 +105,21 @@ class Cell:
 
 @dataclass
 class Row:
+    """One ``<row>``; its cells are scanned the first time they are asked for (a patch of a few
+    rows of a long sheet looks at the cells of those rows only)."""
+
     number: int
     tag: Tag
     end: int  # end of the whole element (== tag.end when self-closing)
     close_start: int  # start of </row> (== tag.end when self-closing)
-    cells: list[Cell] = field(default_factory=list)
+    xml: bytes = field(default=b"", repr=False)
+    _cells: list[Cell] | None = field(default=None, repr=False)
+
+    @property
+    def cells(self) -> list[Cell]:
+        if self._cells is None:
+            self._cells = [] if self.tag.empty else _row_cells(self.xml, self)
+        return self._cells
 
 
 @dataclass
@@ -122,68 +132,143 @@ class Sheet:
     dimension: Tag | None
     col_styles: list[tuple[int, int, str]]  # (min, max, style)
 
-    _index: dict[tuple[int, int], Cell] | None = None
+    _by_number: dict[int, list[Row]] | None = None
 
     def cell(self, row: int, col: int) -> Cell | None:
-        if self._index is None:
-            self._index = {(c.row, c.col): c for r in self.rows for c in r.cells}
-        return self._index.get((row, col))
+        if self._by_number is None:
+            self._by_number = {}
+            for r in self.rows:
+                self._by_number.setdefault(r.number, []).append(r)
+        found = None
+        for r in self._by_number.get(row, ()):
+            for c in r.cells:
+                if c.col == col and c.row == row:
+                    found = c  # the last one, as a reader would keep
+        return found
+
+    def has_formulas(self) -> bool:
+        """Whether any cell may hold a formula (an ``<f>`` tag inside sheetData)."""
+        return _FORMULA.search(self.xml, self.data_tag.end, self.data_close) is not None
+
+
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?f[\s/>]")
+_ROW = re.compile(rb"<(/?)(?:[A-Za-z_][\w.\-]*:)?row[\s/>]")
 
 
 def scan_sheet(xml: bytes) -> Sheet:
+    """Where the sheet's rows start and end (cells: :attr:`Row.cells`, on demand)."""
     if not xml.lstrip(b"\xef\xbb\xbf").startswith(b"<"):
         raise XlsxPatchError("工作表 XML 不是 UTF-8 编码，暂不支持。", code=E_PATCH_UNSUPPORTED)
     depth = 0
-    data_depth = -1
     dimension: Tag | None = None
     col_styles: list[tuple[int, int, str]] = []
-    rows: list[Row] = []
-    data_tag: Tag | None = None
-    row: Row | None = None
-    cell: Cell | None = None
-    last_row = 0
     for tag in iter_tags(xml):
         if tag.closing:
             depth -= 1
-            if data_depth >= 0 and depth == data_depth:
-                assert data_tag is not None
-                return Sheet(xml, data_tag.prefix, rows, data_tag, tag.start, dimension, col_styles)
-            if depth == data_depth + 1 and row is not None:
+            continue
+        if depth == 1 and tag.name == b"dimension":
+            dimension = tag
+        elif depth == 2 and tag.name == b"col":
+            style = tag.attr(b"style")
+            lo, hi = tag.attr(b"min"), tag.attr(b"max")
+            if style and lo and hi:
+                col_styles.append((int(lo), int(hi), style))
+        elif depth == 1 and tag.name == b"sheetData":
+            if tag.empty:
+                return Sheet(xml, tag.prefix, [], tag, tag.end, dimension, col_styles)
+            rows, close = _quick_rows(xml, tag) or _rows(xml, tag)
+            return Sheet(xml, tag.prefix, rows, tag, close, dimension, col_styles)
+        if not tag.empty:
+            depth += 1
+    raise XlsxPatchError("工作表 XML 中找不到 sheetData，文件可能已损坏。", code=E_PATCH_FORMAT)
+
+
+def _new_row(xml: bytes, tag: Tag) -> Row:
+    number = tag.attr(b"r")
+    if number is None:
+        raise XlsxPatchError(
+            "工作表的行没有行号（r 属性），暂不支持修补。", code=E_PATCH_UNSUPPORTED
+        )
+    return Row(int(number), tag, tag.end, tag.end, xml)
+
+
+def _quick_rows(xml: bytes, data: Tag) -> tuple[list[Row], int] | None:
+    """The rows found by their own tags alone, or None when the sheet data holds comments,
+    CDATA or processing instructions (where a row tag could be text): see :func:`_rows`."""
+    close = xml.find(b"</%ssheetData" % data.prefix, data.end)
+    if close < 0 or xml.find(b"<!", data.end, close) >= 0 or xml.find(b"<?", data.end, close) >= 0:
+        return None
+    end = _TOKEN.match(xml, close)
+    if end is None or end.group(1) != b"/" or end.group(3) != b"sheetData":
+        return None
+    rows: list[Row] = []
+    row: Row | None = None
+    for m in _ROW.finditer(xml, data.end, close):
+        if m.group(1):  # </row>
+            if row is None:
+                return None
+            row.close_start = m.start()
+            row.end = xml.index(b">", m.start()) + 1
+            row = None
+            continue
+        if row is not None:
+            return None  # a row inside a row: not a sheet this path understands
+        tok = _TOKEN.match(xml, m.start())
+        if tok is None or tok.group(3) != b"row":
+            return None
+        tag = Tag(
+            tok.start(),
+            tok.end(),
+            False,
+            tok.group(2) or b"",
+            b"row",
+            tok.group(4),
+            bool(tok.group(5)),
+        )
+        rows.append(_new_row(xml, tag))
+        row = None if tag.empty else rows[-1]
+    return (rows, close) if row is None else None
+
+
+def _rows(xml: bytes, data: Tag) -> tuple[list[Row], int]:
+    """The rows found by scanning every tag of the sheet data."""
+    depth = 0
+    rows: list[Row] = []
+    row: Row | None = None
+    for tag in iter_tags(xml, data.end):
+        if tag.closing:
+            if depth == 0:
+                return rows, tag.start  # </sheetData>
+            depth -= 1
+            if depth == 0 and row is not None:
                 row.end, row.close_start = tag.end, tag.start
                 row = None
-            elif depth == data_depth + 2 and cell is not None:
+            continue
+        if depth == 0 and tag.name == b"row":
+            rows.append(_new_row(xml, tag))
+            row = None if tag.empty else rows[-1]
+        if not tag.empty:
+            depth += 1
+    raise XlsxPatchError("工作表 XML 中找不到 sheetData，文件可能已损坏。", code=E_PATCH_FORMAT)
+
+
+def _row_cells(xml: bytes, row: Row) -> list[Cell]:
+    cells: list[Cell] = []
+    cell: Cell | None = None
+    depth = 0  # inside the row
+    for tag in iter_tags(xml, row.tag.end, row.close_start):
+        if tag.closing:
+            depth -= 1
+            if depth == 0 and cell is not None:
                 cell.end = tag.end
                 cell = None
-            elif depth == data_depth + 3 and cell is not None and tag.name == b"f":
+            elif depth == 1 and cell is not None and tag.name == b"f":
                 cell.formula_end = tag.end
-            if cell is not None and depth == data_depth + 3 and cell.children:
+            if cell is not None and depth == 1 and cell.children:
                 name, start, _ = cell.children[-1]
                 cell.children[-1] = (name, start, tag.end)
             continue
-        if data_depth < 0:
-            if depth == 1 and tag.name == b"dimension":
-                dimension = tag
-            elif depth == 2 and tag.name == b"col":
-                style = tag.attr(b"style")
-                lo, hi = tag.attr(b"min"), tag.attr(b"max")
-                if style and lo and hi:
-                    col_styles.append((int(lo), int(hi), style))
-            elif depth == 1 and tag.name == b"sheetData":
-                data_tag, data_depth = tag, depth
-                if tag.empty:
-                    return Sheet(xml, tag.prefix, [], tag, tag.end, dimension, col_styles)
-        elif depth == data_depth + 1 and tag.name == b"row":
-            number = tag.attr(b"r")
-            if number is None:
-                raise XlsxPatchError(
-                    "工作表的行没有行号（r 属性），暂不支持修补。", code=E_PATCH_UNSUPPORTED
-                )
-            last_row = int(number)
-            row = Row(last_row, tag, tag.end, tag.end)
-            rows.append(row)
-            if tag.empty:
-                row = None
-        elif depth == data_depth + 2 and tag.name == b"c" and row is not None:
+        if depth == 0 and tag.name == b"c":
             ref = tag.attr(b"r")
             if ref is None:
                 raise XlsxPatchError(
@@ -191,16 +276,16 @@ def scan_sheet(xml: bytes) -> Sheet:
                 )
             r, c = parse_ref(ref)
             cell = Cell(r, c, tag, tag.end)
-            row.cells.append(cell)
+            cells.append(cell)
             if tag.empty:
                 cell = None
-        elif depth == data_depth + 3 and cell is not None:
+        elif depth == 1 and cell is not None:
             cell.children.append((tag.name, tag.start, tag.end))
             if tag.name == b"f":
                 cell.formula, cell.formula_end = tag, tag.end
         if not tag.empty:
             depth += 1
-    raise XlsxPatchError("工作表 XML 中找不到 sheetData，文件可能已损坏。", code=E_PATCH_FORMAT)
+    return cells
 
 
 @dataclass
