@@ -115,11 +115,19 @@ class Row:
     xml: bytes = field(default=b"", repr=False)
     _cells: list[Cell] | None = field(default=None, repr=False)
 
+    _at: dict[tuple[int, int], Cell] | None = field(default=None, repr=False)
+
     @property
     def cells(self) -> list[Cell]:
         if self._cells is None:
             self._cells = [] if self.tag.empty else _row_cells(self.xml, self)
         return self._cells
+
+    def cell_at(self, row: int, col: int) -> Cell | None:
+        """The row's cell at (row, col) by its own reference (the last one when repeated)."""
+        if self._at is None:
+            self._at = {(c.row, c.col): c for c in self.cells}
+        return self._at.get((row, col))
 
 
 @dataclass
@@ -141,9 +149,7 @@ class Sheet:
                 self._by_number.setdefault(r.number, []).append(r)
         found = None
         for r in self._by_number.get(row, ()):
-            for c in r.cells:
-                if c.col == col and c.row == row:
-                    found = c  # the last one, as a reader would keep
+            found = r.cell_at(row, col) or found  # the last one, as a reader would keep
         return found
 
     def has_formulas(self) -> bool:
