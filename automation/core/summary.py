@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -238,11 +239,21 @@ def _in_period(day: dt.date | None, period: str, as_of: dt.date) -> bool:
 
 
 def period_rates(results: Sequence[ClockResult], as_of: dt.datetime) -> dict[str, Rate]:
+    return _period_rates([decided_on(r, as_of) for r in results], as_of)
+
+
+def _period_rates(
+    decided: Sequence[tuple[dt.date | None, bool] | None], as_of: dt.datetime
+) -> dict[str, Rate]:
+    """On time / late per period of the decided clocks (each distinct day looked at once)."""
+    counts = Counter(d for d in decided if d is not None)
     out: dict[str, Rate] = {}
-    decided = [d for d in (decided_on(r, as_of) for r in results) if d is not None]
     for period, _label in PERIODS:
-        hits = [ok for day, ok in decided if _in_period(day, period, as_of.date())]
-        out[period] = Rate(sum(hits), len(hits) - sum(hits))
+        on = late = 0
+        for (day, ok), n in counts.items():
+            if _in_period(day, period, as_of.date()):
+                on, late = (on + n, late) if ok else (on, late + n)
+        out[period] = Rate(on, late)
     return out
 
 
@@ -310,16 +321,43 @@ def build_summary(
     statuses: dict[str, ItemStatus] = {
         item: item_status(by_cycle.get((item, c.cycle), [])) for item, c in latest.items()
     }
+    facts = _Facts(cycles, results, rules, as_of)
     return SummaryModel(
         as_of=as_of,
-        overview=_overview(latest, statuses, by_cycle, results, rules, as_of, pending_requests),
-        departments=_departments(latest, results, rules, as_of, open_exceptions or {}),
-        overdue=_overdue(latest, cycles, results, rules),
-        trend=_trend(cycles, latest, results, as_of),
-        dept_trend=_dept_trend(cycles, results, rules, as_of),
+        overview=_overview(latest, statuses, by_cycle, facts, rules, as_of, pending_requests),
+        departments=_departments(latest, facts, rules, open_exceptions or {}),
+        overdue=_overdue(facts),
+        trend=_trend(cycles, latest, facts, as_of),
+        dept_trend=_dept_trend(facts, rules, as_of),
         items=_items(latest, statuses, by_cycle, rules, as_of),
         warnings=list(warnings),
     )
+
+
+class _Facts:
+    """What every part of the model asks of each clock result, worked out once per result:
+    when it was decided and whether on time (:func:`decided_on`), who answers for it
+    (:func:`responsible_of`), and its cycle; and the ISO week of each distinct day."""
+
+    def __init__(
+        self,
+        cycles: Sequence[ItemCycle],
+        results: Sequence[ClockResult],
+        rules: Rules,
+        as_of: dt.datetime,
+    ) -> None:
+        by_key = {(c.item_id, c.cycle): c for c in cycles}
+        self.results = results
+        self.cycles = [by_key.get((r.item, r.cycle)) for r in results]
+        self.decided = [decided_on(r, as_of) for r in results]
+        self.who = [responsible_of(r, c, rules) for r, c in zip(results, self.cycles, strict=True)]
+        self._weeks: dict[dt.date, str] = {}
+
+    def week(self, day: dt.date) -> str:
+        held = self._weeks.get(day)
+        if held is None:
+            held = self._weeks[day] = week_of(day)
+        return held
 
 
 def _is_open(status: ItemStatus) -> bool:
@@ -330,7 +368,7 @@ def _overview(
     latest: Mapping[str, ItemCycle],
     statuses: Mapping[str, ItemStatus],
     by_cycle: Mapping[tuple[str, int], list[ClockResult]],
-    results: Sequence[ClockResult],
+    facts: _Facts,
     rules: Rules,
     as_of: dt.datetime,
     pending_requests: int,
@@ -358,18 +396,17 @@ def _overview(
         stages=list(counts.items()),
         items_at_risk=sum(1 for i in open_items if statuses[i].state == "at_risk"),
         items_breached=sum(1 for i in open_items if statuses[i].state == "breached"),
-        clocks_at_risk=sum(1 for r in results if r.state == "at_risk"),
-        clocks_breached=sum(1 for r in results if r.state == "breached"),
+        clocks_at_risk=sum(1 for r in facts.results if r.state == "at_risk"),
+        clocks_breached=sum(1 for r in facts.results if r.state == "breached"),
         due_this_week=len(due),
-        rates=period_rates(results, as_of),
+        rates=_period_rates(facts.decided, as_of),
     )
 
 
 def _departments(
     latest: Mapping[str, ItemCycle],
-    results: Sequence[ClockResult],
+    facts: _Facts,
     rules: Rules,
-    as_of: dt.datetime,
     open_exceptions: Mapping[str, int],
 ) -> list[DepartmentRow]:
     names = list(rules.departments.names)
@@ -381,15 +418,15 @@ def _departments(
             led[lead] = led.get(lead, 0) + 1
         for d in departments_of(c, rules.clocks):
             coop[d] = coop.get(d, 0) + 1
-    cycles = {(c.item_id, c.cycle): c for c in latest.values()}
+    latest_keys = {(c.item_id, c.cycle) for c in latest.values()}
     kinds = _clock_kinds(rules)
     on: dict[str, int] = {}
     late: dict[str, int] = {}
     daily: dict[str, int] = {}
     weekly: dict[str, int] = {}
-    for r in results:
-        who = responsible_of(r, cycles.get((r.item, r.cycle)), rules)
-        d = decided_on(r, as_of)
+    for r, c, d, who in zip(facts.results, facts.cycles, facts.decided, facts.who, strict=True):
+        if c is not None and (r.item, r.cycle) not in latest_keys:
+            who = responsible_of(r, None, rules)  # here only the latest cycles' fields count
         if d is not None:
             bucket = on if d[1] else late
             bucket[who] = bucket.get(who, 0) + 1
@@ -415,18 +452,11 @@ def _departments(
     ]
 
 
-def _overdue(
-    latest: Mapping[str, ItemCycle],
-    cycles: Sequence[ItemCycle],
-    results: Sequence[ClockResult],
-    rules: Rules,
-) -> list[OverdueRow]:
-    by_key = {(c.item_id, c.cycle): c for c in cycles}
+def _overdue(facts: _Facts) -> list[OverdueRow]:
     rows = []
-    for r in results:
+    for r, cycle, who in zip(facts.results, facts.cycles, facts.who, strict=True):
         if r.state not in ("breached", "at_risk"):
             continue
-        cycle = by_key.get((r.item, r.cycle))
         title = str((cycle.fields if cycle else {}).get("title") or "")
         rows.append(
             OverdueRow(
@@ -438,7 +468,7 @@ def _overdue(
                 stage=r.stage,
                 state=r.state,
                 state_zh=r.state_zh,
-                responsible=responsible_of(r, cycle, rules),
+                responsible=who,
                 department=r.department,
                 due_at=None if r.due_at is None else r.due_at.isoformat(),
                 late_workdays=r.late_workdays,
@@ -462,7 +492,7 @@ def _overdue(
 def _trend(
     cycles: Sequence[ItemCycle],
     latest: Mapping[str, ItemCycle],
-    results: Sequence[ClockResult],
+    facts: _Facts,
     as_of: dt.datetime,
 ) -> list[TrendWeek]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
@@ -474,39 +504,33 @@ def _trend(
             first[c.item_id] = c
     for c in first.values():
         day = _date(c.fields.get("submitted_date")) or _date(c.fields.get("registered_date"))
-        if day is not None and week_of(day) in opened:
-            opened[week_of(day)] += 1
+        if day is not None and facts.week(day) in opened:
+            opened[facts.week(day)] += 1
     for c in latest.values():
         day = _date(c.fields.get("completion_date"))
-        if day is not None and week_of(day) in completed:
-            completed[week_of(day)] += 1
+        if day is not None and facts.week(day) in completed:
+            completed[facts.week(day)] += 1
     on = {w: 0 for w in weeks}
     late = {w: 0 for w in weeks}
-    for r in results:
-        d = decided_on(r, as_of)
-        if d is None or d[0] is None or week_of(d[0]) not in on:
+    for d in facts.decided:
+        if d is None or d[0] is None:
             continue
-        (on if d[1] else late)[week_of(d[0])] += 1
+        week = facts.week(d[0])
+        if week in on:
+            (on if d[1] else late)[week] += 1
     return [TrendWeek(w, opened[w], completed[w], late[w], Rate(on[w], late[w])) for w in weeks]
 
 
-def _dept_trend(
-    cycles: Sequence[ItemCycle],
-    results: Sequence[ClockResult],
-    rules: Rules,
-    as_of: dt.datetime,
-) -> dict[str, list[int]]:
+def _dept_trend(facts: _Facts, rules: Rules, as_of: dt.datetime) -> dict[str, list[int]]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
     index = {w: n for n, w in enumerate(weeks)}
-    by_key = {(c.item_id, c.cycle): c for c in cycles}
     out: dict[str, list[int]] = {n: [0] * len(weeks) for n in rules.departments.names}
-    for r in results:
-        d = decided_on(r, as_of)
-        if d is None or d[1] or d[0] is None or week_of(d[0]) not in index:
+    for d, who in zip(facts.decided, facts.who, strict=True):
+        if d is None or d[1] or d[0] is None or who not in out:
             continue
-        who = responsible_of(r, by_key.get((r.item, r.cycle)), rules)
-        if who in out:
-            out[who][index[week_of(d[0])]] += 1
+        n = index.get(facts.week(d[0]))
+        if n is not None:
+            out[who][n] += 1
     return out
 
 
