@@ -524,3 +524,19 @@ def test_values_already_there_are_not_rewritten(decorated: bytes) -> None:
 def test_a_changed_type_is_a_change(decorated: bytes) -> None:
     out = patch_workbook(decorated, SHEET, [CellEdit("F6", "2")])
     assert calamine_cells(out)[(SHEET, 6, 6)] == "2"
+
+
+def test_a_tags_reference_is_read_wherever_it_stands_and_unescaped() -> None:
+    """The reference of a cell (asked of every cell scanned) is read quickly when it is the
+    first attribute; any other place or an escaped value is read the general way."""
+    from automation.io.xlsxpatch.scan import Tag
+
+    def ref(attrs: bytes) -> str | None:
+        return Tag(0, 0, False, b"", b"c", attrs, False).attr(b"r")
+
+    assert ref(b' r="B2" s="1"') == "B2"
+    assert ref(b" r = 'B3'") == "B3"
+    assert ref(b' s="1" r="B4"') == "B4"
+    assert ref(b" foo=\"x r='Z9'\" r='C5'") == "C5"
+    assert ref(b' r="B&amp;6"') == "B&6"
+    assert ref(b' x:r="A1"') is None

@@ -21,9 +21,10 @@ _TOKEN = re.compile(
 
 
 _ATTR = re.compile(rb"([^\s=]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
+_R_ATTR = re.compile(rb"\s+r\s*=\s*(\"[^\"]*\"|'[^']*')")  # r as the first attribute
 
 
-@dataclass
+@dataclass(slots=True)
 class Tag:
     start: int
     end: int
@@ -34,6 +35,13 @@ class Tag:
     empty: bool
 
     def attr(self, key: bytes) -> str | None:
+        if key == b"r":  # a cell's or row's reference, mostly its first attribute
+            m = _R_ATTR.match(self.attrs)
+            if m is not None and b"&" not in m[1]:
+                return m[1][1:-1].decode("utf-8")
+        return self._attr(key)
+
+    def _attr(self, key: bytes) -> str | None:
         for k, v in _ATTR.findall(self.attrs):
             if k == key:
                 return unescape(v[1:-1].decode("utf-8"))
