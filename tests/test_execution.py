@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import openpyxl
@@ -650,6 +652,45 @@ def test_a_run_builds_the_lead_reports_in_a_worker_while_it_goes_on(
     before = drive_hashes(exec_drive)
     run_cycle(exec_drive, as_of=as_of, settle_s=0)
     assert drive_hashes(exec_drive) == before
+
+
+def test_a_cold_run_starts_the_lead_report_worker_before_the_write_back(
+    exec_drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that read many workbooks starts the lead-report worker ahead; the rollup hands
+    that same worker the reports; a worker started ahead and not taken ends with the run."""
+    import multiprocessing
+
+    from automation.io import cache
+    from automation.process import cycle, execution
+    from automation.process.cycle import run_cycle
+
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)
+    taken: list[bool] = []
+    real_pool = execution._lead_pool
+
+    def watched_pool():  # type: ignore[no-untyped-def]
+        taken.append(bool(execution._READY))
+        return real_pool()
+
+    monkeypatch.setattr(cache, "PARALLEL_MIN", 1)  # this small drive read as a cold one
+    monkeypatch.setattr(cycle, "LEAD_PARALLEL_MIN", 1)
+    monkeypatch.setattr(execution, "LEAD_PARALLEL_MIN", 1)
+    monkeypatch.setattr(execution, "_lead_pool", watched_pool)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert taken == [True] and execution._READY == []
+    assert list(exec_drive.rglob("周进度汇总_*.xlsx"))
+
+    # started ahead, not taken: let go, its process ends
+    execution.prepare_lead_worker()
+    [pool] = execution._READY
+    pid = pool.submit(os.getpid).result(timeout=60)
+    execution.release_lead_worker()
+    assert execution._READY == []
+    deadline = time.monotonic() + 30
+    while pid in {p.pid for p in multiprocessing.active_children()}:
+        assert time.monotonic() < deadline, "the worker started ahead did not end"
+        time.sleep(0.05)
 
 
 def test_waiting_for_the_lead_reports_the_run_builds_those_the_worker_has_not_started(

@@ -52,8 +52,11 @@ from automation.process.evaluation import (
     passed_rows,
 )
 from automation.process.execution import (
+    LEAD_PARALLEL_MIN,
     drive_exceptions,
     open_exception_counts,
+    prepare_lead_worker,
+    release_lead_worker,
     weekly_in_cycle,
 )
 from automation.process.intake import (
@@ -232,8 +235,11 @@ def cycle(
     objects a large drive's run keeps are built (a cold run at 2,000 items spent a tenth of its
     time in collections that walked them again and again); see ``automation.process.heap``."""
     heap.begin()
-    with heap.paused():
-        return _cycle(ctx, settle_s, progress, hold_back, later_stages)
+    try:
+        with heap.paused():
+            return _cycle(ctx, settle_s, progress, hold_back, later_stages)
+    finally:
+        release_lead_worker()  # started ahead for a cold drive and not taken
 
 
 def _cycle(
@@ -340,7 +346,10 @@ def _prefetch(ctx: RunContext) -> None:
         *workbooks_in(paths.items, recursive=True),
         *workbooks_in(paths.weekly, recursive=True),
     ]
-    ctx.cache.prefetch(found)
+    if ctx.cache.prefetch(found) >= LEAD_PARALLEL_MIN:
+        # a cold drive: its lead reports will be many; their worker starts while the
+        # write-back keeps one core (see execution.prepare_lead_worker)
+        prepare_lead_worker()
 
 
 def _cleanup(ctx: RunContext) -> None:

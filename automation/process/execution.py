@@ -739,6 +739,47 @@ def _book_leads(
 
 LEAD_CHUNK_MIN = 16  # lead reports handed to the worker at a time, at least
 
+_READY: list[Any] = []  # a lead-report worker started ahead (see prepare_lead_worker)
+
+
+def prepare_lead_worker() -> None:
+    """Start the lead-report worker ahead of the rollup: a cold run calls this before the
+    write-back, which keeps one core only, so that the worker's start and imports are done
+    when :class:`LeadsInFlight` hands it the reports. Let go by :func:`release_lead_worker`
+    when the run made no use of it."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    if _READY or (os.cpu_count() or 1) < 2:
+        return
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(_warm_lead_worker)  # the process starts now, not at the first real chunk
+    _READY.append(pool)
+
+
+def release_lead_worker() -> None:
+    """Shut down a worker started by :func:`prepare_lead_worker` and not taken."""
+    while _READY:
+        _READY.pop().shutdown(wait=False, cancel_futures=True)
+
+
+def _lead_pool() -> Any:
+    """The worker started ahead, else a new one."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    if _READY:
+        return _READY.pop()
+    return cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _warm_lead_worker() -> int:
+    """In the worker: what building the first report would import and compile; its pid."""
+    head = {"item_id": "", "title": "", "lead_dept": ""}
+    _lead_workbook(head, "", [])
+    _lead_html(head, "", [])
+    return os.getpid()
+
 
 class LeadsInFlight:
     """Lead reports built by one worker process while the run goes on (``xietong run`` on a
@@ -753,9 +794,6 @@ class LeadsInFlight:
     to this process."""
 
     def __init__(self, ctx: RunContext, first: list[_LeadJob], rest: list[_LeadJob]) -> None:
-        import concurrent.futures as cf
-        import multiprocessing
-
         self.ctx = ctx
         self.groups: list[list[tuple[list[_LeadJob], Any]]] = [[], []]
         self.warnings: list[str] = []
@@ -764,9 +802,7 @@ class LeadsInFlight:
         for job in (*first, *rest):
             for target in job.targets:
                 ctx.cache.note_writing(target)
-        self.pool = cf.ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
-        )
+        self.pool = _lead_pool()
         # small chunks: the end of the queue is built by this process while it waits
         size = max(LEAD_CHUNK_MIN, min(50, len(rest) // 8 or 1))
         for n, jobs in enumerate((first, rest)):
