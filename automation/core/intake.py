@@ -229,6 +229,8 @@ def format_deadline(when: dt.datetime | None) -> str:
 
 def same_value(current: Any, wanted: Any) -> bool:
     """Whether a cell already shows the wanted value (so it is not rewritten)."""
+    if wanted.__class__ is str and current.__class__ is str and current == wanted:
+        return True  # the usual case of a run with nothing new: no text normalised
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
         try:
             return current is not None and current != "" and float(current) == float(wanted)
