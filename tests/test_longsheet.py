@@ -153,3 +153,59 @@ def test_past_excels_limit_of_links_on_a_sheet_the_text_stays_without_a_link(mon
     linked = [c.row for c in ws["D"] if c.hyperlink]
     assert linked == [4, 5]
     assert [c.value for c in ws["D"][3:6]] == ["XT-2026-0001", "百分号", "已转义"]
+
+
+def _listing(order: list[int], kept: dict | None, *, reuse: bool = True) -> tuple[bytes, dict]:
+    """A numbered list of the rows ``order`` names (a number column, then the row's text,
+    number and link), the rows' cells kept from ``kept`` (an earlier workbook's) or, with
+    ``reuse=False``, written cell by cell."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    text = wb.add_format({"border": 1, "text_wrap": True})
+    num = wb.add_format({"border": 1, "num_format": "0"})
+    link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+    for fmt in (text, num, link):  # kept cells name their style by its index: fixed first
+        fmt._get_xf_index()
+    wb.add_worksheet("清单").write_string(0, 0, "标题")
+    rows = LongRows("清单", 1, kept)
+
+    def fill(rows: LongRows, n: int) -> None:
+        rows.text(1, TEXTS[n], text)
+        rows.number(2, NUMBERS[n % len(NUMBERS)], num)
+        label, target = LINKS[n % len(LINKS)]
+        rows.link(3, label, target, target, link, text)
+
+    for place, n in enumerate(order, start=1):
+        rows.number(0, place, num)
+        if reuse:
+            rows.kept_cells(n, lambda rows, n=n: fill(rows, n))
+        else:
+            fill(rows, n)
+        rows.end_row()
+    wb.close()
+    return splice(buf.getvalue(), [rows]), rows.kept
+
+
+def test_rows_kept_from_an_earlier_workbook_give_the_bytes_built_afresh():
+    first, kept = _listing([0, 1, 2, 3, 4], None)
+    assert first == _listing([0, 1, 2, 3, 4], None, reuse=False)[0]
+    # rows moved (each at another place, so with another row number and cell references),
+    # one gone, new ones
+    order = [4, 2, 7, 0, 9, 1]
+    again, kept_again = _listing(order, kept)
+    assert again == _listing(order, None, reuse=False)[0]
+    assert set(kept_again) == set(order)  # what the next workbook can take: this one's rows
+    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
+    assert [ws.cell(r, 1).value for r in range(2, 8)] == [1, 2, 3, 4, 5, 6]
+    assert ws["D3"].hyperlink.target == LINKS[2][1].replace("/", "\\")  # already escaped
+    assert ws["D3"].hyperlink.tooltip == LINKS[2][1]
+
+
+def test_kept_rows_past_excels_limit_of_links_keep_the_text_without_a_link(monkeypatch):
+    _, kept = _listing([0, 1, 2, 3], None)
+    monkeypatch.setattr(longsheet, "MAX_LINKS", 2)
+    limited, kept_limited = _listing([0, 1, 2, 3], kept)
+    assert limited == _listing([0, 1, 2, 3], None, reuse=False)[0]
+    ws = openpyxl.load_workbook(io.BytesIO(limited))["清单"]
+    assert [c.row for c in ws["D"] if c.hyperlink] == [2, 3]
+    assert set(kept_limited) == {0, 1}  # the rows shown without their link are not kept

@@ -130,6 +130,16 @@ class ItemRow:
     cycle: int
     values: dict[str, Any]
 
+    def key(self) -> tuple[tuple[str, Any], ...] | None:
+        """The values as a key (lists as tuples; None when one cannot be a key): a row
+        rendered for a key before shows the same."""
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in self.values.items())
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
 
 @dataclass(frozen=True)
 class SummaryModel:

@@ -21,6 +21,8 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Callable, Hashable
+from functools import lru_cache
 from typing import Any
 
 from automation.core.cells import cell_ref, column_letter, parse_range, range_ref
@@ -31,6 +33,10 @@ from automation.io.xlsxpatch.values import MAX_TEXT, value_xml
 
 # Excel's limit of hyperlinks on one worksheet; further links are shown as text only.
 MAX_LINKS = 65_530
+
+# the row number in a row's XML kept for another workbook (no XML text holds it: value_xml
+# writes control characters as _x0000_ escapes)
+_MARK = "\x00"
 
 _DIMENSION = re.compile(r'<dimension ref="([A-Z0-9:]+)"/>')
 _REL_LINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -53,15 +59,22 @@ class LongRows:
     """The data rows of one worksheet, from 0-based row ``first`` on (xlsxwriter's numbering).
 
     Add rows with :meth:`text`, :meth:`number` and :meth:`link` cells, ending each row with
-    :meth:`end_row`; :func:`splice` puts them into the workbook."""
+    :meth:`end_row`; :func:`splice` puts them into the workbook.
 
-    def __init__(self, sheet: str, first: int) -> None:
+    ``kept`` is :attr:`kept` of the same sheet's rows in an earlier workbook with the same
+    formats: the cells a :meth:`kept_cells` call names by a key seen there are not built
+    again (a summary rebuilt after one item changed writes thousands of rows as before)."""
+
+    def __init__(self, sheet: str, first: int, kept: dict[Hashable, Any] | None = None) -> None:
         self.sheet = sheet
         self._row = first + 1  # 1-based, as in the XML
         self._n = str(self._row)
         self._cells: list[str] = []
         self._rows: list[str] = []
-        self._links: list[tuple[str, str, str]] = []  # (cell, target, tip)
+        self._links: list[tuple[int, int, str, str]] = []  # (row, 0-based column, target, tip)
+        self._earlier = kept or {}
+        self.kept: dict[Hashable, Any] = {}  # what this workbook's rows were built from
+        self._plain = 0  # links shown as text, past Excel's limit
         # a cell's XML after its reference, for each (value, format) seen
         self._tails: dict[tuple[Any, Any], str] = {}
         self._letters = [column_letter(c) for c in range(1, 65)]
@@ -114,10 +127,53 @@ class LongRows:
         """``text`` linked to ``target`` (a path relative to the workbook, ``/`` separated);
         past Excel's limit of links on a sheet, the text alone in ``plain``."""
         if len(self._links) >= MAX_LINKS:
+            self._plain += 1
             self.text(col, text, plain)
             return
         self.text(col, text, fmt)
-        self._links.append((cell_ref(self._row, col + 1), target, tip))
+        self._links.append((self._row, col, target, tip))
+
+    def kept_cells(self, key: Hashable, fill: Callable[[LongRows], None]) -> None:
+        """The cells ``fill(self)`` adds to the current row, taken as they were built for
+        ``key`` in this workbook or the earlier one. ``key`` must name everything ``fill``
+        writes, and not the row's place; the cells name their formats by style index, so
+        both workbooks must have given those formats their index (``Format._get_xf_index``)
+        in the same order before the rows."""
+        held = self.kept.get(key)
+        if held is None:
+            held = self._earlier.get(key)
+        if held is not None and len(self._links) + len(held[1]) > MAX_LINKS:
+            held = None  # built again: past Excel's limit its links are shown as text
+        if held is None:
+            plain = self._plain
+            held = self._built(fill)
+            if self._plain == plain:  # every link written: the same for the next workbook
+                self.kept[key] = held
+        else:
+            self.kept[key] = held
+        xml, links, last_col = held
+        self._cells.append(xml.replace(_MARK, self._n))
+        self._links.extend((self._row, col, target, tip) for col, target, tip in links)
+        if last_col > self.last_col:
+            self.last_col = last_col
+
+    def _built(self, fill: Callable[[LongRows], None]) -> tuple[str, tuple, int]:
+        cells, links, last_col, n = len(self._cells), len(self._links), self.last_col, self._n
+        self.last_col = 0
+        self._n = _MARK
+        try:
+            fill(self)
+        finally:
+            self._n = n
+        built = (
+            "".join(self._cells[cells:]),
+            tuple((col, target, tip) for _, col, target, tip in self._links[links:]),
+            self.last_col,
+        )
+        del self._cells[cells:]
+        del self._links[links:]
+        self.last_col = max(last_col, self.last_col)
+        return built
 
     def end_row(self) -> None:
         self._rows.append(f'<row r="{self._n}">{"".join(self._cells)}</row>')
@@ -146,8 +202,9 @@ class LongRows:
 
     def _with_links(self, xml: str, first_rid: int) -> str:
         links = "".join(
-            f'<hyperlink ref="{ref}" r:id="rId{first_rid + n}" tooltip="{escape(tip, True)}"/>'
-            for n, (ref, _, tip) in enumerate(self._links)
+            f'<hyperlink ref="{cell_ref(row, col + 1)}" r:id="rId{first_rid + n}" '
+            f'tooltip="{_attribute(tip)}"/>'
+            for n, (row, col, _, tip) in enumerate(self._links)
         )
         if "</hyperlinks>" in xml:
             return xml.replace("</hyperlinks>", links + "</hyperlinks>", 1)
@@ -167,8 +224,8 @@ class LongRows:
     def _rels_xml(self, rels: str | None, first_rid: int) -> str:
         ours = "".join(
             f'<Relationship Id="rId{first_rid + n}" Type="{_REL_LINK}" '
-            f'Target="{escape(_url(target), True)}" TargetMode="External"/>'
-            for n, (_, target, _) in enumerate(self._links)
+            f'Target="{_target(target)}" TargetMode="External"/>'
+            for n, (_, _, target, _) in enumerate(self._links)
         )
         if rels is None:
             return (
@@ -177,6 +234,17 @@ class LongRows:
                 "</Relationships>"
             )
         return rels.replace("</Relationships>", ours + "</Relationships>", 1)
+
+
+# a summary links the same thousands of files each time it is rebuilt
+@lru_cache(maxsize=1 << 16)
+def _attribute(text: str) -> str:
+    return escape(text, True)
+
+
+@lru_cache(maxsize=1 << 16)
+def _target(target: str) -> str:
+    return escape(_url(target), True)
 
 
 def _url(target: str) -> str:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from automation.core.summary import PERIODS, SummaryModel
+from automation.core.summary import PERIODS, ItemRow, SummaryModel
 
 # Families tried in order: Linux packages first, then what Windows and macOS ship.
 CJK_FONTS = (
@@ -36,6 +36,7 @@ CJK_FONTS = (
 # File names (lower case) of those fonts, for a font list cached before they were installed.
 CJK_FILES = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "msyh", "simhei", "pingfang")
 TEMPLATE = Path(__file__).with_name("summary.html.j2")
+ROWS_TEMPLATE = Path(__file__).with_name("summary_rows.html.j2")
 NO_CJK_FONT = "未找到中文字体（如 fonts-wqy-microhei），汇总网页中图表的中文可能无法显示"
 
 
@@ -211,27 +212,77 @@ def summary_html(
     # charts kept were drawn with a CJK font; else cjk_font() was asked while drawing
     if not kept and cjk_font() is None and warn is not None and NO_CJK_FONT not in warn:
         warn.append(NO_CJK_FONT)
-    return _template().render(
+    links = links or {}
+    page, rows = _templates()
+    overdue = _RowCache("overdue", rows.overdue_row)
+    items = _RowCache("items", rows.item_row)
+    return page.render(
         m=model,
         ov=model.overview,
         periods=PERIODS,
         charts=charts,
-        links=links or {},
+        links=links,
+        overdue_rows=overdue.join(
+            ((o, links.get(o.item)), (o, links.get(o.item))) for o in model.overdue
+        ),
+        item_rows=items.join((_item_key(i), (i.item, i.values)) for i in model.items),
     )
 
 
-def _template() -> Any:
-    """The page's template, compiled once per process (per version of the file)."""
+def _templates() -> tuple[Any, Any]:
+    """The page's template and the module of its rows' macros, compiled once per process
+    (per version of the files)."""
     import jinja2
 
-    text = TEMPLATE.read_text(encoding="utf-8")
-    held = _TEMPLATES.get(text)
+    texts = (TEMPLATE.read_text(encoding="utf-8"), ROWS_TEMPLATE.read_text(encoding="utf-8"))
+    held = _TEMPLATES.get(texts)
     if held is None:
         env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
         env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
         _TEMPLATES.clear()
-        held = _TEMPLATES[text] = env.from_string(text)
+        _ROWS.clear()
+        held = _TEMPLATES[texts] = (
+            env.from_string(texts[0]),
+            env.from_string(texts[1]).module,
+        )
     return held
+
+
+# The rows of the long tables of the last page rendered in this process, by what they show:
+# the next page takes them as they are (a page rebuilt after one item changed renders few rows)
+_ROWS: dict[str, dict[Any, str]] = {}
+
+
+def _item_key(row: ItemRow) -> Any:
+    values = row.key()
+    return None if values is None else (row.item, values)
+
+
+class _RowCache:
+    def __init__(self, table: str, macro: Any) -> None:
+        self._earlier = _ROWS.get(table, {})
+        self._now: dict[Any, str] = {}
+        self._macro = macro
+        _ROWS[table] = self._now
+
+    def join(self, rows: Any) -> Any:
+        """The rows' HTML, one per line: ``rows`` gives (key, macro arguments) per row; a
+        row whose key is None (values that cannot be one) is rendered every time."""
+        from markupsafe import Markup
+
+        out = []
+        for key, args in rows:
+            if key is None:
+                out.append(str(self._macro(*args)))
+                continue
+            html = self._now.get(key)
+            if html is None:
+                html = self._earlier.get(key)
+                if html is None:
+                    html = str(self._macro(*args))
+                self._now[key] = html
+            out.append(html)
+        return Markup("\n  ".join(out))
 
 
 __all__ = [

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Mapping
+import os
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from automation.core.summary import PERIODS, SummaryModel
+from automation.core.summary import PERIODS, OverdueRow, SummaryModel
 from automation.io.files import RelativePaths
 from automation.io.longsheet import LongRows, splice
 from automation.rules import Rules
@@ -258,9 +259,9 @@ def _overdue(
     for col, w in enumerate(widths):
         ws.set_column(col, col, w)
     _head(ws, 3, _OVERDUE_HEAD, f.head)
-    rows = LongRows("超期清单", 4)
-    for n, o in enumerate(model.overdue, start=1):
-        rows.number(0, n, f.num)
+    rows = _rows("超期清单", f, relative)
+
+    def fill(rows: LongRows, o: OverdueRow, target: Path | None) -> None:
         rows.text(1, o.item, f.text)
         rows.text(2, o.title, f.text)
         rows.text(3, o.label + (f"（{o.department}）" if o.department else ""), f.text)
@@ -270,8 +271,13 @@ def _overdue(
         rows.text(7, (o.due_at or "")[:16].replace("T", " "), f.text)
         rows.number(8, o.late_workdays, f.num)
         rows.number(9, o.missing, f.num)
+        name = target.name if target is not None else ""
+        _link(rows, 10, name, target, relative, f.link, f.text)
+
+    for n, o in enumerate(model.overdue, start=1):
+        rows.number(0, n, f.num)
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        _link(rows, 10, target.name if target is not None else "", target, relative, f.link, f.text)
+        rows.kept_cells((o, target), lambda rows, o=o, target=target: fill(rows, o, target))
         rows.end_row()
     last = 3 + len(model.overdue)
     if model.overdue:
@@ -360,12 +366,12 @@ def _items(
     for col, c in enumerate(form.columns):
         ws.set_column(col, col, c.width or 12)
     _head(ws, 3, [c.label for c in form.columns], f.head)
-    rows = LongRows("事项", 4)
-    for item in model.items:
+    rows = _rows("事项", f, relative, form.columns)
+
+    def fill(rows: LongRows, values: dict[str, Any], target: Path | None) -> None:
         for col, c in enumerate(form.columns):
-            value = item.values.get(c.key)
+            value = values.get(c.key)
             if c.key == "item_id":
-                target = links.get((item.item, None))
                 _link(rows, col, str(value), target, relative, f.link, f.text)
             elif c.type == "percent":
                 rows.number(col, value, f.pct)
@@ -373,6 +379,17 @@ def _items(
                 rows.number(col, value, f.num)
             else:
                 rows.text(col, _plain(value), f.text)
+
+    for item in model.items:
+        target = links.get((item.item, None))
+        key = item.key()
+        if key is None:  # a value that names no key: built every time
+            fill(rows, item.values, target)
+        else:
+            rows.kept_cells(
+                (key, target),
+                lambda rows, item=item, target=target: fill(rows, item.values, target),
+            )
         rows.end_row()
     last = 3 + len(model.items)
     width = len(form.columns) - 1
@@ -388,6 +405,21 @@ def _items(
             )
     ws.repeat_rows(3)
     _page(ws, max(last, 4), width)
+    return rows
+
+
+# The long sheets' rows of the last workbook built in this process, for the next one: (sheet,
+# formats, link base, columns) → LongRows.kept (a summary rebuilt after one item changed
+# builds few of its rows again). One entry per sheet: the next workbook's rows replace it.
+_KEPT: dict[str, tuple[Hashable, dict[Hashable, Any]]] = {}
+
+
+def _rows(sheet: str, f: _Formats, relative: RelativePaths, columns: Any = ()) -> LongRows:
+    styles = tuple(fmt._get_xf_index() for fmt in (f.text, f.num, f.pct, f.link))
+    signature = (styles, os.fspath(relative.base), repr(columns))
+    held = _KEPT.get(sheet)
+    rows = LongRows(sheet, 4, held[1] if held is not None and held[0] == signature else None)
+    _KEPT[sheet] = (signature, rows.kept)
     return rows
 
 
