@@ -269,10 +269,14 @@ def _period_rates(
 
 def responsible_of(result: ClockResult, cycle: ItemCycle | None, rules: Rules) -> str:
     """Who answers for a clock: its department, the office, the lead department or approvers."""
-    if result.department:
-        return result.department
     spec = next((c for c in rules.clocks.clocks if c.key == result.clock), None)
     kind = spec.responsible if spec is not None else "lead_dept"
+    return _responsible(result, cycle, kind, rules)
+
+
+def _responsible(result: ClockResult, cycle: ItemCycle | None, kind: str, rules: Rules) -> str:
+    if result.department:
+        return result.department
     fields = cycle.fields if cycle is not None else {}
     if kind == "office":
         return rules.departments.roles.office
@@ -339,7 +343,7 @@ def build_summary(
         overdue=_overdue(facts),
         trend=_trend(cycles, latest, facts, as_of),
         dept_trend=_dept_trend(facts, rules, as_of),
-        items=_items(latest, statuses, by_cycle, rules, as_of),
+        items=_items(latest, statuses, facts, rules),
         warnings=list(warnings),
     )
 
@@ -360,8 +364,18 @@ class _Facts:
         self.results = results
         self.cycles = [by_key.get((r.item, r.cycle)) for r in results]
         self.decided = [decided_on(r, as_of) for r in results]
-        self.who = [responsible_of(r, c, rules) for r, c in zip(results, self.cycles, strict=True)]
+        kinds = {c.key: c.responsible for c in rules.clocks.clocks}
+        self.who = [
+            _responsible(r, c, kinds.get(r.clock, "lead_dept"), rules)
+            for r, c in zip(results, self.cycles, strict=True)
+        ]
         self._weeks: dict[dt.date, str] = {}
+        # clocks decided on time and late of each cycle (its on-time rate, :func:`rate_of`)
+        self.decided_by_cycle: dict[tuple[str, int], list[int]] = {}
+        for r, d in zip(results, self.decided, strict=True):
+            if d is not None:
+                counts = self.decided_by_cycle.setdefault((r.item, r.cycle), [0, 0])
+                counts[0 if d[1] else 1] += 1
 
     def week(self, day: dt.date) -> str:
         held = self._weeks.get(day)
@@ -547,9 +561,8 @@ def _dept_trend(facts: _Facts, rules: Rules, as_of: dt.datetime) -> dict[str, li
 def _items(
     latest: Mapping[str, ItemCycle],
     statuses: Mapping[str, ItemStatus],
-    by_cycle: Mapping[tuple[str, int], list[ClockResult]],
+    facts: _Facts,
     rules: Rules,
-    as_of: dt.datetime,
 ) -> list[ItemRow]:
     from automation.core.intake import format_deadline
 
@@ -558,7 +571,7 @@ def _items(
     for item in sorted(latest):
         c = latest[item]
         status = statuses[item]
-        rate = rate_of(by_cycle.get((item, c.cycle), []), as_of).rate
+        rate = Rate(*facts.decided_by_cycle.get((item, c.cycle), (0, 0))).rate
         computed = {
             "item_id": item,
             "coop_depts": "、".join(departments_of(c, rules.clocks)),

@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,25 @@ def _depts(value: Any) -> list[str]:
 
 def workbook_names(rules: Rules, item_id: str, departments: list[str]) -> dict[str, str]:
     """File names of an item's workbooks: ``minutes`` and ``execution:<dept>``."""
-    minutes = Path(rules.form("minutes").file_name)
-    execution = Path(rules.form("execution").file_name)
-    names = {"minutes": f"{minutes.stem}_{item_id}{minutes.suffix}"}
+    names = _names(
+        rules.form("minutes").file_name,
+        rules.form("execution").file_name,
+        item_id,
+        tuple(departments),
+    )
+    return dict(names)
+
+
+@lru_cache(maxsize=1 << 14)  # asked for every item by every run's summary and write-back
+def _names(
+    minutes_file: str, execution_file: str, item_id: str, departments: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    minutes = Path(minutes_file)
+    execution = Path(execution_file)
+    names = [("minutes", f"{minutes.stem}_{item_id}{minutes.suffix}")]
     for d in departments:
-        names[f"execution:{d}"] = f"{execution.stem}_{item_id}_{d}{execution.suffix}"
-    return names
+        names.append((f"execution:{d}", f"{execution.stem}_{item_id}_{d}{execution.suffix}"))
+    return tuple(names)
 
 
 def deadline_milestones(rules: Rules, row: dict[str, Any], calendar: Any) -> list[dict[str, Any]]:

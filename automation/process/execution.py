@@ -134,14 +134,28 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
     again (see ``ValidationCache.derive``)."""
     table = read_tracking(ctx)
     folders = item_folder_index(ctx.paths)
+    # within one run (the exceptions, the rollup and the lead reports each ask): an item whose
+    # row and folders' reports are the very ones of the last call is the same
+    this_run = ctx.memo.setdefault("read_items", {})
     out = []
     for row in latest_revisions(table.rows).values():
         item_id = _text(row.get("item_id"))
         mine = folders.get(item_id, [])
+        # a file that cannot be read is reported in the warnings
+        lists = [folder_reports(ctx, folder, warnings) for folder in mine]
+        held = this_run.get(item_id)
+        if (
+            held is not None
+            and held[0] is row
+            and len(held[1]) == len(lists)
+            and all(a is b for a, b in zip(held[1], lists, strict=True))
+        ):
+            out.append(held[2])
+            continue
         read = []
         idents = []
-        for folder in mine:  # a file that cannot be read is reported in the warnings
-            for path, report, ident in folder_reports(ctx, folder, warnings):
+        for found in lists:
+            for path, report, ident in found:
                 if report.kind in RECORD_KINDS:  # not the lead reports written there
                     read.append(report)
                     idents.append((path, ident))
@@ -153,18 +167,18 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
             lambda item_id=item_id, read=read: _item_execution(item_id, read),
         )
         fields = {k: v for k, v in row.items() if k != "_row"}
-        out.append(
-            ItemExecution(
-                item_id=item_id,
-                title=_text(row.get("title")),
-                lead_dept=_text(row.get("lead_dept")),
-                fields=fields,
-                departments=depts,
-                folder=mine[0] if mine else None,
-                weekly_reports=weekly,
-                source=source,
-            )
+        item = ItemExecution(
+            item_id=item_id,
+            title=_text(row.get("title")),
+            lead_dept=_text(row.get("lead_dept")),
+            fields=fields,
+            departments=depts,
+            folder=mine[0] if mine else None,
+            weekly_reports=weekly,
+            source=source,
         )
+        this_run[item_id] = (row, lists, item)
+        out.append(item)
     return out
 
 
@@ -189,6 +203,12 @@ def _item_execution(item_id: str, reports: list[Any]) -> tuple[dict[str, DeptExe
     return depts, weekly
 
 
+def _same_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that is the same for the same file the way ``Path`` compares
+    (normalised; case folded on Windows), without building a ``Path`` for each."""
+    return os.path.normcase(os.path.normpath(path))
+
+
 @dataclass(frozen=True)
 class SentReport:
     submitted_on: dt.date | None
@@ -203,8 +223,8 @@ def weekly_submissions(
     ``extra`` (the reports filed in item folders), as the clock reads them; ``week``
     (``2026-W41``): that week's only."""
     reports = read_weekly_reports(ctx, warnings)
-    seen = {Path(r.path) for r in reports}
-    reports += [r for r in extra if Path(r.path) not in seen]
+    seen = {_same_path(r.path) for r in reports}
+    reports += [r for r in extra if _same_path(r.path) not in seen]
     # the reports as this process last merged them: the same answer
     source = (files_key(ctx, [r.path for r in reports]), week)
     return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports, week))
