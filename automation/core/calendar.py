@@ -19,6 +19,7 @@ import bisect
 import datetime as dt
 import functools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -200,6 +201,7 @@ class WorkCalendar:
         "_week_due",
         "_week_dues",
         "_year_days",
+        "_among",
     )
 
     def __init__(
@@ -232,6 +234,7 @@ class WorkCalendar:
         self._week_due: dict[tuple[int, int], dt.date | None] = {}
         self._week_dues: dict[tuple[dt.date, dt.date], tuple[tuple[str, dt.date], ...]] = {}
         self._year_days: dict[int, tuple[list[int], list[dt.date]]] = {}
+        self._among: dict[tuple[frozenset[dt.date], dt.date, dt.date], tuple[dt.date, ...]] = {}
 
     @classmethod
     def from_rules(cls, rules: CalendarRules) -> WorkCalendar:
@@ -404,6 +407,24 @@ class WorkCalendar:
             self._year_start(d.year, which)
             + self._year_counts(d.year)[which][d.timetuple().tm_yday]
         )
+
+    def workdays_among(
+        self, days: Collection[dt.date], first: dt.date, last: dt.date
+    ) -> tuple[dt.date, ...]:
+        """The working days of ``days`` in [first, last], in no particular order. Kept per
+        frozen set and span: the daily clocks ask it of every department's rows at every
+        moment, and rows and span stay the same through a day."""
+        if not isinstance(days, frozenset):
+            return tuple(d for d in days if first <= d <= last and self.is_workday(d))
+        key = (days, first, last)
+        held = self._among.get(key)
+        if held is None:
+            if len(self._among) >= _MAX_SPANS:
+                self._among.clear()
+            is_workday = self.is_workday
+            held = tuple(d for d in days if first <= d <= last and is_workday(d))
+            self._among[key] = held
+        return held
 
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
         """Working days in (a, b]; negative (the count in (b, a]) when b is before a."""

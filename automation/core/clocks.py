@@ -338,7 +338,7 @@ def _daily_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     rows = _record(ctx.cycle, dept).daily_dates
     # counted, not listed: the cost does not grow with the span (only the first days are listed)
     n_required = 1 + cal.workdays_between(first.due, last) if first.due <= last else 0
-    counted = [d for d in rows if first.due <= d <= last and cal.is_workday(d)]
+    counted = cal.workdays_among(rows, first.due, last)
     n_rows = len(counted)
     today_open = (
         n_required > 0

@@ -1011,7 +1011,9 @@ def drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
 def _drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
     warnings: list[str] = []
     items = read_items(ctx, warnings)
-    today = ctx.today
+    # exceptions change with the day only (core.exceptions reads the as-of moment's local day,
+    # office marks default to the run's day): a service's cycles a few minutes apart reuse them
+    days = (ctx.today, ctx.calendar.local(ctx.as_of).date())
     out: list[ExceptionCase] = []
     for item in items:
         notes = _text(item.fields.get("notes"))
@@ -1019,7 +1021,7 @@ def _drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
             ctx.cache.derive(
                 "exceptions",
                 item.item_id,
-                (item.source, notes, ctx.as_of, today),
+                (item.source, notes, days),
                 lambda item=item, notes=notes: _item_exceptions(ctx, item, notes),
             )
         )
