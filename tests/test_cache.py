@@ -428,3 +428,28 @@ def test_a_file_being_written_by_a_worker_is_skipped_and_then_known_as_before(dr
         assert cache.written_here(report)
         report.write_bytes(b"someone else's")
         assert not cache.written_here(report)
+
+
+def test_a_value_made_again_equal_to_the_one_kept_is_the_kept_object(drive):
+    """``derive(same=True)``: a value made again under a new key (a new moment) that equals
+    the one kept is returned as the kept object; one that differs is the new one."""
+    with open_ledger(drive) as ledger:
+        cache = ValidationCache(ledger, load_rules())
+        first = cache.derive("rollup", "XT-1", ("10:00",), lambda: [("生产部", "running")])
+        made = []
+
+        def again() -> list:
+            made.append(1)
+            return [("生产部", "running")]
+
+        second = cache.derive("rollup", "XT-1", ("10:01",), again, same=True)
+        assert made and second is first  # made again, equal: the kept object
+        assert cache.last("rollup", "XT-1") is first
+        plain = cache.derive("rollup", "XT-1", ("10:02",), again)
+        assert plain == first and plain is not first  # without same: the new object
+        changed = cache.derive(
+            "rollup", "XT-1", ("10:03",), lambda: [("生产部", "at_risk")], same=True
+        )
+        assert changed == [("生产部", "at_risk")]
+        assert cache.recall("rollup", "XT-1", ("10:03",)) is changed
+        assert cache.last("rollup", "XT-2") is None

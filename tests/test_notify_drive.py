@@ -456,3 +456,23 @@ def test_status_reports_the_notification_queue(drive, rules):
     status = json.loads(proc.stdout)
     assert status["notifications"]["messages_sent"] >= 1
     assert status["notifications"]["messages_failing"] == 0
+
+
+def test_events_as_they_were_a_minute_before_are_the_same_object(drive, rules):
+    """A cycle a minute after the last works the clocks out again (the share of working time
+    used moved); an item whose events did not change keeps the very list, so its
+    notifications are not made again — and one whose events changed gets the new ones."""
+    from automation.process.notify import drive_event_parts
+
+    registered(drive, rules)
+    with open_context(drive, as_of=AS_OF) as ctx:
+        first = dict(drive_event_parts(ctx))
+    with open_context(drive, as_of=AS_OF + dt.timedelta(minutes=1)) as ctx:
+        again = dict(drive_event_parts(ctx))
+    assert first and first.keys() == again.keys()
+    assert all(again[item] is first[item] for item in first)
+    # days later the registration is no longer news and clocks have moved on
+    with open_context(drive, as_of=AS_OF + dt.timedelta(days=20)) as ctx:
+        later = dict(drive_event_parts(ctx))
+    assert any(later[item] != first[item] for item in first)
+    assert all(later[item] is not first[item] for item in first if later[item] != first[item])

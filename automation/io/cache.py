@@ -213,15 +213,23 @@ class ValidationCache:
         """The identity (size, times, inode) ``path`` had when this cache last validated it."""
         return self.identities.get(cache_key(path))
 
-    def derive(self, name: str, slot: Any, key: Any, make: Callable[[], T]) -> T:
+    def derive(
+        self, name: str, slot: Any, key: Any, make: Callable[[], T], *, same: bool = False
+    ) -> T:
         """A value worked out from what this cache read: ``make()`` unless the value stored
         for ``(name, slot)`` was made under an equal ``key``. The key must name everything the
         value depends on (the identities of the files, the moment, the inputs); it is kept
-        between runs of this process like the reports (per state database and environment)."""
+        between runs of this process like the reports (per state database and environment).
+
+        ``same``: a value made again that equals the one stored is returned as the stored
+        object (a value keyed on the moment is usually what it was a minute before; callers
+        that key their own work on the object then keep it)."""
         held = self.worked_out.get((name, slot))
         if held is not None and held[0] == key:
             return held[1]
         value = make()
+        if same and held is not None and held[1] == value:
+            value = held[1]
         self.worked_out[(name, slot)] = (key, value)
         return value
 
@@ -261,6 +269,11 @@ class ValidationCache:
         """The value :meth:`keep` kept for ``(name, slot)`` under an equal ``key``, else None."""
         held = self.worked_out.get((name, slot))
         return held[1] if held is not None and held[0] == key else None
+
+    def last(self, name: str, slot: Any) -> Any:
+        """The value kept for ``(name, slot)`` whatever its key, else None."""
+        held = self.worked_out.get((name, slot))
+        return None if held is None else held[1]
 
     def keep(self, name: str, slot: Any, key: Any, value: Any = True) -> None:
         """Keep ``value`` for ``(name, slot)`` under ``key`` (see :meth:`derive`)."""

@@ -354,6 +354,7 @@ def compute_weekly(
                 lambda item=item: item_rollups(
                     item, ctx.rules, ctx.calendar, ctx.as_of, week, sent
                 ),
+                same=True,  # the reports below are written again only for new objects
             )
         )
     return items, rollups, warnings
