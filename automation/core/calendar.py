@@ -202,6 +202,7 @@ class WorkCalendar:
         "_week_dues",
         "_year_days",
         "_among",
+        "_upto",
     )
 
     def __init__(
@@ -234,6 +235,7 @@ class WorkCalendar:
         self._week_due: dict[tuple[int, int], dt.date | None] = {}
         self._week_dues: dict[tuple[dt.date, dt.date], tuple[tuple[str, dt.date], ...]] = {}
         self._year_days: dict[int, tuple[list[int], list[dt.date]]] = {}
+        self._upto: dict[tuple[dt.date, int], int] = {}
         self._among: dict[tuple[frozenset[dt.date], dt.date, dt.date], tuple[dt.date, ...]] = {}
 
     @classmethod
@@ -403,10 +405,14 @@ class WorkCalendar:
     def _count_upto(self, d: dt.date, which: int) -> int:
         """Days of a kind up to and including ``d``, from an origin only differences are taken
         of (working days: which=0, provisional days: which=1)."""
-        return (
-            self._year_start(d.year, which)
-            + self._year_counts(d.year)[which][d.timetuple().tm_yday]
-        )
+        key = (d, which)
+        held = self._upto.get(key)
+        if held is None:  # the clocks of a drive ask of the same few hundred days
+            held = self._upto[key] = (
+                self._year_start(d.year, which)
+                + self._year_counts(d.year)[which][d.timetuple().tm_yday]
+            )
+        return held
 
     def workdays_among(
         self, days: Collection[dt.date], first: dt.date, last: dt.date
