@@ -178,7 +178,7 @@ def _listing(order: list[int], kept: dict | None, *, reuse: bool = True) -> tupl
     for place, n in enumerate(order, start=1):
         rows.number(0, place, num)
         if reuse:
-            rows.kept_cells(n, lambda rows, n=n: fill(rows, n))
+            rows.kept_cells(n, fill, n)
         else:
             fill(rows, n)
         rows.end_row()

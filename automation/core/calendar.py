@@ -420,16 +420,15 @@ class WorkCalendar:
         """The working days of ``days`` in [first, last], in no particular order. Kept per
         frozen set and span: the daily clocks ask it of every department's rows at every
         moment, and rows and span stay the same through a day."""
-        if not isinstance(days, frozenset):
-            return tuple(d for d in days if first <= d <= last and self.is_workday(d))
-        key = (days, first, last)
-        held = self._among.get(key)
+        key = (days, first, last) if isinstance(days, frozenset) else None
+        held = None if key is None else self._among.get(key)
         if held is None:
-            if len(self._among) >= _MAX_SPANS:
-                self._among.clear()
             is_workday = self.is_workday
             held = tuple(d for d in days if first <= d <= last and is_workday(d))
-            self._among[key] = held
+            if key is not None:
+                if len(self._among) >= _MAX_SPANS:
+                    self._among.clear()
+                self._among[key] = held
         return held
 
     def workdays_between(self, a: dt.date, b: dt.date) -> int:

@@ -130,9 +130,11 @@ class ItemRow:
     cycle: int
     values: dict[str, Any]
 
+    @functools.cached_property
     def key(self) -> tuple[tuple[str, Any], ...] | None:
         """The values as a key (lists as tuples; None when one cannot be a key): a row
-        rendered for a key before shows the same."""
+        rendered for a key before shows the same (worked out once: the workbook and the page
+        both ask)."""
         key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in self.values.items())
         try:
             hash(key)

@@ -133,12 +133,15 @@ class LongRows:
         self.text(col, text, fmt)
         self._links.append((self._row, col, target, tip))
 
-    def kept_cells(self, key: Hashable, fill: Callable[[LongRows], None]) -> None:
-        """The cells ``fill(self)`` adds to the current row, taken as they were built for
-        ``key`` in this workbook or the earlier one. ``key`` must name everything ``fill``
-        writes, and not the row's place; the cells name their formats by style index, so
-        both workbooks must have given those formats their index (``Format._get_xf_index``)
-        in the same order before the rows."""
+    def kept_cells(self, key: Hashable | None, fill: Callable[..., None], *args: Any) -> None:
+        """The cells ``fill(self, *args)`` adds to the current row, taken as they were built
+        for ``key`` in this workbook or the earlier one (None: built, and not kept). ``key``
+        must name everything ``fill`` writes, and not the row's place; the cells name their
+        formats by style index, so both workbooks must have given those formats their index
+        (``Format._get_xf_index``) in the same order before the rows."""
+        if key is None:
+            fill(self, *args)
+            return
         held = self.kept.get(key)
         if held is None:
             held = self._earlier.get(key)
@@ -146,7 +149,7 @@ class LongRows:
             held = None  # built again: past Excel's limit its links are shown as text
         if held is None:
             plain = self._plain
-            held = self._built(fill)
+            held = self._built(fill, args)
             if self._plain == plain:  # every link written: the same for the next workbook
                 self.kept[key] = held
         else:
@@ -157,12 +160,12 @@ class LongRows:
         if last_col > self.last_col:
             self.last_col = last_col
 
-    def _built(self, fill: Callable[[LongRows], None]) -> tuple[str, tuple, int]:
+    def _built(self, fill: Callable[..., None], args: tuple[Any, ...]) -> tuple[str, tuple, int]:
         cells, links, last_col, n = len(self._cells), len(self._links), self.last_col, self._n
         self.last_col = 0
         self._n = _MARK
         try:
-            fill(self)
+            fill(self, *args)
         finally:
             self._n = n
         built = (

@@ -215,6 +215,7 @@ def summary_html(
     links = links or {}
     page, rows = _templates()
     overdue = _RowCache("overdue", rows.overdue_row)
+    overdue_args = [(o, links.get(o.item)) for o in model.overdue]  # the key is what is shown
     items = _RowCache("items", rows.item_row)
     return page.render(
         m=model,
@@ -222,9 +223,7 @@ def summary_html(
         periods=PERIODS,
         charts=charts,
         links=links,
-        overdue_rows=overdue.join(
-            ((o, links.get(o.item)), (o, links.get(o.item))) for o in model.overdue
-        ),
+        overdue_rows=overdue.join((args, args) for args in overdue_args),
         item_rows=items.join((_item_key(i), (i.item, i.values)) for i in model.items),
     )
 
@@ -254,8 +253,7 @@ _ROWS: dict[str, dict[Any, str]] = {}
 
 
 def _item_key(row: ItemRow) -> Any:
-    values = row.key()
-    return None if values is None else (row.item, values)
+    return None if row.key is None else (row.item, row.key)
 
 
 class _RowCache:

@@ -277,7 +277,7 @@ def _overdue(
     for n, o in enumerate(model.overdue, start=1):
         rows.number(0, n, f.num)
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        rows.kept_cells((o, target), lambda rows, o=o, target=target: fill(rows, o, target))
+        rows.kept_cells((o, target), fill, o, target)
         rows.end_row()
     last = 3 + len(model.overdue)
     if model.overdue:
@@ -382,14 +382,8 @@ def _items(
 
     for item in model.items:
         target = links.get((item.item, None))
-        key = item.key()
-        if key is None:  # a value that names no key: built every time
-            fill(rows, item.values, target)
-        else:
-            rows.kept_cells(
-                (key, target),
-                lambda rows, item=item, target=target: fill(rows, item.values, target),
-            )
+        key = None if item.key is None else (item.key, target)  # None: built every time
+        rows.kept_cells(key, fill, item.values, target)
         rows.end_row()
     last = 3 + len(model.items)
     width = len(form.columns) - 1
