@@ -759,3 +759,50 @@ def test_the_item_folder_readers_skip_the_reports_the_run_wrote_until_someone_re
         assert not ctx.cache.written_here(lead)
         found = {p: r for p, r, _i in folder_reports(ctx, folder, [])}
         assert found[lead].kind == "execution"
+
+
+def test_a_row_the_table_kept_keeps_its_objects_through_the_stages(exec_drive: Path) -> None:
+    """The write-back rewrites the tracking table when one row's clock moves; the stages after
+    it key their work on the row objects, so a row whose values stayed is the very dict of the
+    version read before, and its item and clock cycle the very objects: only the row that
+    changed is worked out again (a warm cycle of a large drive does not redo every item)."""
+    from automation.process.clocks import clock_results_by_cycle, item_cycles
+    from automation.process.context import open_context
+    from automation.process.execution import read_items
+    from automation.process.tracking import read_tracking
+
+    rules = load_rules()
+    form = rules.form("tracking")
+    tracking = drive_paths(exec_drive).tracking
+    other = "XT-2026-0002"
+
+    def row_5(**values: object) -> None:
+        cells = [CellEdit(f"{layout(form).columns[k]}5", v) for k, v in values.items()]
+        tracking.write_bytes(patch_workbook(tracking.read_bytes(), form.sheet, cells))
+
+    def stages() -> tuple[dict, dict, dict, dict]:
+        with open_context(exec_drive, as_of=LATE) as ctx:
+            rows = read_tracking(ctx).rows
+            cycles = item_cycles(ctx, rows, [])
+            clocks = clock_results_by_cycle(ctx, cycles)
+            return (
+                {r["item_id"]: r for r in rows},
+                {i.item_id: i for i in read_items(ctx, [])},
+                {c.item_id: c for c in cycles},
+                {c.item_id: part for c, part in zip(cycles, clocks, strict=True)},
+            )
+
+    row_5(item_id=other, revision=1, title="第二件事", lead_dept="市场部", notes="")
+    first = stages()
+    row_5(notes="已电话沟通")  # the office notes something on the other row
+    again = stages()
+    for before, after in zip(first, again, strict=True):
+        assert before.keys() == after.keys() == {ITEM, other}
+        assert after[ITEM] is before[ITEM]  # untouched: the same object, nothing redone
+    rows, items, cycles, clocks = zip(first, again, strict=True)
+    assert rows[1][other] is not rows[0][other] and rows[1][other]["notes"] == "已电话沟通"
+    assert items[1][other] is not items[0][other]
+    assert items[1][other].fields["notes"] == "已电话沟通"
+    assert cycles[1][other] is not cycles[0][other]
+    # the notes are no input of a clock: its clocks are those worked out before
+    assert clocks[1][other] is clocks[0][other]

@@ -15,7 +15,7 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,14 +333,23 @@ def item_cycles(
             continue
         item = str(row["item_id"]).strip()
         cycle = revision_of(row.get("revision"))
-        fields = {k: v for k, v in row.items() if k != "_row"}
-        depts: dict[str, DeptRecord] = {}
+        depts: Mapping[str, DeptRecord] = _NO_DEPARTMENTS
         if cycle == latest[item]:
             depts = department_records(
                 ctx, item, warnings=warnings, weekly_reports=weekly, folders=folders
             )
-        cycles.append(ItemCycle(item, cycle, fields, depts))
+        # the very cycle of the last call while its row and records are the same objects
+        # (see process.tracking): the stages after key their work on it
+        held = ctx.cache.last("item_cycle", (item, cycle))
+        if held is None or held[0] is not row or held[1] is not depts:
+            fields = {k: v for k, v in row.items() if k != "_row"}
+            held = (row, depts, ItemCycle(item, cycle, fields, depts))
+            ctx.cache.keep("item_cycle", (item, cycle), None, held)
+        cycles.append(held[2])
     return cycles
+
+
+_NO_DEPARTMENTS: Mapping[str, DeptRecord] = {}  # an earlier cycle's records: none (never changed)
 
 
 def clock_results(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[ClockResult]:
@@ -357,12 +366,18 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
     used = input_fields(rules)
     for c in cycles:
+        slot = (c.item_id, c.cycle)
+        held = ctx.cache.last("clocks", slot)
+        if held is not None and held[0] is c and held[2] == as_of:  # no key to build
+            out.append(held[1])
+            continue
         key = (as_of, _cycle_key(c, used))
-        held = ctx.cache.recall("clocks", (c.item_id, c.cycle), key)
-        if held is None:
-            held = (c, compute_clocks([c], rules, calendar, as_of, explain=False))
-            ctx.cache.keep("clocks", (c.item_id, c.cycle), key, held)
-        out.append(held[1])
+        held = ctx.cache.recall("clocks", slot, key)
+        results = (
+            compute_clocks([c], rules, calendar, as_of, explain=False) if held is None else held[1]
+        )
+        ctx.cache.keep("clocks", slot, key, (c, results, as_of))
+        out.append(results)
     return out
 
 

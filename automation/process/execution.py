@@ -131,26 +131,25 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
     """Every item of the tracking table (latest cycle) with its execution workbooks' rows.
 
     An item none of whose workbooks changed since this process last read it is not worked out
-    again (see ``ValidationCache.derive``)."""
+    again (see ``ValidationCache.derive``); one whose row (the very row object: see
+    ``process.tracking``) and workbooks are those of the last call is the same object, so the
+    stages keyed on it (the exceptions, the rollup, the lead reports) redo only what moved."""
     table = read_tracking(ctx)
     folders = item_folder_index(ctx.paths)
-    # within one run (the exceptions, the rollup and the lead reports each ask): an item whose
-    # row and folders' reports are the very ones of the last call is the same
-    this_run = ctx.memo.setdefault("read_items", {})
     out = []
     for row in latest_revisions(table.rows).values():
         item_id = _text(row.get("item_id"))
         mine = folders.get(item_id, [])
         # a file that cannot be read is reported in the warnings
         lists = [folder_reports(ctx, folder, warnings) for folder in mine]
-        held = this_run.get(item_id)
+        held = ctx.cache.last("item_execution", item_id)
+        same_row = held is not None and held[0] is row
         if (
-            held is not None
-            and held[0] is row
+            same_row
             and len(held[1]) == len(lists)
             and all(a is b for a, b in zip(held[1], lists, strict=True))
-        ):
-            out.append(held[2])
+        ):  # within a run: the folders' very listings (each stage asks)
+            out.append(held[3])
             continue
         read = []
         idents = []
@@ -160,24 +159,28 @@ def read_items(ctx: RunContext, warnings: list[str]) -> list[ItemExecution]:
                     read.append(report)
                     idents.append((path, ident))
         source = tuple(idents)
-        depts, weekly = ctx.cache.derive(
-            "execution",
-            item_id,
-            source,
-            lambda item_id=item_id, read=read: _item_execution(item_id, read),
-        )
-        fields = {k: v for k, v in row.items() if k != "_row"}
-        item = ItemExecution(
-            item_id=item_id,
-            title=_text(row.get("title")),
-            lead_dept=_text(row.get("lead_dept")),
-            fields=fields,
-            departments=depts,
-            folder=mine[0] if mine else None,
-            weekly_reports=weekly,
-            source=source,
-        )
-        this_run[item_id] = (row, lists, item)
+        folder = mine[0] if mine else None
+        if same_row and held[2] == source and held[3].folder == folder:
+            item = held[3]
+        else:
+            depts, weekly = ctx.cache.derive(
+                "execution",
+                item_id,
+                source,
+                lambda item_id=item_id, read=read: _item_execution(item_id, read),
+            )
+            fields = {k: v for k, v in row.items() if k != "_row"}
+            item = ItemExecution(
+                item_id=item_id,
+                title=_text(row.get("title")),
+                lead_dept=_text(row.get("lead_dept")),
+                fields=fields,
+                departments=depts,
+                folder=folder,
+                weekly_reports=weekly,
+                source=source,
+            )
+        ctx.cache.keep("item_execution", item_id, None, (row, lists, source, item))
         out.append(item)
     return out
 
@@ -340,8 +343,7 @@ def compute_weekly(
     rollups = []
     for item in items:
         key = (
-            item.source,
-            repr(sorted(item.fields.items())),
+            item,  # the very object while its row and workbooks stay (see read_items)
             ctx.as_of,
             week,
             tuple(sorted(sent_in_week.get(item.item_id.upper(), []))),

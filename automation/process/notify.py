@@ -115,8 +115,9 @@ def drive_event_parts(
         by_item.setdefault(c.item_id, []).append((c, part))
     out: list[tuple[str, list[core.Event]]] = []
     for item, pairs in by_item.items():
-        # an item whose rows and clocks are those of the last run: the same events
-        key = (repr([sorted(c.fields.items()) for c, _p in pairs]), ctx.as_of)
+        # an item whose cycles (rows and records: the very objects while they stay, see
+        # process.clocks.item_cycles) and clocks are those of the last run: the same events
+        key = (tuple(c for c, _p in pairs), ctx.as_of)
         clocks = [p for _c, p in pairs]
         held = ctx.cache.recall("events", item, key)
         if held is not None and all(a is b for a, b in zip(held[0], clocks, strict=True)):

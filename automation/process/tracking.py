@@ -114,10 +114,11 @@ def read_tracking(ctx: RunContext) -> TrackingTable:
     # stage of a cycle reads the table, and the bytes tell whether it is still the same
     memo = ctx.memo.get("tracking")
     if memo is not None and memo[0] == snap.sha256:
-        report = memo[1]
+        report, rows = memo[1], memo[2]
     else:
         report = ctx.cache.validate_bytes(paths.tracking, data, snap.sha256)
-        ctx.memo["tracking"] = (snap.sha256, report)
+        rows = _kept_rows(ctx, report)
+        ctx.memo["tracking"] = (snap.sha256, report, rows)
     if not getattr(report, "readable", True) or report.kind != "tracking":
         # never guess where rows are in a table we cannot read: nothing is written
         why = "；".join(getattr(p, "message", str(p)) for p in report.problems[:3])
@@ -127,12 +128,24 @@ def read_tracking(ctx: RunContext) -> TrackingTable:
             code="E_NOT_TRACKING",
             exit_code=2,
         )
-    rows = [
-        dict(r) for r in report.rows if any(not is_blank(v) for k, v in r.items() if k != "_row")
-    ]
     return TrackingTable(
-        paths.tracking, data, snap, rows, form, layout(form), list(report.problems)
+        paths.tracking, data, snap, list(rows), form, layout(form), list(report.problems)
     )
+
+
+def _kept_rows(ctx: RunContext, report: Any) -> list[dict[str, Any]]:
+    """The table's filled rows; a row equal to one of the version this process read before is
+    that very dict (the write-back rewrites the table when one row's clock moves: the stages
+    after it, which key their work on the row objects, then redo only that row's). The rows
+    are shared, never changed: callers build their own dicts."""
+    before = {r["_row"]: r for r in ctx.cache.last("tracking_rows", "") or ()}
+    rows = []
+    for r in report.rows:
+        if any(not is_blank(v) for k, v in r.items() if k != "_row"):
+            held = before.get(r["_row"])
+            rows.append(held if held == r else dict(r))
+    ctx.cache.keep("tracking_rows", "", None, rows)
+    return rows
 
 
 @dataclass(frozen=True)
