@@ -806,3 +806,42 @@ def test_a_row_the_table_kept_keeps_its_objects_through_the_stages(exec_drive: P
     assert cycles[1][other] is not cycles[0][other]
     # the notes are no input of a clock: its clocks are those worked out before
     assert clocks[1][other] is clocks[0][other]
+
+
+def test_an_item_folder_found_as_before_is_not_read_again_and_a_file_saved_in_place_is(
+    exec_drive: Path,
+) -> None:
+    """A later run of the process finds an item folder's workbooks as they were (each file
+    looked at once, the same reports); one saved again in place — the folder's listing and
+    time unchanged — is read again."""
+    from automation.process.clocks import folder_reports
+    from automation.process.context import open_context
+
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    old = time.time() - 3600
+    for p in [*folder.iterdir(), folder]:
+        os.utime(p, (old, old))
+
+    def reports() -> tuple[list, dict]:
+        with open_context(exec_drive, as_of=LATE) as ctx:
+            found = folder_reports(ctx, folder, [])
+            return found, {p.name: ctx.cache.identity(p) for p, _r, _i in found}
+
+    first, idents = reports()
+    again, idents_again = reports()
+    assert again is first and idents_again == idents and all(idents.values())
+    path = folder / f"模板四_跨部门任务执行跟踪表_{ITEM}_生产部.xlsx"
+    form = load_rules().form("execution")
+    lay = layout(form)
+    day = lay.first_data_row + len(PRODUCTION)
+    edits = [
+        CellEdit(f"{lay.columns['date']}{day}", dt.datetime(2026, 10, 9)),
+        CellEdit(f"{lay.columns['task']}{day}", "补一行"),
+    ]
+    path.write_bytes(patch_workbook(path.read_bytes(), form.sheet, edits))
+    os.utime(path, (old + 60, old + 60))
+    os.utime(folder, (old, old))  # saved in place: the listing says nothing
+    third, idents_third = reports()
+    assert third is not first and idents_third[path.name] != idents[path.name]
+    rows = {p.name: r for p, r, _i in third}[path.name].rows
+    assert any(r.get("task") == "补一行" for r in rows)

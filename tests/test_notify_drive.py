@@ -476,3 +476,22 @@ def test_events_as_they_were_a_minute_before_are_the_same_object(drive, rules):
         later = dict(drive_event_parts(ctx))
     assert any(later[item] != first[item] for item in first)
     assert all(later[item] is not first[item] for item in first if later[item] != first[item])
+
+
+def test_a_new_state_database_is_sent_what_this_process_queued_in_the_old_one(drive, rules):
+    """This process remembers that an item's notifications are queued (the same events are not
+    gone through again each cycle) — for the state database they were queued in: a new one
+    (the old lost or deleted) gets them queued again, though the events did not change."""
+    from automation.io.ledger import open_ledger, state_path
+    from automation.io.notify_queue import NotifyQueue
+
+    registered(drive, rules)
+    notify_drive(drive, as_of=AS_OF)
+    with open_ledger(drive) as ledger:
+        queued = NotifyQueue(ledger).all_keys()
+    assert queued
+    for part in state_path(drive).parent.glob(state_path(drive).name + "*"):
+        part.unlink()  # the state database lost, the process goes on
+    run_cycle(drive, as_of=AS_OF, settle_s=0)  # a new database, built again from the share
+    with open_ledger(drive) as ledger:
+        assert NotifyQueue(ledger).all_keys() >= queued

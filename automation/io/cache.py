@@ -209,6 +209,14 @@ class ValidationCache:
             return False
         return self._row("1", key, ident) is not None
 
+    def saw(self, path: str | Path, ident: str) -> None:
+        """``path`` was found at ``ident``, the identity of the version whose report the caller
+        holds from an earlier run (see ``process.clocks.folder_reports``): known as read in
+        this run without asking for the report again."""
+        key = cache_key(path)
+        self.seen.add(key)
+        self.identities[key] = ident
+
     def identity(self, path: str | Path) -> str | None:
         """The identity (size, times, inode) ``path`` had when this cache last validated it."""
         return self.identities.get(cache_key(path))

@@ -198,7 +198,7 @@ def archive_items(ctx: RunContext, *, item: str | None = None) -> ArchiveReport:
         try:
             outcome = _one(
                 run,
-                dict(row),
+                row,  # the table's row: shared, never changed (see process.tracking)
                 folders.get(item_id, []),
                 bags.get(item_id, []),
                 explicit=wanted is not None,
@@ -275,7 +275,7 @@ def _refresh_checklist(
     item_id = str(row["item_id"]).strip()
     walked = _walk(folder)
     key = (
-        repr(sorted(row.items())),
+        row,  # the very row while its values stay: compared at once
         revisions,
         str(folder),
         tuple((str(p), file_identity(p)) for p in walked),
@@ -343,16 +343,33 @@ def _request_fields(ledger: Ledger, item_id: str) -> dict[str, Any]:
 
 
 def _walk(folder: Path) -> list[Path]:
-    """Every regular file under ``folder``, links not followed, temporary files left out."""
-    out = []
-    for base, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not Path(base, d).is_symlink())
-        for name in sorted(names):
-            path = Path(base) / name
-            if path.is_symlink() or not path.is_file() or is_temporary(path):
-                continue
-            out.append(path)
+    """Every regular file under ``folder``, links not followed, temporary files left out (in
+    the order of ``os.walk``: a folder's files by name, then its subfolders by name). The
+    listing tells files, folders and links apart without asking the file system again."""
+    out: list[Path] = []
+    _walk_into(os.fspath(folder), out)
     return out
+
+
+def _walk_into(where: str, out: list[Path]) -> None:
+    try:
+        with os.scandir(where) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:  # as os.walk: a folder that cannot be listed is left out
+        return
+    subfolders = []
+    for entry in entries:
+        try:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append(entry.path)
+            elif entry.is_file(follow_symlinks=False) and not is_temporary(entry.name):
+                out.append(Path(entry.path))
+        except OSError:
+            continue
+    for sub in subfolders:
+        _walk_into(sub, out)
 
 
 def _folder_files(

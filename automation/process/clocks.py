@@ -39,6 +39,7 @@ from automation.core.digest import CountedRow, report_digest, weekly_needed
 from automation.core.normalize import is_blank
 from automation.core.text import printable
 from automation.errors import XietongError
+from automation.io.cache import file_identity, settled
 from automation.io.drive import DrivePaths, archived_item_folders, item_folder_index
 from automation.io.files import list_workbooks
 from automation.process.context import RunContext, calendar_of, rules_for
@@ -220,19 +221,30 @@ def folder_reports(
     use this: they read what they patch afresh. The workbooks this process wrote there (see
     ``ValidationCache.note_written``) are left out while they stay as written."""
     listing = workbooks_in(folder, recursive=True)
-    held = ctx.memo.get(("folder_reports", str(folder)))
+    where = str(folder)
+    held = ctx.memo.get(("folder_reports", where))
     if held is not None and held[0] == listing:
         warnings.extend(held[2])
         return held[1]
-    out: list[tuple[Path, Any, str | None]] = []
-    notes: list[str] = []
-    for path in listing:
-        if ctx.cache.written_here(path):  # a report the run wrote there: no form to read
-            continue
-        report = _read(ctx, path, notes)
-        if report is not None:
-            out.append((path, report, ctx.cache.last_identity))
-    ctx.memo[("folder_reports", str(folder))] = (listing, out, notes)
+    # every file as this process found it in an earlier run (settled, see io.cache): the
+    # same list, each file looked at once (no report asked for again)
+    idents = tuple(map(file_identity, listing))
+    before = ctx.cache.recall("folder_reports", where, (listing, idents))
+    if before is not None:
+        out, notes = before
+        for path, ident in zip(listing, idents, strict=True):
+            ctx.cache.saw(path, ident)  # type: ignore[arg-type]  # settled: not None
+    else:
+        out, notes = [], []
+        for path in listing:
+            if ctx.cache.written_here(path):  # a report the run wrote there: no form to read
+                continue
+            report = _read(ctx, path, notes)
+            if report is not None:
+                out.append((path, report, ctx.cache.last_identity))
+        if all(map(settled, idents)) and idents == tuple(map(file_identity, listing)):
+            ctx.cache.keep("folder_reports", where, (listing, idents), (out, notes))
+    ctx.memo[("folder_reports", where)] = (listing, out, notes)
     warnings.extend(notes)
     return out
 

@@ -713,11 +713,19 @@ def _lead_jobs(
     for item, rollups in items:
         if item.folder is None or not rollups:
             continue
-        base = item.folder / LEAD_FILE.format(week=week)
-        targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
-        rows = lead_rows(rollups)
-        head = _lead_head(item)
-        content = (week, head["item_id"], head["title"], head["lead_dept"], repr(rows))
+        # the item and rollups of the last run (the very objects while they stay, see
+        # read_items and compute_weekly): the same rows, not laid out again
+        made = (item, tuple(rollups), week)
+        held = ctx.cache.recall("lead_rows", item.item_id, made)
+        if held is None:
+            base = item.folder / LEAD_FILE.format(week=week)
+            targets = (base.with_suffix(".xlsx"), base.with_suffix(".html"))
+            rows = lead_rows(rollups)
+            head = _lead_head(item)
+            content = (week, head["item_id"], head["title"], head["lead_dept"], repr(rows))
+            held = (base, targets, rows, head, content)
+            ctx.cache.keep("lead_rows", item.item_id, made, held)
+        base, targets, rows, head, content = held
         # the same content, and both files as this process last left them: nothing to build
         if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
             continue

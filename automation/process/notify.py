@@ -381,13 +381,18 @@ def notify_drive(
     paths, rules, calendar, as_of = ctx.paths, ctx.rules, ctx.calendar, ctx.as_of
     report = NotifyReport(str(paths.root), as_of.isoformat(), dry_run)
     seen: dict[str, core.Notification] = {}
+    made: list[tuple[str, list[core.Event], list[core.Notification]]] = []
+    # the local state database these notifications were queued in (set once, when it is made)
+    state = ctx.need_ledger().get_meta("rebuilt") or ""
     for item, events in drive_event_parts(ctx, rows):
         held = ctx.cache.recall("notifications", item, "")
         if held is not None and held[0] is events:  # the same events: the same notifications
+            if held[2] == state:  # every one of them queued in this database: nothing new
+                continue
             mine = held[1]
         else:
             mine = core.notifications(events, rules.departments, rules.notify)
-            ctx.cache.keep("notifications", item, "", (events, mine))
+        made.append((item, events, mine))
         for n in mine:
             seen.setdefault(n.key, n)
     for n in core.notifications(extra_events, rules.departments, rules.notify):
@@ -399,6 +404,8 @@ def notify_drive(
     _run(paths, rules, ledger, found, known, as_of, calendar, report)
     if not dry_run and deliver:
         _deliver(paths, rules, ledger, report, client, clock, sleep)
+    for item, events, mine in made:  # queued above unless a dry run (the queue only grows)
+        ctx.cache.keep("notifications", item, "", (events, mine, None if dry_run else state))
     if not dry_run:  # what is queued now is known next run without asking the database
         queued = _queued_keys(ctx, queue)
         queued.update(seen)

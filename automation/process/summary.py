@@ -155,7 +155,7 @@ def build_model(ctx: RunContext) -> SummaryModel:
     # the rows, clocks and counts of the last build in this process: the same model
     key = (
         ctx.as_of,
-        [(c.item_id, c.cycle, sorted(c.fields.items())) for c in inputs.cycles],
+        inputs.cycles,  # the very cycles while their rows and records stay: compared at once
         pending,
         sorted(open_exceptions.items()),
         tuple(inputs.warnings),
@@ -186,13 +186,14 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     links = item_links(paths, rules, model)
     dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
     relative = RelativePaths(paths.summary)
-    rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
-    held = ctx.cache.recall("summary_hash", "", rel_links)
+    # the model of the last run and the same links: the same content
+    held = ctx.cache.recall("summary_hash", "", links)
     if held is not None and held[0] is model:
         digest = held[1]
     else:
+        rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
         digest = model.content_hash(rel_links)
-        ctx.cache.keep("summary_hash", "", rel_links, (model, digest))
+        ctx.cache.keep("summary_hash", "", links, (model, digest))
     result = SummaryResult(
         drive=str(paths.root),
         as_of=model.as_of.isoformat(),
