@@ -295,3 +295,61 @@ def test_a_clock_counts_in_the_period_it_was_decided_in(rules):
     ]
     rates = {k: (r.on_time, r.late) for k, r in period_rates(results, as_of).items()}
     assert rates == {"week": (1, 0), "month": (1, 1), "year": (1, 2), "all": (2, 2)}
+
+
+def test_after_one_item_changed_only_its_part_is_worked_out_and_the_model_is_the_same(
+    demo, tmp_path, monkeypatch
+):
+    """A summary rebuilt after one department saved a daily row works out that item's part
+    again and adds up the others' as they were: the model is the one built from scratch."""
+    import automation.process.summary as process_summary
+    from automation.core.layout import layout
+    from automation.io.drive import drive_paths
+    from automation.io.xlsxpatch import CellEdit, patch_workbook
+    from automation.process.clocks import clock_results, read_inputs
+    from automation.process.context import open_context
+    from automation.rules import load_rules
+
+    root = tmp_path / "drive"
+    shutil.copytree(demo[0], root)
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    worked = []
+    real = process_summary.item_part
+
+    def counted(cycles, *args):
+        worked.append(cycles[0].item_id)
+        return real(cycles, *args)
+
+    monkeypatch.setattr(process_summary, "item_part", counted)
+    with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+        process_summary.build_model(ctx)
+    items = len(worked)
+    assert items > 1
+
+    form = load_rules().form("execution")
+    lay = layout(form)
+    path = sorted(drive_paths(root).items.rglob("模板四_*.xlsx"))[0]
+    ws = openpyxl.load_workbook(path)[form.sheet]
+    row = lay.first_data_row
+    while ws[f"{lay.columns['date']}{row}"].value is not None:
+        row += 1
+    edits = [
+        CellEdit(f"{lay.columns['date']}{row}", dt.datetime(2026, 10, 20)),
+        CellEdit(f"{lay.columns['task']}{row}", "补报一行"),
+    ]
+    path.write_bytes(patch_workbook(path.read_bytes(), form.sheet, edits))
+    worked.clear()
+    with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+        model = process_summary.build_model(ctx)
+        inputs = read_inputs(ctx)
+        fresh = build_summary(
+            inputs.cycles,
+            clock_results(ctx, inputs.cycles),
+            ctx.rules,
+            ctx.as_of,
+            pending_requests=process_summary.pending_requests(ctx.paths),
+            open_exceptions=process_summary.open_exceptions_by_department(ctx),
+            warnings=inputs.warnings,
+        )
+    assert len(worked) == 1 and worked[0] in path.parent.name
+    assert model.as_dict() == fresh.as_dict()

@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -268,8 +268,14 @@ def period_rates(results: Sequence[ClockResult], as_of: dt.datetime) -> dict[str
 def _period_rates(
     decided: Sequence[tuple[dt.date | None, bool] | None], as_of: dt.datetime
 ) -> dict[str, Rate]:
-    """On time / late per period of the decided clocks (each distinct day looked at once)."""
-    counts = Counter(d for d in decided if d is not None)
+    return _rates_by_period(Counter(d for d in decided if d is not None), as_of)
+
+
+def _rates_by_period(
+    counts: Mapping[tuple[dt.date | None, bool], int], as_of: dt.datetime
+) -> dict[str, Rate]:
+    """On time / late per period of the decided clocks, counted by (day, on time?) (each
+    distinct day looked at once)."""
     out: dict[str, Rate] = {}
     for period, _label in PERIODS:
         on = late = 0
@@ -298,14 +304,6 @@ def _responsible(result: ClockResult, cycle: ItemCycle | None, kind: str, rules:
         return route or "审批人"
     lead = str(fields.get("lead_dept") or "").strip()
     return lead or rules.departments.roles.office
-
-
-def _latest(cycles: Iterable[ItemCycle]) -> dict[str, ItemCycle]:
-    out: dict[str, ItemCycle] = {}
-    for c in cycles:
-        if c.item_id not in out or c.cycle >= out[c.item_id].cycle:
-            out[c.item_id] = c
-    return out
 
 
 def _date(value: Any) -> dt.date | None:
@@ -339,62 +337,200 @@ def build_summary(
     """The summary model (see the module docstring for how each number is counted).
 
     ``pending_requests``: forms waiting in the inbox (the first stage, 需求发起);
-    ``open_exceptions``: open exceptions per department (0 where absent).
+    ``open_exceptions``: open exceptions per department (0 where absent). The same as
+    :func:`assemble` of each item's :func:`item_part`.
     """
-    latest = _latest(cycles)
     by_cycle: dict[tuple[str, int], list[ClockResult]] = {}
     for r in results:
         by_cycle.setdefault((r.item, r.cycle), []).append(r)
-    statuses: dict[str, ItemStatus] = {
-        item: item_status(by_cycle.get((item, c.cycle), [])) for item, c in latest.items()
-    }
-    facts = _Facts(cycles, results, rules, as_of)
-    return SummaryModel(
-        as_of=as_of,
-        overview=_overview(latest, statuses, by_cycle, facts, rules, as_of, pending_requests),
-        departments=_departments(latest, facts, rules, open_exceptions or {}),
-        overdue=_overdue(facts),
-        trend=_trend(cycles, latest, facts, as_of),
-        dept_trend=_dept_trend(facts, rules, as_of),
-        items=_items(latest, statuses, facts, rules),
-        warnings=list(warnings),
+    by_item: dict[str, list[ItemCycle]] = {}
+    for c in cycles:
+        by_item.setdefault(c.item_id, []).append(c)
+    parts = [
+        item_part(mine, [by_cycle.get((c.item_id, c.cycle), []) for c in mine], rules, as_of)
+        for mine in by_item.values()
+    ]
+    return assemble(
+        parts,
+        rules,
+        as_of,
+        pending_requests=pending_requests,
+        open_exceptions=open_exceptions,
+        warnings=warnings,
     )
 
 
-class _Facts:
-    """What every part of the model asks of each clock result, worked out once per result:
-    when it was decided and whether on time (:func:`decided_on`), who answers for it
-    (:func:`responsible_of`), and its cycle; and the ISO week of each distinct day."""
+@dataclass(frozen=True)
+class ItemPart:
+    """What one item adds to the summary: its cycles (revisions) and their clocks at one
+    moment, worked out once — a summary rebuilt after one item changed works out that item's
+    part again and adds up the others' as they were (:func:`assemble`)."""
 
-    def __init__(
-        self,
-        cycles: Sequence[ItemCycle],
-        results: Sequence[ClockResult],
-        rules: Rules,
-        as_of: dt.datetime,
-    ) -> None:
-        by_key = {(c.item_id, c.cycle): c for c in cycles}
-        self.results = results
-        self.cycles = [by_key.get((r.item, r.cycle)) for r in results]
-        self.decided = [decided_on(r, as_of) for r in results]
-        kinds = {c.key: c.responsible for c in rules.clocks.clocks}
-        self.who = [
-            _responsible(r, c, kinds.get(r.clock, "lead_dept"), rules)
-            for r, c in zip(results, self.cycles, strict=True)
-        ]
-        self._weeks: dict[dt.date, str] = {}
-        # clocks decided on time and late of each cycle (its on-time rate, :func:`rate_of`)
-        self.decided_by_cycle: dict[tuple[str, int], list[int]] = {}
-        for r, d in zip(results, self.decided, strict=True):
+    item: str
+    status: ItemStatus  # of the latest cycle
+    due_this_week: bool  # an open clock of the latest cycle due between as_of and week's end
+    clocks_at_risk: int
+    clocks_breached: int
+    # decided clocks of every cycle: (day, on time?, who answers, who the 部门 sheet counts)
+    decided: tuple[tuple[tuple[dt.date | None, bool, str, str], int], ...]
+    lead: str
+    cooperating: tuple[str, ...]
+    daily_missing: tuple[tuple[str, int], ...]  # by department
+    weekly_late: tuple[tuple[str, int], ...]
+    overdue: tuple[OverdueRow, ...]
+    opened: dt.date | None  # submitted (or registered) day of the first cycle
+    completed: dt.date | None  # completion day of the latest cycle
+    row: ItemRow
+
+    @property
+    def open(self) -> bool:
+        return _is_open(self.status)
+
+
+def item_part(
+    cycles: Sequence[ItemCycle],
+    clocks: Sequence[Sequence[ClockResult]],
+    rules: Rules,
+    as_of: dt.datetime,
+) -> ItemPart:
+    """One item's :class:`ItemPart` from its cycles (in table order) and each cycle's clocks."""
+    latest = first = cycles[0]
+    for c in cycles:
+        if c.cycle >= latest.cycle:
+            latest = c
+        if c.cycle < first.cycle:
+            first = c
+    # the latest cycle's clocks (of every row of that revision, should the table hold two)
+    mine = [
+        r for c, part in zip(cycles, clocks, strict=True) if c.cycle == latest.cycle for r in part
+    ]
+    status = item_status(mine)
+    week_end = as_of.date() + dt.timedelta(days=6 - as_of.weekday())
+    due = _is_open(status) and any(
+        r.state in OPEN_STATES
+        and r.due_at is not None
+        and as_of <= r.due_at
+        and r.due_at.date() <= week_end
+        for r in mine
+    )
+    kinds = {c.key: c.responsible for c in rules.clocks.clocks}
+    per = _clock_kinds(rules)
+    decided: Counter[tuple[dt.date | None, bool, str, str]] = Counter()
+    daily: Counter[str] = Counter()
+    weekly: Counter[str] = Counter()
+    overdue: list[OverdueRow] = []
+    at_risk = breached = 0
+    on = late = 0
+    for c, part in zip(cycles, clocks, strict=True):
+        is_latest = c.cycle == latest.cycle
+        title = str(c.fields.get("title") or "")
+        for r in part:
+            who = _responsible(r, c, kinds.get(r.clock, "lead_dept"), rules)
+            d = decided_on(r, as_of)
             if d is not None:
-                counts = self.decided_by_cycle.setdefault((r.item, r.cycle), [0, 0])
-                counts[0 if d[1] else 1] += 1
+                # the 部门 sheet counts an earlier cycle's clock by the clock alone
+                counted = who if is_latest else responsible_of(r, None, rules)
+                decided[(d[0], d[1], who, counted)] += 1
+                if is_latest:
+                    on, late = (on + 1, late) if d[1] else (on, late + 1)
+            if r.department and per.get(r.clock) == "department_day":
+                daily[r.department] += len(r.missing)
+            if r.department and per.get(r.clock) == "department_week":
+                weekly[r.department] += len(r.missing)
+            if r.state == "at_risk":
+                at_risk += 1
+            elif r.state == "breached":
+                breached += 1
+            else:
+                continue
+            overdue.append(
+                OverdueRow(
+                    item=r.item,
+                    cycle=r.cycle,
+                    title=title,
+                    clock=r.clock,
+                    label=r.label,
+                    stage=r.stage,
+                    state=r.state,
+                    state_zh=r.state_zh,
+                    responsible=who,
+                    department=r.department,
+                    due_at=None if r.due_at is None else r.due_at.isoformat(),
+                    late_workdays=r.late_workdays,
+                    missing=len(r.missing),
+                )
+            )
+    return ItemPart(
+        item=latest.item_id,
+        status=status,
+        due_this_week=due,
+        clocks_at_risk=at_risk,
+        clocks_breached=breached,
+        decided=tuple(decided.items()),
+        lead=str(latest.fields.get("lead_dept") or "").strip(),
+        cooperating=tuple(departments_of(latest, rules.clocks)),
+        daily_missing=tuple(daily.items()),
+        weekly_late=tuple(weekly.items()),
+        overdue=tuple(overdue),
+        opened=_date(first.fields.get("submitted_date"))
+        or _date(first.fields.get("registered_date")),
+        completed=_date(latest.fields.get("completion_date")),
+        row=_item_row(latest, status, Rate(on, late).rate, rules),
+    )
 
-    def week(self, day: dt.date) -> str:
-        held = self._weeks.get(day)
+
+def _item_row(c: ItemCycle, status: ItemStatus, rate: float | None, rules: Rules) -> ItemRow:
+    """The 事项 row of an item's latest cycle (the summary form's fields)."""
+    from automation.core.intake import format_deadline
+
+    computed = {
+        "item_id": c.item_id,
+        "coop_depts": "、".join(departments_of(c, rules.clocks)),
+        "current_stage": status.stage,
+        "current_deadline": format_deadline(status.deadline),
+        "clock_state": status.state_zh,
+        "late_workdays": int(status.late_workdays),
+        "on_time_rate": rate,
+    }
+    values: dict[str, Any] = {}
+    for f in rules.form("summary").columns:
+        value = computed[f.key] if f.key in computed else c.fields.get(f.key)
+        values[f.key] = "" if value is None else value
+    return ItemRow(c.item_id, c.cycle, values)
+
+
+def assemble(
+    parts: Sequence[ItemPart],
+    rules: Rules,
+    as_of: dt.datetime,
+    *,
+    pending_requests: int = 0,
+    open_exceptions: Mapping[str, int] | None = None,
+    warnings: Sequence[str] = (),
+) -> SummaryModel:
+    """The summary model from every item's part (see :func:`build_summary`)."""
+    weeks: dict[dt.date, str] = {}
+
+    def week(day: dt.date) -> str:
+        held = weeks.get(day)
         if held is None:
-            held = self._weeks[day] = week_of(day)
+            held = weeks[day] = week_of(day)
         return held
+
+    decided: Counter[tuple[dt.date | None, bool]] = Counter()
+    for p in parts:
+        for (day, ok, _who, _counted), n in p.decided:
+            decided[(day, ok)] += n
+    return SummaryModel(
+        as_of=as_of,
+        overview=_overview(parts, decided, rules, as_of, pending_requests),
+        departments=_departments(parts, rules, open_exceptions or {}),
+        overdue=_overdue(parts),
+        trend=_trend(parts, week, as_of),
+        dept_trend=_dept_trend(parts, week, rules, as_of),
+        items=[p.row for p in sorted(parts, key=lambda p: p.item)],
+        warnings=list(warnings),
+    )
 
 
 def _is_open(status: ItemStatus) -> bool:
@@ -402,10 +538,8 @@ def _is_open(status: ItemStatus) -> bool:
 
 
 def _overview(
-    latest: Mapping[str, ItemCycle],
-    statuses: Mapping[str, ItemStatus],
-    by_cycle: Mapping[tuple[str, int], list[ClockResult]],
-    facts: _Facts,
+    parts: Sequence[ItemPart],
+    decided: Counter[tuple[dt.date | None, bool]],
     rules: Rules,
     as_of: dt.datetime,
     pending_requests: int,
@@ -414,104 +548,66 @@ def _overview(
     clock_stages = [c.stage for c in rules.clocks.clocks]
     first_clock_stage = clock_stages[0] if clock_stages else ""
     counts = dict.fromkeys(order, 0)
-    open_items = [i for i, s in statuses.items() if _is_open(s)]
-    for item in open_items:
-        stage = statuses[item].stage or first_clock_stage
+    open_parts = [p for p in parts if p.open]
+    for p in open_parts:
+        stage = p.status.stage or first_clock_stage
         counts[stage] = counts.get(stage, 0) + 1
     if order and order[0] not in clock_stages:  # 需求发起: forms not registered yet
         counts[order[0]] += pending_requests
-    week_end = as_of.date() + dt.timedelta(days=6 - as_of.weekday())
-    due = set()
-    for item in open_items:
-        for r in by_cycle.get((item, latest[item].cycle), []):
-            ahead = r.due_at is not None and as_of <= r.due_at
-            if r.state in OPEN_STATES and ahead and r.due_at.date() <= week_end:
-                due.add(item)
     return Overview(
-        open_items=len(open_items),
-        closed_items=len(statuses) - len(open_items),
+        open_items=len(open_parts),
+        closed_items=len(parts) - len(open_parts),
         stages=list(counts.items()),
-        items_at_risk=sum(1 for i in open_items if statuses[i].state == "at_risk"),
-        items_breached=sum(1 for i in open_items if statuses[i].state == "breached"),
-        clocks_at_risk=sum(1 for r in facts.results if r.state == "at_risk"),
-        clocks_breached=sum(1 for r in facts.results if r.state == "breached"),
-        due_this_week=len(due),
-        rates=_period_rates(facts.decided, as_of),
+        items_at_risk=sum(1 for p in open_parts if p.status.state == "at_risk"),
+        items_breached=sum(1 for p in open_parts if p.status.state == "breached"),
+        clocks_at_risk=sum(p.clocks_at_risk for p in parts),
+        clocks_breached=sum(p.clocks_breached for p in parts),
+        due_this_week=sum(1 for p in parts if p.due_this_week),
+        rates=_rates_by_period(decided, as_of),
     )
 
 
 def _departments(
-    latest: Mapping[str, ItemCycle],
-    facts: _Facts,
-    rules: Rules,
-    open_exceptions: Mapping[str, int],
+    parts: Sequence[ItemPart], rules: Rules, open_exceptions: Mapping[str, int]
 ) -> list[DepartmentRow]:
     names = list(rules.departments.names)
-    led: dict[str, int] = {}
-    coop: dict[str, int] = {}
-    for c in latest.values():
-        lead = str(c.fields.get("lead_dept") or "").strip()
-        if lead:
-            led[lead] = led.get(lead, 0) + 1
-        for d in departments_of(c, rules.clocks):
-            coop[d] = coop.get(d, 0) + 1
-    latest_keys = {(c.item_id, c.cycle) for c in latest.values()}
-    kinds = _clock_kinds(rules)
-    on: dict[str, int] = {}
-    late: dict[str, int] = {}
-    daily: dict[str, int] = {}
-    weekly: dict[str, int] = {}
-    for r, c, d, who in zip(facts.results, facts.cycles, facts.decided, facts.who, strict=True):
-        if c is not None and (r.item, r.cycle) not in latest_keys:
-            who = responsible_of(r, None, rules)  # here only the latest cycles' fields count
-        if d is not None:
-            bucket = on if d[1] else late
-            bucket[who] = bucket.get(who, 0) + 1
-        if r.department and kinds.get(r.clock) == "department_day":
-            daily[r.department] = daily.get(r.department, 0) + len(r.missing)
-        if r.department and kinds.get(r.clock) == "department_week":
-            weekly[r.department] = weekly.get(r.department, 0) + len(r.missing)
+    led: Counter[str] = Counter()
+    coop: Counter[str] = Counter()
+    on: Counter[str] = Counter()
+    late: Counter[str] = Counter()
+    daily: Counter[str] = Counter()
+    weekly: Counter[str] = Counter()
+    for p in parts:
+        if p.lead:
+            led[p.lead] += 1
+        for d in p.cooperating:
+            coop[d] += 1
+        for (_day, ok, _who, counted), n in p.decided:
+            (on if ok else late)[counted] += n
+        for d, n in p.daily_missing:
+            daily[d] += n
+        for d, n in p.weekly_late:
+            weekly[d] += n
     seen = set(led) | set(coop) | set(on) | set(late) | set(open_exceptions)
     # departments of the rules first (in their order), then any other name seen (a typo shows)
     extra = sorted(n for n in seen if n not in names and n in set(led) | set(coop))
     return [
         DepartmentRow(
             name=n,
-            led=led.get(n, 0),
-            cooperated=coop.get(n, 0),
-            on_time=on.get(n, 0),
-            late=late.get(n, 0),
-            daily_missing=daily.get(n, 0),
-            weekly_late=weekly.get(n, 0),
+            led=led[n],
+            cooperated=coop[n],
+            on_time=on[n],
+            late=late[n],
+            daily_missing=daily[n],
+            weekly_late=weekly[n],
             open_exceptions=int(open_exceptions.get(n, 0)),
         )
         for n in [*names, *extra]
     ]
 
 
-def _overdue(facts: _Facts) -> list[OverdueRow]:
-    rows = []
-    for r, cycle, who in zip(facts.results, facts.cycles, facts.who, strict=True):
-        if r.state not in ("breached", "at_risk"):
-            continue
-        title = str((cycle.fields if cycle else {}).get("title") or "")
-        rows.append(
-            OverdueRow(
-                item=r.item,
-                cycle=r.cycle,
-                title=title,
-                clock=r.clock,
-                label=r.label,
-                stage=r.stage,
-                state=r.state,
-                state_zh=r.state_zh,
-                responsible=who,
-                department=r.department,
-                due_at=None if r.due_at is None else r.due_at.isoformat(),
-                late_workdays=r.late_workdays,
-                missing=len(r.missing),
-            )
-        )
+def _overdue(parts: Sequence[ItemPart]) -> list[OverdueRow]:
+    rows = [o for p in parts for o in p.overdue]
     # breached first, most working days late first; then at risk, the earliest due first
     rows.sort(
         key=lambda o: (
@@ -527,79 +623,38 @@ def _overdue(facts: _Facts) -> list[OverdueRow]:
 
 
 def _trend(
-    cycles: Sequence[ItemCycle],
-    latest: Mapping[str, ItemCycle],
-    facts: _Facts,
-    as_of: dt.datetime,
+    parts: Sequence[ItemPart], week: Callable[[dt.date], str], as_of: dt.datetime
 ) -> list[TrendWeek]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
-    opened = {w: 0 for w in weeks}
-    completed = {w: 0 for w in weeks}
-    first: dict[str, ItemCycle] = {}
-    for c in cycles:
-        if c.item_id not in first or c.cycle < first[c.item_id].cycle:
-            first[c.item_id] = c
-    for c in first.values():
-        day = _date(c.fields.get("submitted_date")) or _date(c.fields.get("registered_date"))
-        if day is not None and facts.week(day) in opened:
-            opened[facts.week(day)] += 1
-    for c in latest.values():
-        day = _date(c.fields.get("completion_date"))
-        if day is not None and facts.week(day) in completed:
-            completed[facts.week(day)] += 1
-    on = {w: 0 for w in weeks}
-    late = {w: 0 for w in weeks}
-    for d in facts.decided:
-        if d is None or d[0] is None:
-            continue
-        week = facts.week(d[0])
-        if week in on:
-            (on if d[1] else late)[week] += 1
+    opened = dict.fromkeys(weeks, 0)
+    completed = dict.fromkeys(weeks, 0)
+    on = dict.fromkeys(weeks, 0)
+    late = dict.fromkeys(weeks, 0)
+    for p in parts:
+        if p.opened is not None and week(p.opened) in opened:
+            opened[week(p.opened)] += 1
+        if p.completed is not None and week(p.completed) in completed:
+            completed[week(p.completed)] += 1
+        for (day, ok, _who, _counted), n in p.decided:
+            if day is not None and week(day) in on:
+                (on if ok else late)[week(day)] += n
     return [TrendWeek(w, opened[w], completed[w], late[w], Rate(on[w], late[w])) for w in weeks]
 
 
-def _dept_trend(facts: _Facts, rules: Rules, as_of: dt.datetime) -> dict[str, list[int]]:
+def _dept_trend(
+    parts: Sequence[ItemPart], week: Callable[[dt.date], str], rules: Rules, as_of: dt.datetime
+) -> dict[str, list[int]]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
     index = {w: n for n, w in enumerate(weeks)}
     out: dict[str, list[int]] = {n: [0] * len(weeks) for n in rules.departments.names}
-    for d, who in zip(facts.decided, facts.who, strict=True):
-        if d is None or d[1] or d[0] is None or who not in out:
-            continue
-        n = index.get(facts.week(d[0]))
-        if n is not None:
-            out[who][n] += 1
+    for p in parts:
+        for (day, ok, who, _counted), n in p.decided:
+            if ok or day is None or who not in out:
+                continue
+            at = index.get(week(day))
+            if at is not None:
+                out[who][at] += n
     return out
-
-
-def _items(
-    latest: Mapping[str, ItemCycle],
-    statuses: Mapping[str, ItemStatus],
-    facts: _Facts,
-    rules: Rules,
-) -> list[ItemRow]:
-    from automation.core.intake import format_deadline
-
-    form = rules.form("summary")
-    rows = []
-    for item in sorted(latest):
-        c = latest[item]
-        status = statuses[item]
-        rate = Rate(*facts.decided_by_cycle.get((item, c.cycle), (0, 0))).rate
-        computed = {
-            "item_id": item,
-            "coop_depts": "、".join(departments_of(c, rules.clocks)),
-            "current_stage": status.stage,
-            "current_deadline": format_deadline(status.deadline),
-            "clock_state": status.state_zh,
-            "late_workdays": int(status.late_workdays),
-            "on_time_rate": rate,
-        }
-        values: dict[str, Any] = {}
-        for f in form.columns:
-            value = computed[f.key] if f.key in computed else c.fields.get(f.key)
-            values[f.key] = "" if value is None else value
-        rows.append(ItemRow(item, c.cycle, values))
-    return rows
 
 
 __all__ = [
@@ -612,8 +667,11 @@ __all__ = [
     "Rate",
     "SummaryModel",
     "TrendWeek",
+    "ItemPart",
+    "assemble",
     "build_summary",
     "decided_on",
+    "item_part",
     "period_rates",
     "rate_of",
     "responsible_of",

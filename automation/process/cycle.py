@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core import intake as core
-from automation.core.clocks import ItemCycle, status_by_cycle
+from automation.core.clocks import ClockResult, ItemCycle, ItemStatus, item_status
 from automation.io.files import LISTING_UNSETTLED_NS
 from automation.io.ledger import Registration, drive_lock
 from automation.io.reader import reader_pool
@@ -39,7 +39,7 @@ from automation.process import heap
 from automation.process.archive import ArchiveReport, archive_items
 from automation.process.archive import may_touch as archive_may_touch
 from automation.process.clocks import (
-    clock_results,
+    clock_results_by_cycle,
     item_cycles,
     provisional_warning,
     workbooks_in,
@@ -512,11 +512,15 @@ def _computed_changes(
         if not is_withdrawn(row):
             live.append(row)
     cycles: list[ItemCycle] = item_cycles(ctx, live, warnings)
-    results = clock_results(ctx, cycles)
-    notice = provisional_warning(ctx, results)
+    parts = clock_results_by_cycle(ctx, cycles)
+    notice = provisional_warning(ctx, (r for part in parts for r in part))
     if notice and notice not in warnings:
         warnings.append(notice)
-    statuses = status_by_cycle(results)
+    statuses = {
+        (c.item_id, c.cycle): _status(ctx, c, part)
+        for c, part in zip(cycles, parts, strict=True)
+        if part
+    }
     open_counts = (
         open_exception_counts(drive_exceptions(ctx)[0])
         if exceptions and "open_exceptions" in table.lay.columns
@@ -525,22 +529,14 @@ def _computed_changes(
     changes: list[CellChange] = []
     for key, row in keyed.items():
         status = statuses.get(key)
-        if is_withdrawn(row):
-            wanted: dict[str, Any] = dict.fromkeys(COMPUTED_KEYS, "")
-            wanted["current_stage"] = WITHDRAWN_STAGE
-        elif status is None:
-            wanted = dict.fromkeys(COMPUTED_KEYS, "")
+        opens = open_counts.get(key[0]) or ""
+        # the row and status of the last run (the very objects while they stay): the same cells
+        held = ctx.cache.last("computed", key)
+        if held is not None and held[0] is row and held[1] is status and held[2] == opens:
+            diff = held[3]
         else:
-            wanted = {
-                "current_stage": status.stage,
-                "current_clock": status.clock,
-                "current_deadline": core.format_deadline(status.deadline),
-                "clock_state": status.state_zh,
-                "late_workdays": int(status.late_workdays),
-                "open_exceptions": open_counts.get(key[0]) or "",
-            }
-        wanted = {k: v for k, v in wanted.items() if k in table.lay.columns}
-        diff = core.changed_values(row, wanted)
+            diff = core.changed_values(row, _wanted(table, row, status, opens))
+            ctx.cache.keep("computed", key, None, (row, status, opens, diff))
         if diff:
             changes.extend(
                 row_changes(
@@ -554,6 +550,36 @@ def _computed_changes(
                 )
             )
     return changes
+
+
+def _status(ctx: RunContext, cycle: ItemCycle, part: list[ClockResult]) -> ItemStatus:
+    """``item_status`` of a cycle's clocks, kept while they are the very list of the last run."""
+    held = ctx.cache.last("status", (cycle.item_id, cycle.cycle))
+    if held is None or held[0] is not part:
+        held = (part, item_status(part))
+        ctx.cache.keep("status", (cycle.item_id, cycle.cycle), None, held)
+    return held[1]
+
+
+def _wanted(
+    table: TrackingTable, row: dict[str, Any], status: ItemStatus | None, opens: Any
+) -> dict[str, Any]:
+    """The computed columns a row should show."""
+    if is_withdrawn(row):
+        wanted: dict[str, Any] = dict.fromkeys(COMPUTED_KEYS, "")
+        wanted["current_stage"] = WITHDRAWN_STAGE
+    elif status is None:
+        wanted = dict.fromkeys(COMPUTED_KEYS, "")
+    else:
+        wanted = {
+            "current_stage": status.stage,
+            "current_clock": status.clock,
+            "current_deadline": core.format_deadline(status.deadline),
+            "clock_state": status.state_zh,
+            "late_workdays": int(status.late_workdays),
+            "open_exceptions": opens,
+        }
+    return {k: v for k, v in wanted.items() if k in table.lay.columns}
 
 
 __all__ = ["CycleReport", "Registration", "cycle", "run_cycle"]

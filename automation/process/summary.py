@@ -17,13 +17,15 @@ not change and the files are there, nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.core.summary import SummaryModel, build_summary
+from automation.core.clocks import ClockResult, ItemCycle
+from automation.core.summary import SummaryModel, assemble, item_part
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
@@ -147,25 +149,32 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
 
 
 def build_model(ctx: RunContext) -> SummaryModel:
-    """The summary model of the context's drive at its moment."""
+    """The summary model of the context's drive at its moment: each item's part worked out
+    again only when its cycles or clocks are not the very objects of the last run."""
     inputs = read_inputs(ctx)
-    parts = clock_results_by_cycle(ctx, inputs.cycles)
+    clocks = clock_results_by_cycle(ctx, inputs.cycles)
     pending = pending_requests(ctx.paths)
     open_exceptions = open_exceptions_by_department(ctx)
-    # the rows, clocks and counts of the last build in this process: the same model
-    key = (
-        ctx.as_of,
-        inputs.cycles,  # the very cycles while their rows and records stay: compared at once
-        pending,
-        sorted(open_exceptions.items()),
-        tuple(inputs.warnings),
-    )
+    by_item: dict[str, tuple[list[ItemCycle], list[list[ClockResult]]]] = {}
+    for c, part in zip(inputs.cycles, clocks, strict=True):
+        mine = by_item.setdefault(c.item_id, ([], []))
+        mine[0].append(c)
+        mine[1].append(part)
+    parts = []
+    for item, (cycles, results) in by_item.items():
+        made = (tuple(cycles), tuple(results), ctx.as_of)  # compared at once: the same objects
+        part = ctx.cache.recall("summary_part", item, made)
+        if part is None:
+            part = item_part(cycles, results, ctx.rules, ctx.as_of)
+            ctx.cache.keep("summary_part", item, made, part)
+        parts.append(part)
+    # the parts and counts of the last build in this process: the same model
+    key = (ctx.as_of, pending, sorted(open_exceptions.items()), tuple(inputs.warnings))
     held = ctx.cache.recall("summary_model", "", key)
-    if held is not None and all(a is b for a, b in zip(held[0], parts, strict=True)):
+    if held is not None and len(held[0]) == len(parts) and all(map(operator.is_, held[0], parts)):
         return held[1]
-    model = build_summary(
-        inputs.cycles,
-        [r for part in parts for r in part],
+    model = assemble(
+        parts,
         ctx.rules,
         ctx.as_of,
         pending_requests=pending,
