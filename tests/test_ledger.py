@@ -160,3 +160,13 @@ def test_drive_lock_is_exclusive_between_processes(tmp_path):
         timeout=60,
     )
     assert out.stdout.strip() == "got"
+
+
+def test_meta_values_are_read_back_many_at_once(tmp_path):
+    """More keys than one SQLite statement may bind: every value found, missing keys left out."""
+    with open_ledger(tmp_path / "drive") as ledger:
+        values = {f"k{n}": f"v{n}" for n in range(0, 1500, 2)}
+        ledger.set_metas(values)
+        asked = [f"k{n}" for n in range(1500)] + ["k0"]
+        assert ledger.get_metas(asked) == values
+        assert ledger.get_metas([]) == {}

@@ -29,7 +29,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,19 @@ class Ledger:
 
     def set_meta(self, key: str, value: str) -> None:
         self.set_metas({key: value})
+
+    def get_metas(self, keys: Iterable[str]) -> dict[str, str]:
+        """The meta values of those of ``keys`` that have one (a few queries for thousands)."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, str] = {}
+        for at in range(0, len(wanted), 500):  # within SQLite's limit of bound parameters
+            chunk = wanted[at : at + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT key, value FROM meta WHERE key IN ({marks})", chunk
+            ):
+                out[row["key"]] = row["value"]
+        return out
 
     def set_metas(self, values: dict[str, str]) -> None:
         """Several meta values in one transaction."""

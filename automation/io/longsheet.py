@@ -117,6 +117,8 @@ class LongRows:
         if tail is None:
             if value is None:
                 tail = f' s="{fmt._get_xf_index()}"/>'
+            elif value.__class__ is int:  # a count or a row's number: thousands, each new
+                tail = f' s="{fmt._get_xf_index()}"><v>{value}</v></c>'
             else:
                 number = value_xml(value, cell_ref(self._row, col + 1), False, b"")[1].decode()
                 tail = f' s="{fmt._get_xf_index()}">{number}</c>'

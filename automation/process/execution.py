@@ -238,9 +238,9 @@ def _merge_sent(
 ) -> dict[tuple[str, str, str], SentReport]:
     out: dict[tuple[str, str, str], SentReport] = {}
     for report in reports:
-        path = Path(report.path)
+        path = os.fspath(report.path)  # text: thousands of reports, no Path built for each
         by_week = ctx.cache.derive(
-            "sent_rows", str(path), ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
+            "sent_rows", path, ctx.cache.identity(path), lambda r=report: _sent_rows(ctx, r)
         )
         weeks = by_week.values() if week is None else [by_week.get(week, ())]
         for rows in weeks:
@@ -526,13 +526,7 @@ def _remembered(ledger: Any, rollups: list[WeekRollup]) -> dict[str, str]:
     when it is lost, a pre-filled text is simply never refreshed again)."""
     if ledger is None:
         return {}
-    out = {}
-    for roll in rollups:
-        for key in TEXT_KEYS:
-            value = ledger.get_meta(_prefill_key(roll, key))
-            if value is not None:
-                out[_prefill_key(roll, key)] = value
-    return out
+    return ledger.get_metas(_prefill_key(roll, key) for roll in rollups for key in TEXT_KEYS)
 
 
 def _not_weekly(path: Path) -> Exception:

@@ -270,7 +270,7 @@ def _page(
     store: ChartStore | None = None,
 ) -> bytes:
     html_links = {
-        item: urllib.parse.quote(Path(relative(p)).as_posix())
+        item: urllib.parse.quote(relative(p).replace(os.sep, "/"))
         for (item, dept), p in links.items()
         if dept is None
     }
