@@ -396,3 +396,29 @@ def test_the_explanation_adds_up(cal, d, n) -> None:
     assert der.provisional == any(
         cal.is_provisional(x) for x in [*der.counted] + [x for x, _, _ in der.skipped]
     )
+
+
+def test_the_quiet_spans_out_of_business_hours(cal: WorkCalendar) -> None:
+    """Out of business hours "now" can move without any rule of the calendar reading it
+    differently: until the opening on a working morning, until midnight after the close and
+    on a day off; never during business hours or at the opening or close itself."""
+    tz = cal.tz
+
+    def at(d: int, h: int, m: int = 0, month: int = 10) -> dt.datetime:
+        return dt.datetime(2026, month, d, h, m, tzinfo=tz)
+
+    assert cal.quiet_until(at(21, 7)) == at(21, 9)  # Wednesday before opening
+    assert cal.quiet_until(at(21, 20)) == at(22, 0)  # after the close: until midnight
+    assert cal.quiet_until(at(21, 23, 59)) == at(22, 0)
+    assert cal.quiet_until(at(21, 10)) is None  # business hours
+    assert cal.quiet_until(at(21, 9)) is None and cal.quiet_until(at(21, 18)) is None
+    assert cal.quiet_until(at(3, 11)) == at(4, 0)  # National Day: a day off all day
+    assert cal.quiet_until(at(10, 8)) == at(10, 9)  # Saturday 10-10 is a makeup working day
+    utc = at(21, 20).astimezone(dt.UTC)  # a moment in another zone: read in the calendar's
+    assert cal.quiet_until(utc) == at(22, 0)
+    # within a span, every share of a day used and every close passed reads the same
+    for d in (dt.date(2026, 10, 20), dt.date(2026, 10, 21)):
+        assert cal.day_share_used(d, at(21, 18, 1)) == cal.day_share_used(d, at(21, 23, 59))
+    assert cal.time_used(dt.date(2026, 10, 19), at(21, 18, 1)) == cal.time_used(
+        dt.date(2026, 10, 19), at(21, 23, 59)
+    )

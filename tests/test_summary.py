@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import os
 import re
 import shutil
@@ -297,6 +298,25 @@ def test_a_clock_counts_in_the_period_it_was_decided_in(rules):
     assert rates == {"week": (1, 0), "month": (1, 1), "year": (1, 2), "all": (2, 2)}
 
 
+def test_an_items_part_holds_until_the_next_due_time_or_midnight(rules):
+    """A part made at a moment reads that moment by its day and by which due times have
+    passed: it holds until the first due time not before it, else the next midnight."""
+    from automation.core.summary import item_part
+
+    as_of = DEFAULT_AS_OF  # 2026-10-21 10:00
+    tz = as_of.tzinfo
+    cycle = ItemCycle("XT-2026-0001", 1, {"title": "甲"})
+    due = dt.datetime(2026, 10, 21, 18, tzinfo=tz)
+    past = dt.datetime(2026, 10, 20, 18, tzinfo=tz)
+    running = item_part([cycle], [[_clock("running", due=due), _clock("breached", due=past)]],
+                        rules, as_of)  # fmt: skip
+    assert running.until == due
+    decided = item_part([cycle], [[_clock("met", end=dt.date(2026, 10, 19))]], rules, as_of)
+    assert decided.until == dt.datetime(2026, 10, 22, tzinfo=tz)
+    due_now = item_part([cycle], [[_clock("running", due=as_of)]], rules, as_of)
+    assert due_now.until == as_of  # holds for no later moment
+
+
 def test_after_one_item_changed_only_its_part_is_worked_out_and_the_model_is_the_same(
     demo, tmp_path, monkeypatch
 ):
@@ -353,3 +373,61 @@ def test_after_one_item_changed_only_its_part_is_worked_out_and_the_model_is_the
         )
     assert len(worked) == 1 and worked[0] in path.parent.name
     assert model.as_dict() == fresh.as_dict()
+
+
+def test_a_minute_later_out_of_hours_no_part_is_worked_out_again(demo, tmp_path, monkeypatch):
+    """After the day's close the clocks do not move: a cycle a minute later gets the very
+    clock lists (worked out again, found the same), and each item's part holds until the next
+    midnight or due time — none is worked out again, and the model is the one built from
+    scratch. The next morning they are."""
+    import automation.process.summary as process_summary
+    from automation.process.clocks import clock_results_by_cycle, read_inputs
+    from automation.process.context import open_context
+
+    root = tmp_path / "drive"
+    shutil.copytree(demo[0], root)
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    worked = []
+    real = process_summary.item_part
+    monkeypatch.setattr(
+        process_summary, "item_part", lambda c, *a: worked.append(c[0].item_id) or real(c, *a)
+    )
+    import automation.process.clocks as process_clocks
+
+    computed = []
+    real_clocks = process_clocks.compute_clocks
+    monkeypatch.setattr(
+        process_clocks,
+        "compute_clocks",
+        lambda cycles, *a, **k: computed.append(1) or real_clocks(cycles, *a, **k),
+    )
+    evening = DEFAULT_AS_OF.replace(hour=20)
+    clocks: list[list] = []
+
+    def model_at(when: dt.datetime) -> tuple[object, object]:
+        with open_context(root, as_of=when) as ctx:
+            model = process_summary.build_model(ctx)
+            inputs = read_inputs(ctx)
+            clocks.append(clock_results_by_cycle(ctx, inputs.cycles))
+            fresh = build_summary(  # every clock worked out afresh, not taken from the cache
+                inputs.cycles,
+                real_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of),
+                ctx.rules,
+                ctx.as_of,
+                pending_requests=process_summary.pending_requests(ctx.paths),
+                open_exceptions=process_summary.open_exceptions_by_department(ctx),
+                warnings=inputs.warnings,
+            )
+        return model.as_dict(), fresh.as_dict()
+
+    model, fresh = model_at(evening)
+    assert model == fresh and len(worked) > 1
+    worked.clear()
+    computed.clear()
+    model, fresh = model_at(evening + dt.timedelta(minutes=1))
+    assert worked == [] and model == fresh
+    # the clocks read "now" through the calendar: the evening is one quiet span for them
+    assert computed == []
+    assert all(map(operator.is_, clocks[0], clocks[1]))  # the very lists: nothing to redo
+    model, fresh = model_at(evening + dt.timedelta(hours=14))  # 10:00 the next day
+    assert worked and model == fresh

@@ -469,6 +469,24 @@ class WorkCalendar:
             return moment.replace(tzinfo=self.tz)
         return moment.astimezone(self.tz)
 
+    def quiet_until(self, moment: dt.datetime) -> dt.datetime | None:
+        """The end of the quiet span around ``moment``: no business time passes in it and the
+        day does not change, so every rule that reads "now" through this calendar (the share
+        of a day used, a close or opening passed, today's date) reads any moment of the span
+        as it reads ``moment``. Spans: a working day before its opening (until the opening),
+        after its close (until midnight), a day off (until midnight); None during business
+        hours and at the opening or close itself, where the next instant reads differently."""
+        local = self.local(moment)
+        day = local.date()
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=self.tz)
+        if not self.is_workday(day):
+            return midnight
+        if local < self.open_at(day):
+            return self.open_at(day)
+        if local > self.close_at(day):
+            return midnight
+        return None
+
     def day_share_used(self, d: dt.date, moment: dt.datetime) -> float:
         """Share (0..1) of working day ``d``'s business hours that has passed at ``moment``."""
         opened, closed = self.open_at(d), self.close_at(d)

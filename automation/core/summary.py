@@ -384,6 +384,9 @@ class ItemPart:
     opened: dt.date | None  # submitted (or registered) day of the first cycle
     completed: dt.date | None  # completion day of the latest cycle
     row: ItemRow
+    # the part reads the moment by its day and by which due times have passed: the same for
+    # any moment from the one it was made at until the next midnight or due time
+    until: dt.datetime
 
     @property
     def open(self) -> bool:
@@ -479,7 +482,16 @@ def item_part(
         or _date(first.fields.get("registered_date")),
         completed=_date(latest.fields.get("completion_date")),
         row=_item_row(latest, status, Rate(on, late).rate, rules),
+        until=_holds_until(as_of, (r.due_at for part in clocks for r in part)),
     )
+
+
+def _holds_until(as_of: dt.datetime, dues: Iterable[dt.datetime | None]) -> dt.datetime:
+    """The first moment from which a part made at ``as_of`` may read differently: the next
+    midnight (the day, the week, the periods) or the first due time not before ``as_of`` (a
+    clock due then counts as decided after it; one due exactly now: at once)."""
+    midnight = dt.datetime.combine(as_of.date() + dt.timedelta(days=1), dt.time(), as_of.tzinfo)
+    return min([midnight, *(d for d in dues if d is not None and d >= as_of)])
 
 
 def _item_row(c: ItemCycle, status: ItemStatus, rate: float | None, rules: Rules) -> ItemRow:

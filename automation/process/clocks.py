@@ -376,19 +376,28 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     very list object it got before (callers may key their own work on it)."""
     out: list[list[ClockResult]] = []
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
+    # the clocks read "now" through the calendar only: the same for every moment of a span
+    # out of business hours (see RunContext.moment)
+    moment = ctx.moment
     used = input_fields(rules)
     for c in cycles:
         slot = (c.item_id, c.cycle)
         held = ctx.cache.last("clocks", slot)
-        if held is not None and held[0] is c and held[2] == as_of:  # no key to build
+        if held is not None and held[0] is c and held[2] == moment:  # no key to build
             out.append(held[1])
             continue
-        key = (as_of, _cycle_key(c, used))
+        key = (moment, _cycle_key(c, used))
         held = ctx.cache.recall("clocks", slot, key)
-        results = (
-            compute_clocks([c], rules, calendar, as_of, explain=False) if held is None else held[1]
-        )
-        ctx.cache.keep("clocks", slot, key, (c, results, as_of))
+        if held is not None:
+            results = held[1]
+        else:
+            results = compute_clocks([c], rules, calendar, as_of, explain=False)
+            before = ctx.cache.last("clocks", slot)
+            if before is not None and before[1] == results:
+                # worked out again at a new moment and the same (a clock decided, or out of
+                # working hours, does not move): the very list, so what is built on it is kept
+                results = before[1]
+        ctx.cache.keep("clocks", slot, key, (c, results, moment))
         out.append(results)
     return out
 

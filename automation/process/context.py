@@ -53,6 +53,14 @@ class RunContext:
     def today(self) -> dt.date:
         return self.as_of.date()
 
+    @property
+    def moment(self) -> dt.datetime:
+        """``as_of`` as the calendar tells moments apart: out of business hours, the end of the
+        quiet span it falls in (``WorkCalendar.quiet_until``), the same for every moment of
+        that span; else ``as_of`` itself. What depends on "now" only through the calendar (the
+        clocks, the rollups) is keyed on it: a service's cycles of an evening reuse it."""
+        return self.calendar.quiet_until(self.as_of) or self.as_of
+
     def rel(self, path: str | Path) -> str:
         """A path as shown to people and stored in the journal: relative to the drive."""
         try:

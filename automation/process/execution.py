@@ -344,7 +344,7 @@ def compute_weekly(
     for item in items:
         key = (
             item,  # the very object while its row and workbooks stay (see read_items)
-            ctx.as_of,
+            ctx.moment,  # "now" as the calendar reads it (the same all evening)
             week,
             tuple(sorted(sent_in_week.get(item.item_id.upper(), []))),
         )

@@ -117,7 +117,8 @@ def drive_event_parts(
     for item, pairs in by_item.items():
         # an item whose cycles (rows and records: the very objects while they stay, see
         # process.clocks.item_cycles) and clocks are those of the last run: the same events
-        key = (tuple(c for c, _p in pairs), ctx.as_of)
+        # the moment counts by its day only (how far back events are caught up)
+        key = (tuple(c for c, _p in pairs), ctx.as_of.date())
         clocks = [p for _c, p in pairs]
         held = ctx.cache.recall("events", item, key)
         if held is not None and all(a is b for a, b in zip(held[0], clocks, strict=True)):

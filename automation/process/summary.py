@@ -161,12 +161,16 @@ def build_model(ctx: RunContext) -> SummaryModel:
         mine[0].append(c)
         mine[1].append(part)
     parts = []
+    as_of = ctx.as_of
     for item, (cycles, results) in by_item.items():
-        made = (tuple(cycles), tuple(results), ctx.as_of)  # compared at once: the same objects
-        part = ctx.cache.recall("summary_part", item, made)
-        if part is None:
-            part = item_part(cycles, results, ctx.rules, ctx.as_of)
-            ctx.cache.keep("summary_part", item, made, part)
+        made = (tuple(cycles), tuple(results))  # compared at once: the same objects
+        held = ctx.cache.recall("summary_part", item, made)
+        # made at an earlier moment of the span it holds for (see ItemPart.until)
+        if held is not None and held[0] <= as_of < held[1].until:
+            part = held[1]
+        else:
+            part = item_part(cycles, results, ctx.rules, as_of)
+            ctx.cache.keep("summary_part", item, made, (as_of, part))
         parts.append(part)
     # the parts and counts of the last build in this process: the same model
     key = (ctx.as_of, pending, sorted(open_exceptions.items()), tuple(inputs.warnings))
