@@ -443,29 +443,10 @@ def item_part(
                 daily[r.department] += len(r.missing)
             if r.department and per.get(r.clock) == "department_week":
                 weekly[r.department] += len(r.missing)
-            if r.state == "at_risk":
-                at_risk += 1
-            elif r.state == "breached":
-                breached += 1
-            else:
-                continue
-            overdue.append(
-                OverdueRow(
-                    item=r.item,
-                    cycle=r.cycle,
-                    title=title,
-                    clock=r.clock,
-                    label=r.label,
-                    stage=r.stage,
-                    state=r.state,
-                    state_zh=r.state_zh,
-                    responsible=who,
-                    department=r.department,
-                    due_at=None if r.due_at is None else r.due_at.isoformat(),
-                    late_workdays=r.late_workdays,
-                    missing=len(r.missing),
-                )
-            )
+            if r.state in ("at_risk", "breached"):
+                at_risk += r.state == "at_risk"
+                breached += r.state == "breached"
+                overdue.append(_overdue_row(r, title, who))
     return ItemPart(
         item=latest.item_id,
         status=status,
@@ -483,6 +464,24 @@ def item_part(
         completed=_date(latest.fields.get("completion_date")),
         row=_item_row(latest, status, Rate(on, late).rate, rules),
         until=_holds_until(as_of, (r.due_at for part in clocks for r in part)),
+    )
+
+
+def _overdue_row(r: ClockResult, title: str, who: str) -> OverdueRow:
+    return OverdueRow(
+        item=r.item,
+        cycle=r.cycle,
+        title=title,
+        clock=r.clock,
+        label=r.label,
+        stage=r.stage,
+        state=r.state,
+        state_zh=r.state_zh,
+        responsible=who,
+        department=r.department,
+        due_at=None if r.due_at is None else r.due_at.isoformat(),
+        late_workdays=r.late_workdays,
+        missing=len(r.missing),
     )
 
 
