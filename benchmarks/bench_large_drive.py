@@ -27,9 +27,10 @@ shared.
   each cycle at its own, so two more follow: nothing new one minute later, and a third
   workbook changed a minute after that. The as-of moment is a Friday evening, out of business
   hours: no working time passes, and the clocks and rollups are kept from one minute to the
-  next (``WorkCalendar.quiet_until``). So two more: the next Monday at 10:00 (the day moved
-  on: every clock worked out again) and a minute after that, in business hours (the clocks of
-  running items worked out again: the share of working time used moved).
+  next (``WorkCalendar.quiet_until``). So three more: the next Monday at 10:00 (the day and
+  the week moved on: every clock worked out again, the new week's reports written), and two
+  cycles a minute apart after it, in business hours (the clocks of running items worked out
+  again: the share of working time used moved).
 
 Run by hand: ``python -m pytest -m benchmark benchmarks/bench_large_drive.py -o addopts="" -q -s``.
 Prints the figures and ratios; asserts only outcomes (the summary written, the change seen),
@@ -404,9 +405,11 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
     t2 = time.perf_counter()
     run_cycle(drive, as_of=monday, settle_s=0)
     next_day = time.perf_counter() - t2
-    t2 = time.perf_counter()
-    run_cycle(drive, as_of=monday + dt.timedelta(minutes=1), settle_s=0)
-    in_hours = time.perf_counter() - t2
+    in_hours = []
+    for minute in (1, 2):
+        t2 = time.perf_counter()
+        run_cycle(drive, as_of=monday + dt.timedelta(minutes=minute), settle_s=0)
+        in_hours.append(time.perf_counter() - t2)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(
         f"\n{items} items: {counts['workbooks']} workbooks, {counts['daily_rows']:,} daily rows "
@@ -427,7 +430,9 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
         f"one more workbook changed a minute after that {moved_warm:.2f} s "
         f"(summary rewritten: {moved_redrawn})\n"
         f"  in business hours: the next Monday 10:00 {next_day:.2f} s (every clock worked out "
-        f"again), a minute later {in_hours:.2f} s (the running clocks worked out again)"
+        f"again, the new week's reports written), a minute later {in_hours[0]:.2f} s (the "
+        f"folders it wrote into listed again), and another {in_hours[1]:.2f} s (the running "
+        f"clocks worked out again)"
     )
 
 

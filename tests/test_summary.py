@@ -375,59 +375,81 @@ def test_after_one_item_changed_only_its_part_is_worked_out_and_the_model_is_the
     assert model.as_dict() == fresh.as_dict()
 
 
-def test_a_minute_later_out_of_hours_no_part_is_worked_out_again(demo, tmp_path, monkeypatch):
-    """After the day's close the clocks do not move: a cycle a minute later gets the very
-    clock lists (worked out again, found the same), and each item's part holds until the next
-    midnight or due time — none is worked out again, and the model is the one built from
-    scratch. The next morning they are."""
-    import automation.process.summary as process_summary
-    from automation.process.clocks import clock_results_by_cycle, read_inputs
-    from automation.process.context import open_context
+class _Counted:
+    """A copy of the demo drive whose summary model is built in this process at given moments,
+    counting the item parts and the clocks worked out, next to the model built from scratch."""
 
-    root = tmp_path / "drive"
-    shutil.copytree(demo[0], root)
-    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
-    worked = []
-    real = process_summary.item_part
-    monkeypatch.setattr(
-        process_summary, "item_part", lambda c, *a: worked.append(c[0].item_id) or real(c, *a)
-    )
-    import automation.process.clocks as process_clocks
+    def __init__(self, demo, tmp_path, monkeypatch) -> None:
+        import automation.process.clocks as process_clocks
+        import automation.process.summary as process_summary
 
-    computed = []
-    real_clocks = process_clocks.compute_clocks
-    monkeypatch.setattr(
-        process_clocks,
-        "compute_clocks",
-        lambda cycles, *a, **k: computed.append(1) or real_clocks(cycles, *a, **k),
-    )
-    evening = DEFAULT_AS_OF.replace(hour=20)
-    clocks: list[list] = []
+        self.root = tmp_path / "drive"
+        shutil.copytree(demo[0], self.root)
+        monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+        self.worked: list[str] = []
+        self.computed: list[int] = []
+        self.clocks: list[list] = []
+        self.summary = process_summary
+        part, self.real_clocks = process_summary.item_part, process_clocks.compute_clocks
+        monkeypatch.setattr(
+            process_summary,
+            "item_part",
+            lambda c, *a: self.worked.append(c[0].item_id) or part(c, *a),
+        )
+        monkeypatch.setattr(
+            process_clocks,
+            "compute_clocks",
+            lambda c, *a, **k: self.computed.append(1) or self.real_clocks(c, *a, **k),
+        )
 
-    def model_at(when: dt.datetime) -> tuple[object, object]:
-        with open_context(root, as_of=when) as ctx:
-            model = process_summary.build_model(ctx)
+    def model_at(self, when: dt.datetime) -> tuple[dict, dict]:
+        from automation.process.clocks import clock_results_by_cycle, read_inputs
+        from automation.process.context import open_context
+
+        self.worked.clear()
+        self.computed.clear()
+        with open_context(self.root, as_of=when) as ctx:
+            model = self.summary.build_model(ctx)
             inputs = read_inputs(ctx)
-            clocks.append(clock_results_by_cycle(ctx, inputs.cycles))
+            self.clocks.append(clock_results_by_cycle(ctx, inputs.cycles))
             fresh = build_summary(  # every clock worked out afresh, not taken from the cache
                 inputs.cycles,
-                real_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of),
+                self.real_clocks(inputs.cycles, ctx.rules.clocks, ctx.calendar, ctx.as_of),
                 ctx.rules,
                 ctx.as_of,
-                pending_requests=process_summary.pending_requests(ctx.paths),
-                open_exceptions=process_summary.open_exceptions_by_department(ctx),
+                pending_requests=self.summary.pending_requests(ctx.paths),
+                open_exceptions=self.summary.open_exceptions_by_department(ctx),
                 warnings=inputs.warnings,
             )
         return model.as_dict(), fresh.as_dict()
 
-    model, fresh = model_at(evening)
-    assert model == fresh and len(worked) > 1
-    worked.clear()
-    computed.clear()
-    model, fresh = model_at(evening + dt.timedelta(minutes=1))
-    assert worked == [] and model == fresh
+
+def test_a_minute_later_out_of_hours_no_part_is_worked_out_again(demo, tmp_path, monkeypatch):
+    """After the day's close the clocks do not move: a cycle a minute later gets the very
+    clock lists, and each item's part holds until the next midnight or due time — none is
+    worked out again, and the model is the one built from scratch. The next morning they are."""
+    drive = _Counted(demo, tmp_path, monkeypatch)
+    evening = DEFAULT_AS_OF.replace(hour=20)
+    model, fresh = drive.model_at(evening)
+    assert model == fresh and len(drive.worked) > 1
+    model, fresh = drive.model_at(evening + dt.timedelta(minutes=1))
+    assert drive.worked == [] and model == fresh
     # the clocks read "now" through the calendar: the evening is one quiet span for them
-    assert computed == []
-    assert all(map(operator.is_, clocks[0], clocks[1]))  # the very lists: nothing to redo
-    model, fresh = model_at(evening + dt.timedelta(hours=14))  # 10:00 the next day
-    assert worked and model == fresh
+    assert drive.computed == []
+    assert all(map(operator.is_, drive.clocks[0], drive.clocks[1]))  # the very lists
+    model, fresh = drive.model_at(evening + dt.timedelta(hours=14))  # 10:00 the next day
+    assert drive.worked and model == fresh
+
+
+def test_in_business_hours_the_parts_outlast_clocks_that_merely_ran_on(demo, tmp_path, monkeypatch):
+    """In business hours a minute later the running clocks are worked out again (the share of
+    working time used moved): new lists. The summary does not read that share (but through
+    the order of clocks at risk, compared as the item's status): no part is worked out again,
+    and the model is the one built from scratch."""
+    drive = _Counted(demo, tmp_path, monkeypatch)
+    model, fresh = drive.model_at(DEFAULT_AS_OF)  # Wednesday 10:00
+    assert model == fresh
+    model, fresh = drive.model_at(DEFAULT_AS_OF + dt.timedelta(minutes=1))
+    assert drive.computed  # worked out again …
+    assert not all(map(operator.is_, drive.clocks[0], drive.clocks[1]))  # … and some moved
+    assert drive.worked == [] and model == fresh

@@ -399,17 +399,16 @@ def item_part(
     rules: Rules,
     as_of: dt.datetime,
 ) -> ItemPart:
-    """One item's :class:`ItemPart` from its cycles (in table order) and each cycle's clocks."""
-    latest = first = cycles[0]
+    """One item's :class:`ItemPart` from its cycles (in table order) and each cycle's clocks.
+
+    It reads of the clocks all but the share of working time used (``used``) — except through
+    :func:`item_status` of the latest cycle (:func:`latest_status`), which orders clocks at
+    risk by it."""
+    latest, mine = _latest(cycles, clocks)
+    first = cycles[0]
     for c in cycles:
-        if c.cycle >= latest.cycle:
-            latest = c
         if c.cycle < first.cycle:
             first = c
-    # the latest cycle's clocks (of every row of that revision, should the table hold two)
-    mine = [
-        r for c, part in zip(cycles, clocks, strict=True) if c.cycle == latest.cycle for r in part
-    ]
     status = item_status(mine)
     week_end = as_of.date() + dt.timedelta(days=6 - as_of.weekday())
     due = _is_open(status) and any(
@@ -465,6 +464,28 @@ def item_part(
         row=_item_row(latest, status, Rate(on, late).rate, rules),
         until=_holds_until(as_of, (r.due_at for part in clocks for r in part)),
     )
+
+
+def _latest(
+    cycles: Sequence[ItemCycle], clocks: Sequence[Sequence[ClockResult]]
+) -> tuple[ItemCycle, list[ClockResult]]:
+    """An item's latest cycle and its clocks (of every row of that revision, should the table
+    hold two)."""
+    latest = cycles[0]
+    for c in cycles:
+        if c.cycle >= latest.cycle:
+            latest = c
+    mine = [
+        r for c, part in zip(cycles, clocks, strict=True) if c.cycle == latest.cycle for r in part
+    ]
+    return latest, mine
+
+
+def latest_status(
+    cycles: Sequence[ItemCycle], clocks: Sequence[Sequence[ClockResult]]
+) -> ItemStatus:
+    """:func:`item_status` of an item's latest cycle, as :func:`item_part` works it out."""
+    return item_status(_latest(cycles, clocks)[1])
 
 
 def _overdue_row(r: ClockResult, title: str, who: str) -> OverdueRow:
@@ -686,6 +707,7 @@ __all__ = [
     "build_summary",
     "decided_on",
     "item_part",
+    "latest_status",
     "period_rates",
     "rate_of",
     "responsible_of",

@@ -15,6 +15,7 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -399,6 +400,34 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
                 results = before[1]
         ctx.cache.keep("clocks", slot, key, (c, results, moment))
         out.append(results)
+    return out
+
+
+# what a clock shows but for the share of working time used (``used``), which in business hours
+# moves every minute while the clock runs
+_STEADY = operator.attrgetter(
+    "clock", "department", "stage", "label", "state", "start", "due_at", "end",
+    "late_workdays", "at_risk_level", "missing", "provisional",
+)  # fmt: skip
+
+
+def steady_views(
+    ctx: RunContext, cycles: Iterable[ItemCycle], clocks: Iterable[list[ClockResult]]
+) -> list[tuple[Any, ...]]:
+    """Each cycle's clocks as they read but for the share of working time used: a stage that
+    reads nothing else of them keys its work on this view, and keeps it while a running clock
+    merely ran on. The very tuple of the last run while it reads the same."""
+    out = []
+    for c, part in zip(cycles, clocks, strict=True):
+        slot = (c.item_id, c.cycle)
+        held = ctx.cache.last("clock_view", slot)
+        if held is None or held[0] is not part:
+            view = tuple(map(_STEADY, part))
+            if held is not None and held[1] == view:
+                view = held[1]
+            held = (part, view)
+            ctx.cache.keep("clock_view", slot, None, held)
+        out.append(held[1])
     return out
 
 

@@ -556,7 +556,10 @@ def _status(ctx: RunContext, cycle: ItemCycle, part: list[ClockResult]) -> ItemS
     """``item_status`` of a cycle's clocks, kept while they are the very list of the last run."""
     held = ctx.cache.last("status", (cycle.item_id, cycle.cycle))
     if held is None or held[0] is not part:
-        held = (part, item_status(part))
+        status = item_status(part)
+        if held is not None and held[1] == status:
+            status = held[1]  # the clocks ran on (a minute later), the row reads the same
+        held = (part, status)
         ctx.cache.keep("status", (cycle.item_id, cycle.cycle), None, held)
     return held[1]
 

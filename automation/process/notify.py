@@ -42,7 +42,12 @@ from automation.io.ledger import Ledger, open_ledger
 from automation.io.notify_queue import NotifyQueue, QueuedMessage, stored_json
 from automation.io.render import Renderer, Section
 from automation.io.secrets import Secrets, load_secrets
-from automation.process.clocks import clock_results_by_cycle, item_cycles, read_inputs
+from automation.process.clocks import (
+    clock_results_by_cycle,
+    item_cycles,
+    read_inputs,
+    steady_views,
+)
 from automation.process.context import RunContext
 from automation.process.execution import drive_exceptions
 from automation.rules import Rules
@@ -110,27 +115,31 @@ def drive_event_parts(
     warnings: list[str] = []
     cycles = read_inputs(ctx).cycles if rows is None else item_cycles(ctx, rows, warnings)
     parts = clock_results_by_cycle(ctx, cycles)
-    by_item: dict[str, list[tuple[ItemCycle, list[ClockResult]]]] = {}
-    for c, part in zip(cycles, parts, strict=True):
-        by_item.setdefault(c.item_id, []).append((c, part))
+    views = steady_views(ctx, cycles, parts)
+    by_item: dict[str, list[tuple[ItemCycle, list[ClockResult], Any]]] = {}
+    for c, part, view in zip(cycles, parts, views, strict=True):
+        by_item.setdefault(c.item_id, []).append((c, part, view))
     out: list[tuple[str, list[core.Event]]] = []
-    for item, pairs in by_item.items():
+    for item, triples in by_item.items():
         # an item whose cycles (rows and records: the very objects while they stay, see
-        # process.clocks.item_cycles) and clocks are those of the last run: the same events
-        # the moment counts by its day only (how far back events are caught up)
-        key = (tuple(c for c, _p in pairs), ctx.as_of.date())
-        clocks = [p for _c, p in pairs]
+        # process.clocks.item_cycles) and clocks are those of the last run: the same events.
+        # The moment counts by its day only (how far back events are caught up); of the
+        # clocks, all but the share of time used, which only the data of an at-risk event
+        # shows — an event queued once, when its clock reached that level (a new view)
+        key = (tuple(c for c, _p, _v in triples), ctx.as_of.date())
+        clocks = [p for _c, p, _v in triples]
+        shown = tuple(v for _c, _p, v in triples)
         held = ctx.cache.recall("events", item, key)
-        if held is not None and all(a is b for a, b in zip(held[0], clocks, strict=True)):
+        if held is not None and held[0] == shown:
             out.append((item, held[1]))
             continue
-        events = _item_events(ctx, [dict(c.fields) for c, _p in pairs], clocks)
+        events = _item_events(ctx, [dict(c.fields) for c, _p, _v in triples], clocks)
         before = ctx.cache.last("events", item)
         if before is not None and before[1] == events:
             # the clocks were worked out again at a new moment (a minute later) and the
             # events are what they were: the same object, so are the notifications made of it
             events = before[1]
-        ctx.cache.keep("events", item, key, (clocks, events))
+        ctx.cache.keep("events", item, key, (shown, events))
         out.append((item, events))
     return out
 

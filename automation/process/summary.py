@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.clocks import ClockResult, ItemCycle
-from automation.core.summary import SummaryModel, assemble, item_part
+from automation.core.summary import SummaryModel, assemble, item_part, latest_status
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
 from automation.io.safewrite import WriteDeferred, safe_write
 from automation.io.summary_html import ChartStore, summary_html
 from automation.io.summary_workbook import summary_workbook_bytes
-from automation.process.clocks import clock_results_by_cycle, read_inputs
+from automation.process.clocks import clock_results_by_cycle, read_inputs, steady_views
 from automation.process.context import RunContext
 from automation.process.evaluation import workbook_names
 from automation.process.execution import drive_exceptions
@@ -155,15 +155,19 @@ def build_model(ctx: RunContext) -> SummaryModel:
     clocks = clock_results_by_cycle(ctx, inputs.cycles)
     pending = pending_requests(ctx.paths)
     open_exceptions = open_exceptions_by_department(ctx)
-    by_item: dict[str, tuple[list[ItemCycle], list[list[ClockResult]]]] = {}
-    for c, part in zip(inputs.cycles, clocks, strict=True):
-        mine = by_item.setdefault(c.item_id, ([], []))
+    views = steady_views(ctx, inputs.cycles, clocks)
+    by_item: dict[str, tuple[list[ItemCycle], list[list[ClockResult]], list[Any]]] = {}
+    for c, part, view in zip(inputs.cycles, clocks, views, strict=True):
+        mine = by_item.setdefault(c.item_id, ([], [], []))
         mine[0].append(c)
         mine[1].append(part)
+        mine[2].append(view)
     parts = []
     as_of = ctx.as_of
-    for item, (cycles, results) in by_item.items():
-        made = (tuple(cycles), tuple(results))  # compared at once: the same objects
+    for item, (cycles, results, shown) in by_item.items():
+        # the same cycles, and clocks that read the same but for the share of time used (the
+        # part does not read it, but for the status: compared too): the same part
+        made = (tuple(cycles), tuple(shown), latest_status(cycles, results))
         held = ctx.cache.recall("summary_part", item, made)
         # made at an earlier moment of the span it holds for (see ItemPart.until)
         if held is not None and held[0] <= as_of < held[1].until:
