@@ -149,8 +149,10 @@ def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
 
 
 def build_model(ctx: RunContext) -> SummaryModel:
-    """The summary model of the context's drive at its moment: each item's part worked out
-    again only when its cycles or clocks are not the very objects of the last run."""
+    """The summary model of the context's drive at its moment: an item's part is worked out
+    again only when its cycles are not the very objects of the last run, its clocks read
+    otherwise (:func:`steady_views`, and its status), or the moment left the span the part
+    holds for (``ItemPart.until``); the parts are added up again when any is new."""
     inputs = read_inputs(ctx)
     clocks = clock_results_by_cycle(ctx, inputs.cycles)
     pending = pending_requests(ctx.paths)
