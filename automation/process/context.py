@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ class RunContext:
     def today(self) -> dt.date:
         return self.as_of.date()
 
-    @property
+    @functools.cached_property
     def moment(self) -> dt.datetime:
         """``as_of`` as the calendar tells moments apart: out of business hours, the end of the
         quiet span it falls in (``WorkCalendar.quiet_until``), the same for every moment of
