@@ -44,6 +44,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import operator
 import os
 import pickle
 import sqlite3
@@ -239,6 +240,19 @@ class ValidationCache:
         if same and held is not None and held[1] == value:
             value = held[1]
         self.worked_out[(name, slot)] = (key, value)
+        return value
+
+    def made_from(self, name: str, slot: Any, sources: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """A value made from ``sources``, objects this process keeps from run to run: the kept
+        value while each source is the very object it was made from, else ``make()`` — and the
+        kept value still when the new one equals it (callers key their work on the object)."""
+        held = self.worked_out.get((name, slot))
+        if held is not None and all(map(operator.is_, held[0], sources)):
+            return held[1]
+        value = make()
+        if held is not None and held[1] == value:
+            value = held[1]
+        self.worked_out[(name, slot)] = (sources, value)
         return value
 
     def note_written(self, path: str | Path) -> None:

@@ -243,7 +243,9 @@ def folder_reports(
             report = _read(ctx, path, notes)
             if report is not None:
                 out.append((path, report, ctx.cache.last_identity))
-        if all(map(settled, idents)) and idents == tuple(map(file_identity, listing)):
+        # kept when each report read is of the version listed (no file saved meanwhile)
+        listed = dict(zip(listing, idents, strict=True))
+        if all(map(settled, idents)) and all(listed[p] == i for p, _r, i in out):
             ctx.cache.keep("folder_reports", where, (listing, idents), (out, notes))
     ctx.memo[("folder_reports", where)] = (listing, out, notes)
     warnings.extend(notes)
@@ -353,12 +355,16 @@ def item_cycles(
             )
         # the very cycle of the last call while its row and records are the same objects
         # (see process.tracking): the stages after key their work on it
-        held = ctx.cache.last("item_cycle", (item, cycle))
-        if held is None or held[0] is not row or held[1] is not depts:
-            fields = {k: v for k, v in row.items() if k != "_row"}
-            held = (row, depts, ItemCycle(item, cycle, fields, depts))
-            ctx.cache.keep("item_cycle", (item, cycle), None, held)
-        cycles.append(held[2])
+        cycles.append(
+            ctx.cache.made_from(
+                "item_cycle",
+                (item, cycle),
+                (row, depts),
+                lambda row=row, item=item, cycle=cycle, depts=depts: ItemCycle(
+                    item, cycle, {k: v for k, v in row.items() if k != "_row"}, depts
+                ),
+            )
+        )
     return cycles
 
 
@@ -417,18 +423,12 @@ def steady_views(
     """Each cycle's clocks as they read but for the share of working time used: a stage that
     reads nothing else of them keys its work on this view, and keeps it while a running clock
     merely ran on. The very tuple of the last run while it reads the same."""
-    out = []
-    for c, part in zip(cycles, clocks, strict=True):
-        slot = (c.item_id, c.cycle)
-        held = ctx.cache.last("clock_view", slot)
-        if held is None or held[0] is not part:
-            view = tuple(map(_STEADY, part))
-            if held is not None and held[1] == view:
-                view = held[1]
-            held = (part, view)
-            ctx.cache.keep("clock_view", slot, None, held)
-        out.append(held[1])
-    return out
+    return [
+        ctx.cache.made_from(
+            "clock_view", (c.item_id, c.cycle), (part,), lambda p=part: tuple(map(_STEADY, p))
+        )
+        for c, part in zip(cycles, clocks, strict=True)
+    ]
 
 
 def _cycle_key(c: ItemCycle, used: frozenset[str]) -> tuple[Any, ...]:

@@ -554,14 +554,10 @@ def _computed_changes(
 
 def _status(ctx: RunContext, cycle: ItemCycle, part: list[ClockResult]) -> ItemStatus:
     """``item_status`` of a cycle's clocks, kept while they are the very list of the last run."""
-    held = ctx.cache.last("status", (cycle.item_id, cycle.cycle))
-    if held is None or held[0] is not part:
-        status = item_status(part)
-        if held is not None and held[1] == status:
-            status = held[1]  # the clocks ran on (a minute later), the row reads the same
-        held = (part, status)
-        ctx.cache.keep("status", (cycle.item_id, cycle.cycle), None, held)
-    return held[1]
+    # clocks that ran on (a minute later) and read the same: the status kept
+    return ctx.cache.made_from(
+        "status", (cycle.item_id, cycle.cycle), (part,), lambda: item_status(part)
+    )
 
 
 def _wanted(
