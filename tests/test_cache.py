@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from intake_helpers import drive_hashes, tracking_rows
 
+from automation.io import cache as cache_module
 from automation.io import validation
 from automation.io.cache import ValidationCache, cache_key, forget_kept_reports
 from automation.io.drive import drive_paths, drive_rules
@@ -262,11 +263,41 @@ def test_a_deleted_workbook_leaves_the_results_and_the_cache(drive, opened):
     extra.unlink()
     _run(drive)
     assert not extra.exists()
+    # a process looks for gone files once an hour (its first run always): still stored ...
+    assert cache_key(extra) in _stored(drive)
+    forget_kept_reports()  # ... and dropped by the next process's first run
+    _run(drive)
     assert cache_key(extra) not in _stored(drive)
     assert cache_key(books["生产部"]) in _stored(drive)
     with open_ledger(drive) as ledger:
         records = department_records(new_context(paths, rules, ledger=ledger), ITEM)
     assert set(records) == {"生产部", "市场部"}
+
+
+def test_gone_files_are_looked_for_once_an_hour_in_one_process(drive, monkeypatch):
+    books = _fill(drive)
+    extra = _execution(books["生产部"].parent, "财务部", (D(2026, 9, 28),))
+    _run(drive)
+    _age(drive)
+    _run(drive)
+    extra.unlink()
+    looked: list[str] = []
+    real = os.path.exists
+
+    def exists(path):
+        looked.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os.path, "exists", exists)
+    _run(drive)  # the process pruned in its first run: not again within the hour
+    assert cache_key(extra) not in looked
+    assert cache_key(extra) in _stored(drive)
+    monkeypatch.setattr(cache_module, "PRUNE_EVERY_S", 0.0)
+    _run(drive)
+    assert cache_key(extra) in looked
+    assert cache_key(books["生产部"]) not in looked  # found by the run: not looked for
+    assert cache_key(extra) not in _stored(drive)
+    assert cache_key(books["生产部"]) in _stored(drive)
 
 
 def test_no_cache_when_switched_off(drive, opened, monkeypatch):

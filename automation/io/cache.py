@@ -67,6 +67,8 @@ CACHE_FORMAT = 1  # bump when what is stored, or how, changes
 UNSETTLED_S = 3.0  # a file modified more recently than this is read, never cached
 PARALLEL_MIN = 200  # unread files worth starting worker processes for (about 1 s on 2 cores)
 MAX_BLOB = 64 * 1024 * 1024  # a result larger than this (compressed) is not stored
+# a process looks for the stored entries of files that are gone at most this often (seconds)
+PRUNE_EVERY_S = 3600.0
 _WRITING = "being written"  # the identity of a file a worker is writing now
 NO_CACHE_ENV = "XIETONG_NO_CACHE"
 T = TypeVar("T")
@@ -395,13 +397,26 @@ class ValidationCache:
                 [(key, ident, self.env, blob, now) for key, ident, blob in rows],
             )
 
-    def prune(self) -> int:
-        """Drop the entries of files that no longer exist (only those not asked for in this
-        run are checked); the number dropped."""
+    def prune(self, *, every_s: float | None = None) -> int:
+        """Drop the entries of files that no longer exist (only those not found in this run
+        are checked); the number dropped.
+
+        A process prunes a drive's entries at most once in ``every_s`` seconds (default
+        :data:`PRUNE_EVERY_S`; its first run always): a run that found its folders as before asks the cache for few files, and
+        looking at every other stored path each minute is a stat per workbook of the drive
+        for entries that only cost a row of the state database. 0 prunes every time."""
         if self.ledger is None:
             return 0
+        where = str(getattr(self.ledger, "path", id(self.ledger)))
+        now = time.monotonic()
+        last = _PRUNED.get(where)
+        if last is not None and now - last < (PRUNE_EVERY_S if every_s is None else every_s):
+            return 0
+        _PRUNED[where] = now
         rows = self.ledger.conn.execute("SELECT path FROM validated").fetchall()
-        gone = [r["path"] for r in rows if r["path"] not in self.seen]
+        # a path asked for but missing then (an expected workbook not there) is looked for too
+        known = self.identities
+        gone = [r["path"] for r in rows if r["path"] not in known]
         gone = [p for p in gone if not os.path.exists(p)]
         if gone:
             with self.ledger.transaction() as c:
@@ -498,6 +513,9 @@ def _kept_reports(
 
 _DERIVED: dict[tuple[str, str], dict[tuple[str, Any], tuple[Any, Any]]] = {}
 
+# when this process last pruned a state database's entries (time.monotonic), by its path
+_PRUNED: dict[str, float] = {}
+
 
 def _kept_derived(ledger: Ledger | None, env: str | None) -> dict[tuple[str, Any], tuple[Any, Any]]:
     where = (str(getattr(ledger, "path", id(ledger))), str(env))
@@ -513,6 +531,7 @@ def forget_kept_reports() -> None:
     """Drop what is kept in memory between runs (tests; a process that wants it lean)."""
     _KEPT.clear()
     _DERIVED.clear()
+    _PRUNED.clear()
 
 
 _ABSOLUTE_KEYS: dict[str, str] = {}
