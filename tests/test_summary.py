@@ -375,6 +375,41 @@ def test_after_one_item_changed_only_its_part_is_worked_out_and_the_model_is_the
     assert model.as_dict() == fresh.as_dict()
 
 
+def test_an_items_links_are_worked_out_again_only_when_its_folder_lists_other_files(
+    demo, tmp_path, monkeypatch
+):
+    import automation.process.summary as process_summary
+    from automation.io import files
+    from automation.process.context import open_context
+
+    root = tmp_path / "drive"
+    shutil.copytree(demo[0], root)
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(files, "LISTING_UNSETTLED_NS", 0)  # listings kept at once
+    worked: list[str] = []
+    real = process_summary._links_of
+    monkeypatch.setattr(
+        process_summary, "_links_of", lambda r, item, *a: worked.append(item) or real(r, item, *a)
+    )
+
+    def links() -> dict:
+        worked.clear()
+        with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+            return process_summary.item_links(ctx, process_summary.build_model(ctx))
+
+    first = links()
+    assert len(worked) == len({item for item, _ in first})
+    assert links() == first and worked == []
+    (item, dept), target = next((k, v) for k, v in first.items() if k[1] and v.is_file())
+    target.rename(target.with_name("改名_" + target.name))  # the department's workbook is gone
+    after = links()
+    assert worked == [item]
+    assert after[(item, dept)] == first[(item, None)]  # the link falls back to the folder
+    assert {k: v for k, v in after.items() if k != (item, dept)} == {
+        k: v for k, v in first.items() if k != (item, dept)
+    }
+
+
 class _Counted:
     """A copy of the demo drive whose summary model is built in this process at given moments,
     counting the item parts and the clocks worked out, next to the model built from scratch."""

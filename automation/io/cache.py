@@ -212,13 +212,13 @@ class ValidationCache:
             return False
         return self._row("1", key, ident) is not None
 
-    def saw(self, path: str | Path, ident: str) -> None:
-        """``path`` was found at ``ident``, the identity of the version whose report the caller
-        holds from an earlier run (see ``process.clocks.folder_reports``): known as read in
-        this run without asking for the report again."""
-        key = cache_key(path)
-        self.seen.add(key)
-        self.identities[key] = ident
+    def saw_keys(self, keys: tuple[str, ...], idents: tuple[str, ...]) -> None:
+        """The files of ``keys`` (their :func:`cache_key`) were found at ``idents``, the
+        identities of the versions whose reports the caller holds from an earlier run (see
+        ``process.clocks.folder_reports``): known as read in this run without asking for the
+        reports again."""
+        self.seen.update(keys)
+        self.identities.update(zip(keys, idents, strict=True))
 
     def identity(self, path: str | Path) -> str | None:
         """The identity (size, times, inode) ``path`` had when this cache last validated it."""

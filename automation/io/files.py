@@ -167,5 +167,11 @@ class RelativePaths:
             if rel is None:
                 rel = self._parents[parent] = os.path.relpath(parent, self.base)
             done = name if rel == os.curdir else os.path.join(rel, name)
+        if len(self._done) >= _RELATIVE_MAX:  # an instance kept by a long-running process
+            self._done.clear()
+            self._parents.clear()
         self._done[text] = done
         return done
+
+
+_RELATIVE_MAX = 200_000

@@ -40,7 +40,7 @@ from automation.core.digest import CountedRow, report_digest, weekly_needed
 from automation.core.normalize import is_blank
 from automation.core.text import printable
 from automation.errors import XietongError
-from automation.io.cache import file_identity, settled
+from automation.io.cache import cache_key, file_identity, settled
 from automation.io.drive import DrivePaths, archived_item_folders, item_folder_index
 from automation.io.files import list_workbooks
 from automation.process.context import RunContext, calendar_of, rules_for
@@ -232,9 +232,8 @@ def folder_reports(
     idents = tuple(map(file_identity, listing))
     before = ctx.cache.recall("folder_reports", where, (listing, idents))
     if before is not None:
-        out, notes = before
-        for path, ident in zip(listing, idents, strict=True):
-            ctx.cache.saw(path, ident)  # type: ignore[arg-type]  # settled: not None
+        out, notes, keys = before
+        ctx.cache.saw_keys(keys, idents)  # type: ignore[arg-type]  # settled: not None
     else:
         out, notes = [], []
         for path in listing:
@@ -246,7 +245,8 @@ def folder_reports(
         # kept when each report read is of the version listed (no file saved meanwhile)
         listed = dict(zip(listing, idents, strict=True))
         if all(map(settled, idents)) and all(listed[p] == i for p, _r, i in out):
-            ctx.cache.keep("folder_reports", where, (listing, idents), (out, notes))
+            keys = tuple(map(cache_key, listing))
+            ctx.cache.keep("folder_reports", where, (listing, idents), (out, notes, keys))
     ctx.memo[("folder_reports", where)] = (listing, out, notes)
     warnings.extend(notes)
     return out

@@ -121,30 +121,47 @@ def summary_paths(paths: DrivePaths, rules: Rules, day: dt.date) -> tuple[Path, 
     return dated, stable, stable.with_suffix(".html")
 
 
-def item_links(paths: DrivePaths, rules: Rules, model: SummaryModel) -> dict:
+def item_links(ctx: RunContext, model: SummaryModel) -> dict:
     """Link targets: (item, None) → the item's folder; (item, department) → that department's
-    execution workbook (模板四) when it exists, else the folder."""
-    folders = item_folder_index(paths)
+    execution workbook (模板四) when it exists, else the folder. An item's links are worked out
+    again only when its folders, the departments wanted or the folders' listings changed."""
+    folders = item_folder_index(ctx.paths)
     links: dict[tuple[str, str | None], Path] = {}
     wanted: dict[str, set[str]] = {i.item: set() for i in model.items}
     for o in model.overdue:
         wanted.setdefault(o.item, set()).add(o.department or "")
     for item, depts in wanted.items():
-        found = folders.get(item, [])
+        found = folders.get(item)
         if not found:
             continue
-        folder = found[0]
-        links[(item, None)] = folder
         depts.discard("")
-        if not depts:
-            continue
-        names = workbook_names(rules, item, sorted(depts))
-        # the workbooks of the item, from the kept listings
-        workbooks = {p for f in found for p in list_workbooks(f, recursive=False)}
-        for dept in depts:
-            name = names.get(f"execution:{dept}")
-            target = next((f / name for f in found if name and f / name in workbooks), None)
-            links[(item, dept)] = target or folder
+        # the workbooks of the item, from the kept listings (the same path objects while the
+        # folders list the same files: compared at once)
+        listing = (
+            tuple(p for f in found for p in list_workbooks(f, recursive=False)) if depts else ()
+        )
+        key = (tuple(found), frozenset(depts), listing)
+        links.update(
+            ctx.cache.derive(
+                "item_links", item, key, lambda: _links_of(ctx.rules, item, found, depts, listing)
+            )
+        )
+    return links
+
+
+def _links_of(
+    rules: Rules, item: str, found: list[Path], depts: set[str], listing: tuple[Path, ...]
+) -> dict[tuple[str, str | None], Path]:
+    folder = found[0]
+    links: dict[tuple[str, str | None], Path] = {(item, None): folder}
+    if not depts:
+        return links
+    names = workbook_names(rules, item, sorted(depts))
+    workbooks = set(listing)
+    for dept in depts:
+        name = names.get(f"execution:{dept}")
+        target = next((f / name for f in found if name and f / name in workbooks), None)
+        links[(item, dept)] = target or folder
     return links
 
 
@@ -202,9 +219,9 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     """Rebuild the summary files of the context's drive when what they show changed."""
     paths, rules, ledger = ctx.paths, ctx.rules, ctx.need_ledger()
     model = build_model(ctx)
-    links = item_links(paths, rules, model)
+    links = item_links(ctx, model)
     dated, stable, html_path = summary_paths(paths, rules, model.as_of_date)
-    relative = RelativePaths(paths.summary)
+    relative = relative_to(paths.summary)
     # the model of the last run and the same links: the same content
     held = ctx.cache.recall("summary_hash", "", links)
     if held is not None and held[0] is model:
@@ -230,6 +247,21 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result
+
+
+def relative_to(folder: Path) -> RelativePaths:
+    """Paths relative to ``folder`` (absolute), one instance per folder in this process: each
+    link target's relative path is worked out once, not in every rebuild."""
+    key = os.fspath(folder)
+    held = _RELATIVE.get(key)
+    if held is None or not os.path.isabs(key):
+        if len(_RELATIVE) >= 8:
+            _RELATIVE.clear()
+        held = _RELATIVE[key] = RelativePaths(folder)
+    return held
+
+
+_RELATIVE: dict[str, RelativePaths] = {}
 
 
 def _write_files(ctx: RunContext, result: SummaryResult, files: list[tuple[Path, bytes]]) -> None:
