@@ -421,3 +421,33 @@ def test_a_checklist_is_not_built_again_for_another_items_weekly_rows(drive, rul
     report(ITEM, "XT-2026-0099", ITEM)
     archive_items(drive, as_of=FINISHED)
     assert built == [ITEM]
+
+
+def test_the_weekly_rows_are_grouped_by_item_again_only_when_a_report_changed(
+    drive, rules, monkeypatch
+):
+    import automation.process.archive as archiving
+
+    grouped: list[int] = []
+    real = archiving._weekly_by_item
+    monkeypatch.setattr(
+        archiving, "_weekly_by_item", lambda files: grouped.append(len(files)) or real(files)
+    )
+    _finished_item(drive, rules, market_signed=False)
+    _age(drive)
+    archive_items(drive, as_of=FINISHED)
+    archive_items(drive, as_of=FINISHED)
+    assert len(grouped) == 1
+    weekly = drive_paths(drive, rules).weekly / "周进度报告_市场部.xlsx"
+    row = {
+        "week": "2026-W13",
+        "department": "市场部",
+        "item_id": ITEM,
+        "done": "完成市场调研",
+        "submitted_by": "周敏",
+        "submitted_date": dt.date(2026, 3, 27),
+    }
+    _save(rules, "weekly", weekly, rows=[row])
+    _age(weekly)
+    archive_items(drive, as_of=FINISHED)
+    assert len(grouped) == 2

@@ -279,8 +279,9 @@ def _refresh_checklist(
         revisions,
         str(folder),
         tuple((str(p), file_identity(p)) for p in walked),
-        repr([(f.name, f.rows) for f in _weekly_of(run, item_id)]),  # its rows, not the files
-        repr(sorted(_request_fields(run.ledger, item_id).items())),
+        # its rows, not the files: the same objects while the weekly reports are unchanged
+        tuple((f.name, f.rows) for f in _weekly_of(run, item_id)),
+        tuple(sorted(_request_fields(run.ledger, item_id).items())),
         run.as_of.date(),
     )
     held = run.cache.recall("checklist", item_id, key)
@@ -406,16 +407,26 @@ def _weekly_files(run: _Run) -> list[tuple[Path, core.FolderFile]]:
 
 def _weekly_of(run: _Run, item_id: str) -> list[core.FolderFile]:
     """The weekly folder's reports cut to the rows about ``item_id`` (a department's report
-    names every item: the checklist of one item depends on its own rows only)."""
+    names every item: the checklist of one item depends on its own rows only). The same list
+    objects while the weekly folder's files are the versions read before (in this process)."""
     if run.weekly_by_item is None:
-        run.weekly_by_item = {}
-        for _path, f in _weekly_files(run):
-            mine: dict[str, list[dict[str, Any]]] = {}
-            for r in f.rows:
-                mine.setdefault(str(r.get("item_id") or "").strip().upper(), []).append(r)
-            for item, rows in mine.items():
-                run.weekly_by_item.setdefault(item, []).append(replace(f, rows=rows))
+        files = _weekly_files(run)
+        key = tuple((str(p), run.cache.identity(p)) for p, _f in files)
+        run.weekly_by_item = run.cache.derive(
+            "archive_weekly", str(run.paths.weekly), key, lambda: _weekly_by_item(files)
+        )
     return run.weekly_by_item.get(item_id.strip().upper(), [])
+
+
+def _weekly_by_item(files: list[tuple[Path, core.FolderFile]]) -> dict[str, list[core.FolderFile]]:
+    by_item: dict[str, list[core.FolderFile]] = {}
+    for _path, f in files:
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for r in f.rows:
+            mine.setdefault(str(r.get("item_id") or "").strip().upper(), []).append(r)
+        for item, rows in mine.items():
+            by_item.setdefault(item, []).append(replace(f, rows=rows))
+    return by_item
 
 
 def _folder_holder(folder: Path) -> tuple[str, str] | None:
