@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import textwrap
@@ -148,6 +149,21 @@ def test_a_run_killed_between_temp_file_and_replace_leaves_the_original_and_comp
     assert [r["item_id"] for r in tracking_rows(drive, rules)] == ["XT-2026-0001"]
     assert not [p for p in paths.root.iterdir() if p.name.startswith(".xt-tmp-")]
     assert not (paths.inbox / "申请.xlsx").exists()
+
+
+def test_a_temporary_file_left_in_an_item_folder_is_cleaned_up_by_the_next_run(drive, rules):
+    paths = drive_paths(drive, rules)
+    folder = paths.items / "XT-2026-0001 试产"
+    folder.mkdir(parents=True)
+    (folder / "链接").mkdir()
+    left = folder / ".xt-tmp-0123456789ab.xlsx"
+    left.write_bytes(b"half")
+    kept = folder / "附件.txt"
+    kept.write_text("x")
+    os.utime(left, (0, 0))  # old enough: no writer is still at it
+    run(drive)
+    assert not left.exists()
+    assert kept.exists()
 
 
 def test_backups_of_the_tracking_table_are_kept_in_the_log_folder(drive, rules):

@@ -369,20 +369,30 @@ def _cleanup(ctx: RunContext) -> None:
         paths.templates,
         paths.rules,
     ]
-    if paths.items.is_dir():
-        folders += [p for p in paths.items.iterdir() if p.is_dir() and not p.is_symlink()]
+    found: list[tuple[str, int]] = []
     for folder in folders:
-        # a folder found clean whose listing has not changed since is clean
         try:
-            mtime = os.stat(folder).st_mtime_ns
+            found.append((os.fspath(folder), os.stat(folder).st_mtime_ns))
         except OSError:
             continue
-        if ctx.cache.recall("clean", str(folder), mtime):
+    try:  # the item folders, from one listing (links not followed, one stat each)
+        with os.scandir(paths.items) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        found.append((entry.path, entry.stat(follow_symlinks=False).st_mtime_ns))
+                except OSError:  # gone since listed
+                    continue
+    except OSError:  # no items folder (yet)
+        pass
+    for folder, mtime in found:
+        # a folder found clean whose listing has not changed since is clean
+        if ctx.cache.recall("clean", folder, mtime):
             continue
         young: list[Path] = []
         cleanup_temp(folder, young=young)
         if not young and time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
-            ctx.cache.keep("clean", str(folder), mtime)
+            ctx.cache.keep("clean", folder, mtime)
 
 
 def _write_back(ctx: RunContext, report: CycleReport, *, every_row: bool = True) -> None:
