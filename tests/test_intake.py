@@ -368,3 +368,38 @@ def test_an_id_appended_to_the_journal_raises_the_counter_in_a_running_process(d
     assert counter_after("XT-2026-0040") == 40
     assert counter_after("XT-2026-0041") == 41
     assert counter_after("XT-2026-0077", replace=True) == 77
+
+
+def test_the_id_sources_are_read_again_only_where_something_changed(drive, rules, monkeypatch):
+    """A running process raises the counters every cycle: a group of texts that may name an ID
+    (item folders, archive, feedback, journal, table, registrations) is scanned again only when
+    it changed — and a new folder naming a higher ID still raises the counter."""
+    from automation.io.ledger import open_ledger
+    from automation.process import recovery
+    from automation.process.tracking import read_tracking
+
+    drop_request(drive, rules, "申请.xlsx", request_values())
+    run(drive)
+    scanned: list[str] = []
+    real = recovery._names
+    monkeypatch.setattr(
+        recovery, "_names", lambda folder, **kw: scanned.append(folder.name) or real(folder, **kw)
+    )
+    paths = drive_paths(drive, rules)
+
+    def raise_now() -> int:
+        scanned.clear()
+        with open_context(drive) as ctx:
+            recovery.raise_counters(ctx, read_tracking(ctx))
+        with open_ledger(drive) as led:
+            return led.last_seq(2026)
+
+    first = raise_now()
+    assert raise_now() == first and scanned == []
+    folder = paths.items / "XT-2026-0050 手工建的文件夹"
+    folder.mkdir()
+    old = time.time() - 60  # a folder time that is settled
+    os.utime(paths.items, (old, old))
+    assert raise_now() == 50
+    assert scanned[0] == paths.items.name  # (and each folder in it, one level down)
+    assert paths.archive.name not in scanned

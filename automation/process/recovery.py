@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,50 +48,85 @@ def rebuild_state(ctx: RunContext) -> dict[str, int]:
 
 
 def raise_counters(ctx: RunContext, table: TrackingTable) -> int:
-    """Raise every year's counter above the highest ID named anywhere; the number of years."""
+    """Raise every year's counter above the highest ID named anywhere; the number of years.
+
+    The sources are looked at in groups (the table's IDs, the registrations, each journal
+    file, the item folders, the archive, the feedback folder), each read again only when what
+    identifies it changed since this process last read it: a run that rewrote the table's
+    computed cells, or appended to the journal, does not scan every other text again."""
     ledger = ctx.need_ledger()
     ids = ctx.rules.drive.item_ids
-    # nothing that may name an ID changed since this process last looked: nothing to raise
-    key = _sources_key(ctx, table)
-    held = ctx.cache.recall("id_counters", "", key)
-    if held is not None:
-        return held
     best: dict[int, int] = {}
-    for item_id in core.ids_mentioned(_id_sources(ctx, table), ids):
-        parsed = core.parse_item_id(item_id, ids)
-        if parsed:
-            best[parsed[0]] = max(best.get(parsed[0], 0), parsed[1])
-    for year, seq in best.items():
-        ledger.raise_counter(year, seq)
-    ctx.cache.keep("id_counters", "", _sources_key(ctx, table), len(best))
+    for name, key, texts in _id_groups(ctx, table):
+        found = ctx.cache.derive("id_highest", name, key, lambda t=texts: _highest(t(), ids))
+        for year, seq in found:
+            if seq > best.get(year, 0):
+                best[year] = seq
+    counters = tuple(tuple(r) for r in ledger.conn.execute("SELECT * FROM id_counter"))
+    wanted = tuple(sorted(best.items()))
+    if ctx.cache.recall("id_counters", "", (wanted, counters)) is None:
+        for year, seq in wanted:
+            ledger.raise_counter(year, seq)
+        after = tuple(tuple(r) for r in ledger.conn.execute("SELECT * FROM id_counter"))
+        ctx.cache.keep("id_counters", "", (wanted, after), len(best))
     return len(best)
 
 
-def _sources_key(ctx: RunContext, table: TrackingTable) -> tuple[Any, ...]:
-    """What :func:`_id_sources` reads, as identities: the table's bytes, the registrations and
-    counters of the state, the journal files, the folders' listings and the notes' texts."""
+def _highest(texts: Iterable[str], ids: Any) -> tuple[tuple[int, int], ...]:
+    """(year, highest sequence) of every year an ID of ``texts`` names."""
+    best: dict[int, int] = {}
+    for item_id in core.ids_mentioned(texts, ids):
+        parsed = core.parse_item_id(item_id, ids)
+        if parsed and parsed[1] > best.get(parsed[0], 0):
+            best[parsed[0]] = parsed[1]
+    return tuple(sorted(best.items()))
+
+
+def _id_groups(
+    ctx: RunContext, table: TrackingTable
+) -> Iterator[tuple[str, Any, Callable[[], Iterable[str]]]]:
+    """(name, identity, texts) of every group of texts on the share (and in the state) that
+    may name an item ID: the texts are read only when the identity is not the one this
+    process read them at."""
     conn = ctx.need_ledger().conn
     paths = ctx.paths
-
-    def mtime(folder: Path) -> int | None:
-        try:
-            return os.stat(folder).st_mtime_ns
-        except OSError:
-            return None
-
-    archive = [paths.archive, *_folders(paths.archive, depth=2)]
-    return (
-        table.snapshot.sha256,
-        tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM registrations").fetchone()),
-        tuple(tuple(r) for r in conn.execute("SELECT * FROM id_counter ORDER BY year")),
-        tuple((p.name, file_identity(p)) for p in sorted(paths.log.glob(JOURNAL_GLOB))),
-        mtime(paths.items),
-        tuple((str(f), mtime(f)) for f in archive),
-        mtime(paths.feedback),
-        tuple(
-            (p.name, file_identity(p)) for p in _files(paths.feedback) if p.suffix.lower() == ".txt"
-        ),
+    tracked = tuple(str(row.get("item_id") or "") for row in table.rows)
+    yield "table", tracked, lambda: tracked
+    registered = tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM registrations").fetchone())
+    yield (
+        "registrations",
+        registered,
+        lambda: (r.item_id for r in ctx.need_ledger().registrations()),
     )
+    for path in sorted(paths.log.glob(JOURNAL_GLOB)):
+        # read incrementally (see _journal_texts): asked each time, cheap when unchanged
+        texts = _journal_texts(ctx, path)
+        yield f"journal:{path.name}", tuple(texts), lambda t=texts: t
+    yield "items", _mtime(paths.items), lambda: _names(paths.items, depth=1)
+    archive = [paths.archive, *_folders(paths.archive, depth=2)]
+    yield (
+        "archive",
+        tuple((str(f), _mtime(f)) for f in archive),
+        lambda: _names(paths.archive, depth=3),
+    )
+    notes = tuple(
+        (p.name, file_identity(p)) for p in _files(paths.feedback) if p.suffix.lower() == ".txt"
+    )
+    yield "feedback", (_mtime(paths.feedback), notes), lambda: _feedback_texts(paths.feedback)
+
+
+def _mtime(folder: Path) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _feedback_texts(folder: Path) -> Iterator[str]:
+    for path in _files(folder):
+        yield path.name
+        if path.suffix.lower() == ".txt":
+            yield _small_text(path)
 
 
 def _folders(folder: Path, *, depth: int) -> list[Path]:
@@ -108,22 +143,6 @@ def _folders(folder: Path, *, depth: int) -> list[Path]:
             out.append(Path(entry.path))
             out.extend(_folders(Path(entry.path), depth=depth - 1))
     return out
-
-
-def _id_sources(ctx: RunContext, table: TrackingTable) -> Iterator[str]:
-    """Every text on the share (and in the state) that may name an item ID."""
-    for row in table.rows:
-        yield str(row.get("item_id") or "")
-    for reg in ctx.need_ledger().registrations():
-        yield reg.item_id
-    for path in sorted(ctx.paths.log.glob(JOURNAL_GLOB)):
-        yield from _journal_texts(ctx, path)
-    yield from _names(ctx.paths.items, depth=1)
-    yield from _names(ctx.paths.archive, depth=3)
-    for path in _files(ctx.paths.feedback):
-        yield path.name
-        if path.suffix.lower() == ".txt":
-            yield _small_text(path)
 
 
 def _journal_texts(ctx: RunContext, path: Path) -> list[str]:
