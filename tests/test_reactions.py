@@ -113,3 +113,25 @@ def test_nothing_is_created_before_evaluation_passes(drive, rules):
     report = run_cycle(drive, as_of=EVALUATED, settle_s=0)
     assert report.created == []
     assert not tracking_rows(drive, rules)[0].get("approval_route")
+
+
+def test_a_route_is_worked_out_again_only_when_its_row_changed(drive, rules, monkeypatch):
+    import automation.process.evaluation as evaluation
+
+    _passed_item(drive, rules, is_major="是", major_reason="战略调整")
+    worked: list[str] = []
+    real = evaluation.core.approval_route
+    monkeypatch.setattr(
+        evaluation.core,
+        "approval_route",
+        lambda fields, *a, **k: worked.append("route") or real(fields, *a, **k),
+    )
+    run_cycle(drive, as_of=EVALUATED, settle_s=0)  # the row as the route was written into it
+    worked.clear()
+    run_cycle(drive, as_of=EVALUATED, settle_s=0)
+    assert worked == []  # the same row and registrations as the last run of this process
+    office_edit(drive, rules, 4, {"coop_depts": "市场部、研发部、销售部"})
+    run_cycle(drive, as_of=EVALUATED, settle_s=0)
+    assert worked == ["route"]
+    [row] = tracking_rows(drive, rules)
+    assert row["approval_route"] == "总经理办公会"

@@ -7,6 +7,7 @@ table and passes plain values in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -85,7 +86,12 @@ def tracking_row(
 
 
 def id_pattern(ids: ItemIds) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Z0-9]){re.escape(ids.prefix)}-(\d{{4}})-(\d+)(?!\d)")
+    return _id_pattern(ids.prefix)
+
+
+@functools.lru_cache(maxsize=16)
+def _id_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Z0-9]){re.escape(prefix)}-(\d{{4}})-(\d+)(?!\d)")
 
 
 def parse_item_id(text: str, ids: ItemIds) -> tuple[int, int] | None:

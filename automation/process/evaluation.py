@@ -57,7 +57,9 @@ class CreatedWorkbook:
 
 
 def passed_rows(ctx: RunContext, table: TrackingTable) -> list[dict[str, Any]]:
-    """Latest revision rows that passed evaluation with a lead and cooperating departments.
+    """Latest revision rows that passed evaluation with a lead and cooperating departments
+    (the table's own row dicts, to be read only: a row equal to the one read before is the
+    same object, see ``read_tracking``).
 
     A row whose 事项编号 does not follow the rules' pattern is left out and reported once in the
     context's warnings: its ID never reaches a path.
@@ -76,7 +78,7 @@ def passed_rows(ctx: RunContext, table: TrackingTable) -> list[dict[str, Any]]:
             continue
         if not row.get("lead_dept") or not _depts(row.get("coop_depts")):
             continue
-        out.append(dict(row))
+        out.append(row)
     return out
 
 
@@ -231,15 +233,27 @@ def _mtime(folder: Path) -> int | None:
 def approval_route_changes(
     ctx: RunContext, table: TrackingTable, rows: list[dict[str, Any]] | None = None
 ) -> list[CellChange]:
-    """Approval routes to write for the passed items whose route cell differs."""
-    rules = ctx.rules
+    """Approval routes to write for the passed items whose route cell differs. An item's
+    route is worked out again only when its row or the registrations changed."""
+    rules, ledger = ctx.rules, ctx.need_ledger()
+    registered = tuple(
+        ledger.conn.execute("SELECT COUNT(*), MAX(rowid) FROM registrations").fetchone()
+    )
     out: list[CellChange] = []
     for row in rows if rows is not None else passed_rows(ctx, table):
         item_id = str(row["item_id"])
-        revision = int(row.get("revision") or 1)
-        fields = _request_fields(ctx.need_ledger(), item_id, revision, row)
-        route = core.approval_route(
-            fields, rules.routing, rules.departments, lead_dept=row.get("lead_dept")
+
+        def route_of(row: dict[str, Any] = row, item_id: str = item_id) -> tuple[Any, str]:
+            revision = int(row.get("revision") or 1)
+            fields = _request_fields(ledger, item_id, revision, row)
+            route = core.approval_route(
+                fields, rules.routing, rules.departments, lead_dept=row.get("lead_dept")
+            )
+            return route, values_hash(fields)
+
+        # the very row while its values stay (see read_tracking): compared at once
+        route, fields_hash = ctx.cache.derive(
+            "approval_route", item_id, (row, registered), route_of
         )
         if core.same_value(row.get("approval_route"), route):
             continue
@@ -251,7 +265,7 @@ def approval_route_changes(
                 current=row,
                 item=item_id,
                 action="approval_route",
-                input_hash=values_hash(fields),
+                input_hash=fields_hash,
             )
         )
     return out
