@@ -17,6 +17,7 @@ not change and the files are there, nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 import os
 import urllib.parse
@@ -143,7 +144,10 @@ def item_links(ctx: RunContext, model: SummaryModel) -> dict:
         key = (tuple(found), frozenset(depts), listing)
         links.update(
             ctx.cache.derive(
-                "item_links", item, key, lambda: _links_of(ctx.rules, item, found, depts, listing)
+                "item_links",
+                item,
+                key,
+                functools.partial(_links_of, ctx.rules, item, found, depts, listing),
             )
         )
     return links
@@ -311,12 +315,14 @@ def _page(
     warnings: list[str],
     store: ChartStore | None = None,
 ) -> bytes:
-    html_links = {
-        item: urllib.parse.quote(relative(p).replace(os.sep, "/"))
-        for (item, dept), p in links.items()
-        if dept is None
-    }
+    html_links = {item: _quoted(relative(p)) for (item, dept), p in links.items() if dept is None}
     return summary_html(model, links=html_links, warn=warnings, store=store).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _quoted(relative: str) -> str:
+    """A relative path as a link in the page (the same thousands of folders each rebuild)."""
+    return urllib.parse.quote(relative.replace(os.sep, "/"))
 
 
 def _write(paths: DrivePaths, rules: Rules, path: Path, data: bytes) -> None:
