@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import zipfile
@@ -164,3 +165,37 @@ def test_relative_paths_agree_with_relpath(tmp_path):
     ]
     for target in targets * 2:  # the second round from the remembered folders
         assert relative(target) == os.path.relpath(target, base)
+
+
+def test_list_files_walks_like_os_walk_and_sees_a_new_file(tmp_path, monkeypatch):
+    from automation.io import files
+
+    monkeypatch.setattr(files, "LISTING_UNSETTLED_NS", 0)  # every listing kept at once
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    for name in ("z.pdf", "a.xlsx", "~$a.xlsx", ".~lock.a.xlsx#", "b/x.docx", "a/y.txt"):
+        (tmp_path / name).write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("x")
+    # (no symlinks on Windows without the right: nothing to leave out there)
+    with contextlib.suppress(OSError):
+        (tmp_path / "link").symlink_to(outside, target_is_directory=True)
+
+    def walked() -> list[str]:
+        out = []
+        for base, dirs, names in os.walk(tmp_path):
+            dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(base, d)))
+            out += [
+                os.path.join(base, n)
+                for n in sorted(names)
+                if not files.is_temporary(n) and not os.path.islink(os.path.join(base, n))
+            ]
+        return out
+
+    assert [str(p) for p in files.list_files(tmp_path)] == walked()
+    assert [p.name for p in files.list_files(tmp_path)] == ["a.xlsx", "z.pdf", "y.txt", "x.docx"]
+    (tmp_path / "b" / "w.pdf").write_text("x")  # the folder's time moves: listed again
+    os.utime(tmp_path / "b", ns=(1, 1))
+    assert [str(p) for p in files.list_files(tmp_path)] == walked()
+    assert "w.pdf" in [p.name for p in files.list_files(tmp_path)]

@@ -77,6 +77,7 @@ def is_legacy_name(path: str | os.PathLike[str]) -> bool:
 # coarse time, 2 s on some shares, may not yet show a second change).
 LISTING_UNSETTLED_NS = 3_000_000_000
 _LISTINGS: dict[str, tuple[int, list[Any], list[str]]] = {}
+_ALL_LISTINGS: dict[str, tuple[int, list[Any], list[str]]] = {}  # every file (list_files)
 _LISTINGS_MAX = 200_000
 
 
@@ -84,38 +85,55 @@ def list_workbooks(folder: str | os.PathLike[str], *, recursive: bool) -> list[P
     """The readable workbooks in a folder (sorted; temporary and lock files left out; links,
     and folders behind links, never followed)."""
     found: list[Path] = []
-    if _collect(os.fspath(folder), recursive, found) > 1:
+    if _collect(os.fspath(folder), recursive, found, _LISTINGS, False) > 1:
         found.sort()  # files of several folders (each folder's own are sorted already)
     return found
 
 
-def _collect(folder: str, recursive: bool, found: list[Path]) -> int:
-    """Add the workbooks of ``folder`` (and below) to ``found``; the folders that had any."""
+def list_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every regular file in a folder and below, workbook or not (temporary and lock files left
+    out; links, and folders behind links, never followed), in the order of ``os.walk``: a
+    folder's files by name, then each subfolder's by name. Kept as ``list_workbooks`` keeps
+    its listings."""
+    found: list[Path] = []
+    _collect(os.fspath(folder), True, found, _ALL_LISTINGS, True)
+    return found
+
+
+def _collect(
+    folder: str,
+    recursive: bool,
+    found: list[Path],
+    kept: dict[str, tuple[int, list[Path], list[str]]],
+    every: bool,
+) -> int:
+    """Add the workbooks (``every``: all files) of ``folder`` (and below) to ``found``; the
+    folders that had any. ``kept``: the listings kept, by folder."""
     try:
         mtime = os.stat(folder).st_mtime_ns
     except OSError:  # not there or not readable: nothing in it
         return 0
-    held = _LISTINGS.get(folder)
+    held = kept.get(folder)
     if held is not None and held[0] == mtime:
         files, subfolders = held[1], held[2]
     else:
-        listed = _list(folder)
+        listed = _list(folder, every)
         if listed is None:
             return 0
         files, subfolders = listed
         if time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
-            if len(_LISTINGS) >= _LISTINGS_MAX:
-                _LISTINGS.clear()
-            _LISTINGS[folder] = (mtime, files, subfolders)
+            if len(kept) >= _LISTINGS_MAX:
+                kept.clear()
+            kept[folder] = (mtime, files, subfolders)
     found.extend(files)
     had = 1 if files else 0
     if recursive:
         for sub in subfolders:
-            had += _collect(sub, recursive, found)
+            had += _collect(sub, recursive, found, kept, every)
     return had
 
 
-def _list(folder: str) -> tuple[list[Path], list[str]] | None:
+def _list(folder: str, every: bool = False) -> tuple[list[Path], list[str]] | None:
     try:
         with os.scandir(folder) as entries:
             listed = list(entries)
@@ -136,7 +154,7 @@ def _list(folder: str) -> tuple[list[Path], list[str]] | None:
         except OSError:
             continue
         name = entry.name
-        if name.lower().endswith(WORKBOOK_SUFFIXES) and not is_temporary(name):
+        if (every or name.lower().endswith(WORKBOOK_SUFFIXES)) and not is_temporary(name):
             files.append(Path(entry.path))
     files.sort()
     subfolders.sort()

@@ -44,6 +44,7 @@ from automation.io.drive import (
     item_folder_index,
     require_drive,
 )
+from automation.io.files import list_files
 from automation.io.journal import make_entry
 from automation.io.ledger import Ledger
 from automation.io.locks import OWN_TEMP_PREFIX, is_temporary, lock_holder
@@ -273,7 +274,7 @@ def _refresh_checklist(
     Not built again while the row, the item's files, the weekly reports and the registered
     request are what they were when this process last built it."""
     item_id = str(row["item_id"]).strip()
-    walked = _walk(folder)
+    walked = list_files(folder)  # the listings kept while the folders' times stay
     key = (
         row,  # the very row while its values stay: compared at once
         revisions,
@@ -398,7 +399,7 @@ def _weekly_files(run: _Run) -> list[tuple[Path, core.FolderFile]]:
     if run.weekly is None:
         run.weekly = []
         if run.paths.weekly.is_dir():
-            for path in _walk(run.paths.weekly):
+            for path in list_files(run.paths.weekly):
                 f = _folder_file(run, path, path.relative_to(run.paths.weekly).as_posix())
                 if f.kind == "weekly":
                     run.weekly.append((path, f))
