@@ -423,21 +423,13 @@ def test_a_checklist_is_not_built_again_for_another_items_weekly_rows(drive, rul
     assert built == [ITEM]
 
 
-def test_the_weekly_rows_are_grouped_by_item_again_only_when_a_report_changed(
-    drive, rules, monkeypatch
-):
+def test_a_weekly_report_is_cut_by_item_again_only_when_it_changed(drive, rules, monkeypatch):
     import automation.process.archive as archiving
 
-    grouped: list[int] = []
-    real = archiving._weekly_by_item
-    monkeypatch.setattr(
-        archiving, "_weekly_by_item", lambda files: grouped.append(len(files)) or real(files)
-    )
+    cut: list[str] = []
+    real = archiving._cut
+    monkeypatch.setattr(archiving, "_cut", lambda f: cut.append(f.name) or real(f))
     _finished_item(drive, rules, market_signed=False)
-    _age(drive)
-    archive_items(drive, as_of=FINISHED)
-    archive_items(drive, as_of=FINISHED)
-    assert len(grouped) == 1
     weekly = drive_paths(drive, rules).weekly / "周进度报告_市场部.xlsx"
     row = {
         "week": "2026-W13",
@@ -448,6 +440,13 @@ def test_the_weekly_rows_are_grouped_by_item_again_only_when_a_report_changed(
         "submitted_date": dt.date(2026, 3, 27),
     }
     _save(rules, "weekly", weekly, rows=[row])
+    _age(drive)
+    archive_items(drive, as_of=FINISHED)
+    assert weekly.name in cut
+    cut.clear()
+    archive_items(drive, as_of=FINISHED)
+    assert cut == []
+    _save(rules, "weekly", weekly, rows=[row, {**row, "done": "补充调研"}])
     _age(weekly)
     archive_items(drive, as_of=FINISHED)
-    assert len(grouped) == 2
+    assert cut == [weekly.name]  # that report only

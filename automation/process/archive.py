@@ -408,26 +408,25 @@ def _weekly_files(run: _Run) -> list[tuple[Path, core.FolderFile]]:
 
 def _weekly_of(run: _Run, item_id: str) -> list[core.FolderFile]:
     """The weekly folder's reports cut to the rows about ``item_id`` (a department's report
-    names every item: the checklist of one item depends on its own rows only). The same list
-    objects while the weekly folder's files are the versions read before (in this process)."""
+    names every item: the checklist of one item depends on its own rows only). A report is cut
+    again only when it is not the version this process cut before: the cuts of the others are
+    the same objects (the checklists key on them)."""
     if run.weekly_by_item is None:
-        files = _weekly_files(run)
-        key = tuple((str(p), run.cache.identity(p)) for p, _f in files)
-        run.weekly_by_item = run.cache.derive(
-            "archive_weekly", str(run.paths.weekly), key, lambda: _weekly_by_item(files)
-        )
+        run.weekly_by_item = {}
+        for path, f in _weekly_files(run):
+            ident = (str(path), run.cache.identity(path))
+            cuts = run.cache.derive("archive_weekly", str(path), ident, lambda f=f: _cut(f))
+            for item, cut in cuts.items():
+                run.weekly_by_item.setdefault(item, []).append(cut)
     return run.weekly_by_item.get(item_id.strip().upper(), [])
 
 
-def _weekly_by_item(files: list[tuple[Path, core.FolderFile]]) -> dict[str, list[core.FolderFile]]:
-    by_item: dict[str, list[core.FolderFile]] = {}
-    for _path, f in files:
-        mine: dict[str, list[dict[str, Any]]] = {}
-        for r in f.rows:
-            mine.setdefault(str(r.get("item_id") or "").strip().upper(), []).append(r)
-        for item, rows in mine.items():
-            by_item.setdefault(item, []).append(replace(f, rows=rows))
-    return by_item
+def _cut(f: core.FolderFile) -> dict[str, core.FolderFile]:
+    """One weekly report by item (upper case): the report with that item's rows only."""
+    mine: dict[str, list[dict[str, Any]]] = {}
+    for r in f.rows:
+        mine.setdefault(str(r.get("item_id") or "").strip().upper(), []).append(r)
+    return {item: replace(f, rows=rows) for item, rows in mine.items()}
 
 
 def _folder_holder(folder: Path) -> tuple[str, str] | None:
