@@ -509,6 +509,51 @@ def test_a_report_filed_in_the_item_folder_counts_as_the_clock_counts_it(exec_dr
     assert "2026-W39" not in weekly["市场部"].missing and "2026-W39" in weekly["生产部"].missing
 
 
+def test_the_reports_filed_in_item_folders_are_not_merged_again_for_a_weekly_folder_change(
+    exec_drive: Path, monkeypatch
+) -> None:
+    import automation.process.execution as execution
+
+    rules = load_rules()
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    row = {
+        "week": "2026-W39",
+        "department": "市场部",
+        "item_id": ITEM,
+        "done": "完成渠道对接",
+        "submitted_by": "李娜",
+        "submitted_date": D(2026, 9, 24),
+    }
+    filed = folder / "市场部周报_W39.xlsx"
+    write_workbook("weekly", rules, filed, rows=[row])
+    old = time.time() - 60  # settled: the cache keeps what it read
+    os.utime(filed, (old, old))
+    merged: list[list[str]] = []
+    real = execution._merge_sent
+    monkeypatch.setattr(
+        execution,
+        "_merge_sent",
+        lambda ctx, reports, week: (
+            merged.append([Path(r.path).name for r in reports]) or real(ctx, reports, week)
+        ),
+    )
+
+    def states() -> dict:
+        rows = api.weekly(exec_drive, week="2026-W39", as_of=LATE, dry_run=True).as_list()
+        return {r["department"]: (r["report_state"], r["submitted_on"]) for r in rows}
+
+    assert states() == {"市场部": ("met", "2026-09-24"), "生产部": ("breached", None)}
+    assert ["市场部周报_W39.xlsx"] in merged
+    merged.clear()
+    later = {**row, "department": "生产部", "submitted_by": "赵磊"}
+    weekly = drive_paths(exec_drive).weekly / "周进度报告_生产部.xlsx"
+    write_workbook("weekly", rules, weekly, rows=[later, {**row, "submitted_date": D(2026, 9, 23)}])
+    os.utime(weekly, (old, old))
+    assert states() == {"市场部": ("met", "2026-09-23"), "生产部": ("met", "2026-09-24")}
+    # the item folders' reports as merged before: only the weekly folder's merged again
+    assert merged and not any(filed.name in group for group in merged)
+
+
 def test_an_untouched_prefilled_text_follows_later_daily_rows(exec_drive: Path) -> None:
     form = load_rules().form("weekly")
     c = layout(form).columns

@@ -252,11 +252,6 @@ def folder_reports(
     return out
 
 
-def files_key(ctx: RunContext, paths: Iterable[Path]) -> tuple[tuple[str, str | None], ...]:
-    """What identifies the versions of files the context's cache read: path and identity."""
-    return tuple((str(p), ctx.cache.identity(p)) for p in paths)
-
-
 def weekly_index(ctx: RunContext, reports: list[Any]) -> dict[str, tuple[tuple[str, str], ...]]:
     """The (week, department) marks of the weekly folder's reports by item (upper case), worked
     out once per list of reports."""

@@ -57,7 +57,6 @@ from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
     RECORD_KINDS,
     counted_rows,
-    files_key,
     folder_reports,
     read_weekly_reports,
 )
@@ -95,7 +94,7 @@ class ItemExecution:
     departments: dict[str, DeptExecution]
     folder: Path | None
     weekly_reports: list[Any] = field(default_factory=list)  # found in the item's folder
-    source: tuple[Any, ...] = ()  # the workbooks read, with their identities (see files_key)
+    source: tuple[Any, ...] = ()  # the workbooks read: (path, identity) of each
 
     def span(self, rules: Rules, dept: str) -> tuple[dt.date | None, dt.date | None, int]:
         """Start, end and offset of a department's daily-row clock (``rules/clocks.yaml``):
@@ -206,6 +205,7 @@ def _item_execution(item_id: str, reports: list[Any]) -> tuple[dict[str, DeptExe
     return depts, weekly
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _same_path(path: str | os.PathLike[str]) -> str:
     """A path as text that is the same for the same file the way ``Path`` compares
     (normalised; case folded on Windows), without building a ``Path`` for each."""
@@ -227,10 +227,36 @@ def weekly_submissions(
     (``2026-W41``): that week's only."""
     reports = read_weekly_reports(ctx, warnings)
     seen = {_same_path(r.path) for r in reports}
-    reports += [r for r in extra if _same_path(r.path) not in seen]
-    # the reports as this process last merged them: the same answer
-    source = (files_key(ctx, [r.path for r in reports]), week)
-    return ctx.cache.derive("sent", "", source, lambda: _merge_sent(ctx, reports, week))
+    filed = [r for r in extra if _same_path(r.path) not in seen]
+    # merged apart: the reports filed in item folders (thousands, seldom changed) and the
+    # weekly folder's (rewritten by every rollup); each merge kept while its reports are the
+    # very objects the cache gave before (the same versions of the files)
+    merged = [
+        ctx.cache.derive(
+            name, week, (tuple(group), week), lambda g=group: _merge_sent(ctx, g, week)
+        )
+        for name, group in (("sent_filed", filed), ("sent", reports))
+    ]
+    return ctx.cache.derive("sent_all", week, (*merged, week), lambda: _earliest(*merged))
+
+
+def _earliest(
+    *parts: dict[tuple[str, str, str], SentReport],
+) -> dict[tuple[str, str, str], SentReport]:
+    """The merged answers of several groups of reports: for each key the earliest day."""
+    out = dict(parts[0])
+    for part in parts[1:]:
+        for key, sent in part.items():
+            _keep_earliest(out, key, sent.submitted_on)
+    return out
+
+
+def _keep_earliest(
+    out: dict[tuple[str, str, str], SentReport], key: tuple[str, str, str], day: dt.date | None
+) -> None:
+    old = out.get(key)
+    if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
+        out[key] = SentReport(day)
 
 
 def _merge_sent(
@@ -245,9 +271,7 @@ def _merge_sent(
         weeks = by_week.values() if week is None else [by_week.get(week, ())]
         for rows in weeks:
             for key, day in rows:
-                old = out.get(key)
-                if old is None or (day and (old.submitted_on is None or day < old.submitted_on)):
-                    out[key] = SentReport(day)
+                _keep_earliest(out, key, day)
     return out
 
 
