@@ -190,7 +190,14 @@ def build_model(ctx: RunContext) -> SummaryModel:
     for item, (cycles, results, shown) in by_item.items():
         # the same cycles, and clocks that read the same but for the share of time used (the
         # part does not read it, but for the status: compared too): the same part
-        made = (tuple(cycles), tuple(shown), latest_status(cycles, results))
+        # (the status kept while the cycles and their clock lists are the very objects)
+        status = ctx.cache.made_from(
+            "item_status",
+            item,
+            (*cycles, *results),
+            functools.partial(latest_status, cycles, results),
+        )
+        made = (tuple(cycles), tuple(shown), status)
         held = ctx.cache.recall("summary_part", item, made)
         # made at an earlier moment of the span it holds for (see ItemPart.until)
         if held is not None and held[0] <= as_of < held[1].until:
