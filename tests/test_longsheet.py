@@ -209,3 +209,49 @@ def test_kept_rows_past_excels_limit_of_links_keep_the_text_without_a_link(monke
     ws = openpyxl.load_workbook(io.BytesIO(limited))["清单"]
     assert [c.row for c in ws["D"] if c.hyperlink] == [2, 3]
     assert set(kept_limited) == {0, 1}  # the rows shown without their link are not kept
+
+
+def _placed_listing(order: list[int], earlier: tuple[dict, list] | None) -> tuple[bytes, tuple]:
+    """:func:`_listing` with whole rows taken by their place (``LongRows.placed_row``)."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    text = wb.add_format({"border": 1, "text_wrap": True})
+    num = wb.add_format({"border": 1, "num_format": "0"})
+    link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+    for fmt in (text, num, link):
+        fmt._get_xf_index()
+    wb.add_worksheet("清单").write_string(0, 0, "标题")
+    rows = LongRows("清单", 1, *(earlier or ({}, [])))
+
+    def fill(rows: LongRows, n: int) -> None:
+        rows.text(1, TEXTS[n], text)
+        rows.number(2, NUMBERS[n % len(NUMBERS)], num)
+        label, target = LINKS[n % len(LINKS)]
+        rows.link(3, label, target, target, link, text)
+
+    for n in order:
+        rows.placed_row(n, fill, n, count=num)
+    wb.close()
+    return splice(buf.getvalue(), [rows]), (rows.kept, rows.placed)
+
+
+def test_rows_taken_by_their_place_give_the_bytes_built_afresh(monkeypatch):
+    built: list[int] = []
+    real = LongRows._built
+    monkeypatch.setattr(
+        LongRows, "_built", lambda self, fill, args: built.append(args[0]) or real(self, fill, args)
+    )
+    first, earlier = _placed_listing([0, 1, 2, 3, 4], None)
+    assert first == _listing([0, 1, 2, 3, 4], None, reuse=False)[0]
+    # 0, 1 and 4 at their places; 2 and 3 swapped; 9 new at the end
+    order = [0, 1, 3, 2, 4, 9]
+    built.clear()
+    again, later = _placed_listing(order, earlier)
+    assert again == _listing(order, None, reuse=False)[0]
+    assert built == [9]  # 3 and 2 moved: their cells kept, their rows built; 9 made anew
+    assert [p[1] for p in later[1]] == order
+    # rows in their place are the earlier rows themselves, the moved ones are not
+    assert [later[1][i] is earlier[1][i] for i in range(5)] == [True, True, False, False, True]
+    # the next workbook has fewer rows: what stays in place is taken, the bytes still agree
+    third, _ = _placed_listing([0, 1, 3], later)
+    assert third == _listing([0, 1, 3], None, reuse=False)[0]

@@ -235,6 +235,49 @@ def test_charts_whose_numbers_did_not_change_are_not_drawn_again(demo, monkeypat
         assert sh.chart_images(model)["stages"] in first  # without a store: drawn, the same
 
 
+def test_rows_kept_by_key_or_place_give_the_page_and_workbook_made_afresh(demo, monkeypatch):
+    """The long tables' rows are taken from the last page and workbook built in the process
+    (by their key, or by their place when the key there is the same): a rebuild with rows
+    moved, changed and gone gives the bytes of one built with nothing kept."""
+    import dataclasses
+
+    from automation.io import summary_html as sh
+    from automation.io import summary_workbook as sw
+    from automation.process.context import open_context
+    from automation.process.summary import build_model
+
+    root, state = demo
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(state))
+    with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+        model, rules = build_model(ctx), ctx.rules
+    assert len(model.overdue) > 3 and len(model.items) > 3
+
+    def both(m) -> tuple[str, bytes]:
+        return sh.summary_html(m), summary_workbook_bytes(m, rules)
+
+    def afresh(m) -> tuple[str, bytes]:
+        sh._ROWS.clear()
+        sw._KEPT.clear()
+        return both(m)
+
+    afresh(model)
+    first = model.overdue[0]
+    changed = dataclasses.replace(
+        model,
+        # one row changed in place, two swapped, the last gone
+        overdue=[
+            dataclasses.replace(first, missing=first.missing + 1),
+            model.overdue[2],
+            model.overdue[1],
+            *model.overdue[3:-1],
+        ],
+        items=[model.items[1], model.items[0], *model.items[2:]],
+    )
+    kept = both(changed)
+    assert kept == afresh(changed)
+    assert both(model) == afresh(model)
+
+
 def test_a_second_run_with_nothing_changed_does_not_rewrite_the_summary(demo, monkeypatch):
     from automation.process.cycle import run_cycle
 

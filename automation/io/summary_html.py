@@ -247,9 +247,10 @@ def _templates() -> tuple[Any, Any]:
     return held
 
 
-# The rows of the long tables of the last page rendered in this process, by what they show:
-# the next page takes them as they are (a page rebuilt after one item changed renders few rows)
-_ROWS: dict[str, dict[Any, str]] = {}
+# The rows of the long tables of the last page rendered in this process, by what they show,
+# and in their order: the next page takes them as they are (a page rebuilt after one item
+# changed renders few rows, and finds most of them at the same place)
+_ROWS: dict[str, tuple[dict[Any, str], list[tuple[Any, str]]]] = {}
 
 
 def _item_key(row: ItemRow) -> Any:
@@ -258,10 +259,11 @@ def _item_key(row: ItemRow) -> Any:
 
 class _RowCache:
     def __init__(self, table: str, macro: Any) -> None:
-        self._earlier = _ROWS.get(table, {})
+        self._earlier, self._placed = _ROWS.get(table, ({}, []))
         self._now: dict[Any, str] = {}
+        self._order: list[tuple[Any, str]] = []
         self._macro = macro
-        _ROWS[table] = self._now
+        _ROWS[table] = (self._now, self._order)
 
     def join(self, rows: Any) -> Any:
         """The rows' HTML, one per line: ``rows`` gives (key, macro arguments) per row; a
@@ -269,16 +271,25 @@ class _RowCache:
         from markupsafe import Markup
 
         out = []
-        for key, args in rows:
+        placed, order, now = self._placed, self._order, self._now
+        for place, (key, args) in enumerate(rows):
             if key is None:
                 out.append(str(self._macro(*args)))
+                order.append((None, ""))  # (never taken: a row without a key is rendered)
                 continue
-            html = self._now.get(key)
-            if html is None:
-                html = self._earlier.get(key)
+            before = placed[place] if place < len(placed) else None
+            if before is not None and before[0] == key:  # the row at this place last time
+                html = before[1]
+                now[key] = html
+            else:
+                html = now.get(key)
                 if html is None:
-                    html = str(self._macro(*args))
-                self._now[key] = html
+                    html = self._earlier.get(key)
+                    if html is None:
+                        html = str(self._macro(*args))
+                    now[key] = html
+                before = (key, html)
+            order.append(before)
             out.append(html)
         return Markup("\n  ".join(out))
 

@@ -274,11 +274,9 @@ def _overdue(
         name = target.name if target is not None else ""
         _link(rows, 10, name, target, relative, f.link, f.text)
 
-    for n, o in enumerate(model.overdue, start=1):
-        rows.number(0, n, f.num)
+    for o in model.overdue:
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        rows.kept_cells((o, target), fill, o, target)
-        rows.end_row()
+        rows.placed_row((o, target), fill, o, target, count=f.num)
     last = 3 + len(model.overdue)
     if model.overdue:
         ws.conditional_format(4, 8, last, 8, {"type": "data_bar", "bar_color": "#FF7C80"})
@@ -383,8 +381,7 @@ def _items(
     for item in model.items:
         target = links.get((item.item, None))
         key = None if item.key is None else (item.key, target)  # None: built every time
-        rows.kept_cells(key, fill, item.values, target)
-        rows.end_row()
+        rows.placed_row(key, fill, item.values, target)
     last = 3 + len(model.items)
     width = len(form.columns) - 1
     ws.autofilter(3, 0, max(last, 3), width)
@@ -403,17 +400,19 @@ def _items(
 
 
 # The long sheets' rows of the last workbook built in this process, for the next one: (sheet,
-# formats, link base, columns) → LongRows.kept (a summary rebuilt after one item changed
-# builds few of its rows again). One entry per sheet: the next workbook's rows replace it.
-_KEPT: dict[str, tuple[Hashable, dict[Hashable, Any]]] = {}
+# formats, link base, columns) → LongRows.kept and .placed (a summary rebuilt after one item
+# changed builds few of its rows again). One entry per sheet: the next workbook's replace it.
+_KEPT: dict[str, tuple[Hashable, dict[Hashable, Any], list[Any]]] = {}
 
 
 def _rows(sheet: str, f: _Formats, relative: RelativePaths, columns: Any = ()) -> LongRows:
     styles = tuple(fmt._get_xf_index() for fmt in (f.text, f.num, f.pct, f.link))
     signature = (styles, os.fspath(relative.base), repr(columns))
     held = _KEPT.get(sheet)
-    rows = LongRows(sheet, 4, held[1] if held is not None and held[0] == signature else None)
-    _KEPT[sheet] = (signature, rows.kept)
+    if held is None or held[0] != signature:
+        held = (signature, {}, [])
+    rows = LongRows(sheet, 4, held[1], held[2])
+    _KEPT[sheet] = (signature, rows.kept, rows.placed)
     return rows
 
 
