@@ -71,6 +71,56 @@ def _mail(to: str) -> bytes:
     )
 
 
+@pytest.mark.parametrize(
+    ("subject", "to"),
+    [
+        (SUBJECT, "rd@example.com"),
+        ("Weekly report", "rd@example.com"),
+        ("周报" * 80 + " — a long subject, folded into encoded words " * 3, "rd@example.com"),
+        ("注入\r\nBcc: evil@example.com", "张三 <zs@example.com>, li@example.com"),
+        ("=?utf-8?b?not-a-word?= 😀 emoji", "rd@example.com"),
+    ],
+)
+def test_a_built_mail_reads_back_as_written_by_the_standard_parser(subject, to):
+    raw = build_mail(
+        msg_id="abc123",
+        sender="xietong@example.com",
+        to=to,
+        subject=subject,
+        text=TEXT + "\r\nCRLF line\rCR line\n",
+        html=HTML,
+        date="Fri, 04 Dec 2026 10:00:00 +0800",
+    )
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # every line ends CRLF
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert not msg.defects
+    assert msg["Subject"] == " ".join(subject.splitlines())  # a line break never starts a header
+    assert msg["Bcc"] is None
+    assert [a.addr_spec for a in msg["To"].addresses] == [
+        a.strip().split("<")[-1].rstrip(">") for a in to.split(",")
+    ]
+    if "张三" in to:
+        assert msg["To"].addresses[0].display_name == "张三"
+    assert msg["From"].addresses[0].display_name == "协同系统"
+    assert msg["Message-ID"] == "<abc123@xietong>"
+    assert msg["Date"].datetime.isoformat() == "2026-12-04T10:00:00+08:00"
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain == TEXT + "\nCRLF line\nCR line\n"
+    assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == HTML
+    assert raw == build_mail(  # the same message twice: the same bytes
+        msg_id="abc123",
+        sender="xietong@example.com",
+        to=to,
+        subject=subject,
+        text=TEXT + "\r\nCRLF line\rCR line\n",
+        html=HTML,
+        date="Fri, 04 Dec 2026 10:00:00 +0800",
+    )
+
+
 def test_a_mail_arrives_over_starttls_with_login_chinese_subject_text_and_html(cert):
     inbox = _Inbox()
     port = _free_port()
