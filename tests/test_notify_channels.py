@@ -257,12 +257,24 @@ def test_a_drive_in_smtp_mode_sends_its_receipts_through_the_server(
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("XIETONG_SECRETS_FILE", str(drive.parent / "none.yaml"))
     drop_request(drive, rules, "申请.xlsx", request_values())
+    from automation.io.notify_queue import NotifyQueue
+
+    marks: list[tuple[int, int]] = []  # (messages received by then, sends marked at once)
+    real = NotifyQueue.mark_sent_many
+
+    def marking(self, sends):
+        if sends:
+            marks.append((len(inbox.messages), len(sends)))
+        return real(self, sends)
+
+    monkeypatch.setattr(NotifyQueue, "mark_sent_many", marking)
     controller.start()
     try:
         report = run_cycle(drive, as_of=AS_OF, settle_s=0)
     finally:
         controller.stop()
     assert report.warnings == []
+    assert marks == [(1, 1), (2, 1)]  # a mail sent out is marked before the next is sent
     got = {
         tuple(rcpts): email.message_from_bytes(raw, policy=policy.default)
         for _, rcpts, raw in inbox.messages

@@ -159,7 +159,9 @@ def test_killed_between_sending_and_marking_the_outbox_gets_no_second_copy(drive
         from zoneinfo import ZoneInfo
         from automation.io.notify_queue import NotifyQueue
         from automation.api import notify
-        NotifyQueue.mark_sent = lambda *a, **k: os._exit(9)  # killed right after the first send
+        # killed when the sends are to be marked (the outbox marks them in batches: after the
+        # batch was written)
+        NotifyQueue.mark_sent_many = lambda self, sends: sends and os._exit(9)
         notify({str(drive)!r}, as_of=dt.datetime(2026, 3, 11, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
         sys.exit(0)
         """

@@ -131,16 +131,28 @@ class NotifyQueue:
         self, msg_id: str, target: str, payload: dict[str, Any], keys: list[str], created: str
     ) -> None:
         """A composed message and its items, in one transaction (all or nothing)."""
+        self.compose_many([(msg_id, target, payload, keys)], created)
+
+    def compose_many(
+        self, messages: list[tuple[str, str, dict[str, Any], list[str]]], created: str
+    ) -> None:
+        """Composed messages (id, target, payload, item keys) and their items, in one
+        transaction (all or nothing): a Monday on a large drive composes a thousand."""
+        if not messages:
+            return
         with self.ledger.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT OR IGNORE INTO notify_messages (id, target, payload, status, created) "
                 "VALUES (?, ?, ?, 'queued', ?)",
-                (msg_id, target, json.dumps(payload, ensure_ascii=False), created),
+                [
+                    (msg_id, target, json.dumps(payload, ensure_ascii=False), created)
+                    for msg_id, target, payload, _keys in messages
+                ],
             )
             c.executemany(
                 "UPDATE notify_items SET status = 'queued', message = ? WHERE key = ? "
                 "AND status = 'new'",
-                [(msg_id, k) for k in keys],
+                [(msg_id, k) for msg_id, _t, _p, keys in messages for k in keys],
             )
 
     # -- messages ------------------------------------------------------------------------------
@@ -154,15 +166,27 @@ class NotifyQueue:
         return [_message(r) for r in rows]
 
     def mark_sent(self, msg_id: str, target: str, at: float, sent: str) -> None:
+        self.mark_sent_many([(msg_id, target, at, sent)])
+
+    def mark_sent_many(self, sends: list[tuple[str, str, float, str]]) -> None:
+        """Messages delivered: (id, target, time.time() of the send, ISO time), in one
+        transaction."""
+        if not sends:
+            return
         with self.ledger.transaction() as c:
-            c.execute(
+            c.executemany(
                 "UPDATE notify_messages SET status = 'sent', sent = ?, last_error = NULL "
                 "WHERE id = ?",
-                (sent, msg_id),
+                [(sent, msg_id) for msg_id, _t, _at, sent in sends],
             )
-            c.execute("UPDATE notify_items SET status = 'sent' WHERE message = ?", (msg_id,))
-            c.execute("INSERT INTO notify_sends VALUES (?, ?)", (target, at))
-            c.execute("DELETE FROM notify_sends WHERE at < ?", (at - 3600,))
+            c.executemany(
+                "UPDATE notify_items SET status = 'sent' WHERE message = ?",
+                [(msg_id,) for msg_id, _t, _at, _s in sends],
+            )
+            c.executemany(
+                "INSERT INTO notify_sends VALUES (?, ?)", [(t, at) for _m, t, at, _s in sends]
+            )
+            c.execute("DELETE FROM notify_sends WHERE at < ?", (sends[-1][2] - 3600,))
 
     def mark_failed(self, msg_id: str, error: str, next_try: float) -> int:
         with self.ledger.transaction() as c:

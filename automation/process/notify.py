@@ -53,6 +53,7 @@ from automation.process.execution import drive_exceptions
 from automation.rules import Rules
 
 MAX_RATE_WAIT_S = 3.0  # wait this long at most for a robot's rate window; else the next run
+SEND_BATCH = 200  # composed messages stored, and outbox sends marked, per transaction
 E_NOTIFY_CHANNEL = "E_NOTIFY_CHANNEL"
 
 
@@ -322,6 +323,28 @@ def _deliver_due(
     sleep: Callable[[float], None],
 ) -> None:
     limited: set[str] = set()
+    # written into the outbox, a message delivered again after a crash finds its file as it
+    # wrote it (write_outbox): their sends are marked in batches; a mail or robot sent out is
+    # marked at once
+    batched = rules.notify.mode == "outbox"
+    sent: list[tuple[str, str, float, str]] = []
+    try:
+        _deliver_each(queue, channels, rules, report, limited, sent, batched, clock, sleep)
+    finally:
+        queue.mark_sent_many(sent)
+
+
+def _deliver_each(
+    queue: NotifyQueue,
+    channels: Channels,
+    rules: Rules,
+    report: NotifyReport,
+    limited: set[str],
+    sent: list[tuple[str, str, float, str]],
+    batched: bool,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
     for msg in queue.due(clock()):
         if msg.target in limited:
             continue
@@ -350,12 +373,17 @@ def _deliver_due(
                 {**entry, "status": "failed", "error": exc.message, "attempts": attempts}
             )
             continue
-        queue.mark_sent(
-            msg.id,
-            msg.target,
-            clock(),
-            dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        sent.append(
+            (
+                msg.id,
+                msg.target,
+                clock(),
+                dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            )
         )
+        if not batched or len(sent) >= SEND_BATCH:
+            queue.mark_sent_many(sent)
+            sent.clear()
         report.messages.append({**entry, "status": "sent", "to": where})
 
 
@@ -505,6 +533,7 @@ def _run(
         now = {k for k in counts if core.may_send(k, as_of, calendar, rules.notify)}
         sendable = [_stored(i) for i in queue.new_items(now)]
         report.held = sum(n for k, n in counts.items() if k not in now)
+    composed: list[tuple[str, str, dict[str, Any], list[str]]] = []
     for digest in core.digests(sendable, rules.notify.digest_max_events):
         for part, payload in _compose(digest, rules, renderer, as_of):
             if dry_run:
@@ -517,10 +546,12 @@ def _run(
                         "status": "would_send",
                     }
                 )
-            else:
-                queue.compose(
-                    part.id, part.target.key, payload, payload["events"], as_of.isoformat()
-                )
+            else:  # stored in batches, each message with its items (all or nothing)
+                composed.append((part.id, part.target.key, payload, payload["events"]))
+                if len(composed) >= SEND_BATCH:
+                    queue.compose_many(composed, as_of.isoformat())
+                    composed.clear()
+    queue.compose_many(composed, as_of.isoformat())
 
 
 def _deliver(
