@@ -237,3 +237,28 @@ def test_a_company_robot_mentions_the_people_of_every_department_in_one_message(
     robot = [d for d in core.digests(found, 30) if d.target.channel == "robot"]
     assert len(robot) == 1
     assert set(robot[0].target.mention) == {"13900000001", "13900000002"}
+
+
+def test_an_event_going_to_several_targets_is_rendered_once_and_reads_the_same(monkeypatch):
+    import datetime as dt
+
+    from automation.io.render import Renderer, Section
+
+    renderer = Renderer()
+    calls: list[str] = []
+    real = renderer._macro
+    monkeypatch.setattr(renderer, "_macro", lambda t, name: calls.append(name) or real(t, name))
+    values = {"item_id": "XT-2026-0001", "title": "新产品试产协调", "requesting_dept": "研发部"}
+    common = {"recipients": "研发部", "office": "PMO", "sent": "2026-03-10 10:00"}
+    first = renderer.render("主题", [Section("registered.j2", values)], **common)
+    again = renderer.render("主题", [Section("registered.j2", dict(values))], **common)
+    assert again == first and calls == ["text", "html", "md"]
+    # other values (a date is not its text) are rendered on their own
+    day = renderer.render(
+        "主题", [Section("registered.j2", {**values, "d": dt.date(2026, 3, 9)})], **common
+    )
+    text = renderer.render(
+        "主题", [Section("registered.j2", {**values, "d": "2026-03-09"})], **common
+    )
+    assert calls == ["text", "html", "md"] * 3
+    assert day.text == text.text  # (this template does not show it)

@@ -10,6 +10,7 @@ anyone who can write to the share, so templates run in jinja2's sandbox.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.undefined = _Lenient
+        self._sections: dict[tuple[str, str], tuple[str, Markup, str]] = {}
 
     def _macro(self, template: str, name: str) -> Any:
         try:
@@ -80,12 +82,10 @@ class Renderer:
     ) -> Rendered:
         texts, htmls, mds = [], [], []
         for s in sections:
-            try:
-                texts.append(str(self._macro(s.template, "text")(s.values)).strip())
-                htmls.append(Markup(str(self._macro(s.template, "html")(s.values)).strip()))
-                mds.append(str(self._macro(s.template, "md")(s.values)).strip())
-            except TemplateError as exc:
-                raise _error(s.template, exc) from None
+            text, html, md = self._section(s)
+            texts.append(text)
+            htmls.append(html)
+            mds.append(md)
         common = {"subject": subject, "recipients": recipients, "office": office, "sent": sent}
         return Rendered(
             subject=subject,
@@ -94,11 +94,40 @@ class Renderer:
             markdown=self._page("digest.md.j2", sections=mds, mention=mention, **common),
         )
 
+    def _section(self, s: Section) -> tuple[str, Markup, str]:
+        """One event's text, HTML and markdown; an event going to several targets (its
+        department, the office, the leaders) is rendered once per renderer."""
+        key = (s.template, json.dumps(s.values, sort_keys=True, default=_typed, ensure_ascii=False))
+        held = self._sections.get(key)
+        if held is not None:
+            return held
+        try:
+            held = (
+                str(self._macro(s.template, "text")(s.values)).strip(),
+                Markup(str(self._macro(s.template, "html")(s.values)).strip()),
+                str(self._macro(s.template, "md")(s.values)).strip(),
+            )
+        except TemplateError as exc:
+            raise _error(s.template, exc) from None
+        if len(self._sections) >= _SECTIONS_MAX:
+            self._sections.clear()
+        self._sections[key] = held
+        return held
+
     def _page(self, name: str, **values: Any) -> str:
         try:
             return self.env.get_template(name).render(**values).strip() + "\n"
         except TemplateError as exc:
             raise _error(name, exc) from None
+
+
+_SECTIONS_MAX = 50_000
+
+
+def _typed(value: Any) -> str:
+    """A value JSON cannot hold, in a section's key: its type and repr (a date and its text
+    are not the same key)."""
+    return f"{type(value).__name__}:{value!r}"
 
 
 class _Lenient(StrictUndefined):
