@@ -295,3 +295,26 @@ def test_broken_rules_never_stop_the_service_and_fixed_rules_resume_it(drive, ru
         schedule.write_text(good, "utf-8")  # IT fixes the file
         wait_until(lambda: len(tracking_rows(drive, rules)) == 1)
         assert alive(service)
+
+
+def test_a_file_answered_while_a_look_was_under_way_is_not_queued_again(drive, rules, tmp_path):
+    """A look checks the ledger, then the files in flight: a file answered between the two
+    (the look began while it was being handled) is not queued a second time."""
+    from automation.service.runner import Service
+    from automation.service.scanner import SeenFile
+
+    inbox = drive_paths(drive, rules).inbox
+    path = inbox / "无登记.xlsx"
+    path.write_bytes(form_bytes(rules, tmp_path / "w", today_values(50)))
+    st = path.stat()
+    seen = SeenFile(path, f"{inbox.name}/{path.name}", st.st_size, st.st_mtime_ns)
+    # a handler that answers without registering: the ledger never knows the file
+    service = Service(drive, handler=lambda root, files: object(), interval=1.0)
+    service._process([seen])
+    service._queue_ready([seen])  # the look that saw it before it was answered
+    assert len(service.queue) == 0
+    # saved again (another modification time): looked at afresh
+    os.utime(path, ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))
+    st = path.stat()
+    service._queue_ready([SeenFile(path, seen.rel, st.st_size, st.st_mtime_ns)])
+    assert len(service.queue) == 1

@@ -54,6 +54,7 @@ log = logging.getLogger("xietong.service")
 
 ERROR_WINDOW = dt.timedelta(days=1)
 QUARANTINE_SUFFIX = "_处理失败.txt"
+ANSWERED_MAX = 10_000  # answered (file, signature) pairs remembered; then forgotten at once
 
 # handler(root, files): one cycle on the drive taking only ``files`` from the inbox
 Handler = Callable[[Path, list[SeenFile]], Any]
@@ -147,6 +148,9 @@ class Service:
         self.held: dict[str, str] = {}
         self.waiting = 0
         self.in_flight: set[tuple[str, Signature]] = set()
+        # files answered by a cycle, as they were then: a look that began before the answer
+        # (its ledger check done while the file was in flight) does not queue them again
+        self.answered: set[tuple[str, Signature]] = set()
         self.failures: dict[str, tuple[Signature, int, str]] = {}
         self.quarantined: dict[str, dict[str, Any]] = {}
         self.errors: collections.deque[dict[str, str]] = collections.deque(maxlen=500)
@@ -219,7 +223,7 @@ class Service:
             if f.rel in known:
                 continue
             with self.lock:
-                if (f.rel, f.signature) in self.in_flight:
+                if (f.rel, f.signature) in self.in_flight or (f.rel, f.signature) in self.answered:
                     continue
                 q = self.quarantined.get(f.rel)
                 if q is not None:
@@ -327,8 +331,11 @@ class Service:
                 }
         with self.lock:
             self.files_taken += len(files)
+            if len(self.answered) >= ANSWERED_MAX:
+                self.answered.clear()
             for f in files:
                 self.failures.pop(f.rel, None)
+                self.answered.add((f.rel, f.signature))
         if report is not None and (
             getattr(report, "tracking_written", False) or getattr(report, "created", None)
         ):
