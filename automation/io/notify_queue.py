@@ -103,7 +103,8 @@ class NotifyQueue:
 
     def new_items(self, kinds: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """The items waiting to be composed (only those of ``kinds``, when given), read one at
-        a time (a first run on a large drive has tens of thousands)."""
+        a time (a first run on a large drive has tens of thousands). Their ``event`` and
+        ``recipients`` dicts may be shared between items: not to be changed."""
         if kinds is None:
             rows = self.conn.execute(
                 "SELECT * FROM notify_items WHERE status = 'new' ORDER BY created, key"
@@ -118,13 +119,25 @@ class NotifyQueue:
                 "ORDER BY created, key",
                 wanted,
             )
+        # an event goes to several targets, a list of recipients with many events: each text
+        # is parsed once (the dicts are shared between the items: read them, never change them)
+        parsed: dict[str, Any] = {}
+
+        def load(text: str) -> Any:
+            held = parsed.get(text)
+            if held is None:
+                if len(parsed) >= 10_000:
+                    parsed.clear()
+                held = parsed[text] = json.loads(text)
+            return held
+
         for r in rows:
             yield {
                 "key": r["key"],
                 "kind": r["kind"],
                 "target": r["target"],
-                "event": json.loads(r["event"]),
-                "recipients": json.loads(r["recipients"]),
+                "event": load(r["event"]),
+                "recipients": load(r["recipients"]),
             }
 
     def compose(
