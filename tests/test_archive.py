@@ -32,6 +32,15 @@ from automation.process.cycle import run_cycle
 ITEM = "XT-2026-0001"
 EVALUATED = dt.datetime(2026, 3, 11, 17, 0)
 FINISHED = dt.datetime(2026, 4, 13, 10, 0)
+# the market department's weekly report row about the item
+MARKET_WEEKLY = {
+    "week": "2026-W13",
+    "department": "市场部",
+    "item_id": ITEM,
+    "done": "完成市场调研",
+    "submitted_by": "周敏",
+    "submitted_date": dt.date(2026, 3, 27),
+}
 MINUTES = f"模板三_跨部门协调会议纪要_{ITEM}.xlsx"
 EXECUTION = f"模板四_跨部门任务执行跟踪表_{ITEM}_市场部.xlsx"
 
@@ -114,16 +123,7 @@ def _finished_item(drive: Path, rules, *, market_signed: bool = False) -> Path:
         rules,
         "weekly",
         paths.weekly / "周进度报告_市场部.xlsx",
-        rows=[
-            {
-                "week": "2026-W13",
-                "department": "市场部",
-                "item_id": ITEM,
-                "done": "完成市场调研",
-                "submitted_by": "周敏",
-                "submitted_date": dt.date(2026, 3, 27),
-            }
-        ],
+        rows=[MARKET_WEEKLY],
     )
     for name in (
         "部门实施方案_市场部.docx",
@@ -431,14 +431,7 @@ def test_a_weekly_report_is_cut_by_item_again_only_when_it_changed(drive, rules,
     monkeypatch.setattr(archiving, "_cut", lambda f: cut.append(f.name) or real(f))
     _finished_item(drive, rules, market_signed=False)
     weekly = drive_paths(drive, rules).weekly / "周进度报告_市场部.xlsx"
-    row = {
-        "week": "2026-W13",
-        "department": "市场部",
-        "item_id": ITEM,
-        "done": "完成市场调研",
-        "submitted_by": "周敏",
-        "submitted_date": dt.date(2026, 3, 27),
-    }
+    row = MARKET_WEEKLY
     _save(rules, "weekly", weekly, rows=[row])
     _age(drive)
     archive_items(drive, as_of=FINISHED)

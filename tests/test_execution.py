@@ -481,22 +481,24 @@ def test_rollup_days_agree_with_the_calendar(start, offset, hour, skipped) -> No
     assert r.due_at == (_CAL.close_at(due) if due is not None and due >= first else None)
 
 
+# the market department's report for W39, filed in the item folder
+MARKET_W39 = {
+    "week": "2026-W39",
+    "department": "市场部",
+    "item_id": ITEM,
+    "done": "完成渠道对接",
+    "submitted_by": "李娜",
+    "submitted_date": D(2026, 9, 24),
+}
+
+
 def test_a_report_filed_in_the_item_folder_counts_as_the_clock_counts_it(exec_drive: Path) -> None:
     folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
     write_workbook(
         "weekly",
         load_rules(),
         folder / "市场部周报_W39.xlsx",
-        rows=[
-            {
-                "week": "2026-W39",
-                "department": "市场部",
-                "item_id": ITEM,
-                "done": "完成渠道对接",
-                "submitted_by": "李娜",
-                "submitted_date": D(2026, 9, 24),
-            }
-        ],
+        rows=[MARKET_W39],
     )
     rows = api.weekly(exec_drive, week="2026-W39", as_of=LATE, dry_run=True).as_list()
     state = {r["department"]: (r["report_state"], r["submitted_on"]) for r in rows}
@@ -516,14 +518,7 @@ def test_the_reports_filed_in_item_folders_are_not_merged_again_for_a_weekly_fol
 
     rules = load_rules()
     folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
-    row = {
-        "week": "2026-W39",
-        "department": "市场部",
-        "item_id": ITEM,
-        "done": "完成渠道对接",
-        "submitted_by": "李娜",
-        "submitted_date": D(2026, 9, 24),
-    }
+    row = MARKET_W39
     filed = folder / "市场部周报_W39.xlsx"
     write_workbook("weekly", rules, filed, rows=[row])
     old = time.time() - 60  # settled: the cache keeps what it read

@@ -82,15 +82,16 @@ def _mail(to: str) -> bytes:
     ],
 )
 def test_a_built_mail_reads_back_as_written_by_the_standard_parser(subject, to):
-    raw = build_mail(
-        msg_id="abc123",
-        sender="xietong@example.com",
-        to=to,
-        subject=subject,
-        text=TEXT + "\r\nCRLF line\rCR line\n",
-        html=HTML,
-        date="Fri, 04 Dec 2026 10:00:00 +0800",
-    )
+    fields = {
+        "msg_id": "abc123",
+        "sender": "xietong@example.com",
+        "to": to,
+        "subject": subject,
+        "text": TEXT + "\r\nCRLF line\rCR line\n",
+        "html": HTML,
+        "date": "Fri, 04 Dec 2026 10:00:00 +0800",
+    }
+    raw = build_mail(**fields)
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 for line in head.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")  # every line ends CRLF
@@ -110,15 +111,7 @@ def test_a_built_mail_reads_back_as_written_by_the_standard_parser(subject, to):
     plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert plain == TEXT + "\nCRLF line\nCR line\n"
     assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == HTML
-    assert raw == build_mail(  # the same message twice: the same bytes
-        msg_id="abc123",
-        sender="xietong@example.com",
-        to=to,
-        subject=subject,
-        text=TEXT + "\r\nCRLF line\rCR line\n",
-        html=HTML,
-        date="Fri, 04 Dec 2026 10:00:00 +0800",
-    )
+    assert raw == build_mail(**fields)  # the same message twice: the same bytes
 
 
 def test_a_mail_arrives_over_starttls_with_login_chinese_subject_text_and_html(cert):
