@@ -84,8 +84,8 @@ class ValidationCache:
     """Validate files of one drive, skipping those unchanged since their result was stored.
 
     ``ledger`` None (or ``XIETONG_NO_CACHE=1``) gives a cache that stores nothing: every file is
-    validated. ``hits`` and ``misses`` count what happened; ``seen`` holds every path asked for,
-    so :meth:`prune` can drop the entries of files that are gone.
+    validated. ``hits`` and ``misses`` count what happened; ``identities`` holds every file found
+    in this run, so :meth:`prune` looks only for the others.
     """
 
     def __init__(self, ledger: Ledger | None, rules: Rules, calendar: Any = None) -> None:
@@ -96,7 +96,6 @@ class ValidationCache:
         self.env: str | None = None
         if ledger is not None and not cache_disabled():
             self.env = environment_key(rules, calendar, self.today)
-        self.seen: set[str] = set()
         self.hits = 0
         self.misses = 0
         # reports already in memory, by path: this run's (any file, by its identity), and
@@ -119,7 +118,6 @@ class ValidationCache:
         """The report of ``path``: the stored one when the file is unchanged, else read now."""
         path = path if isinstance(path, Path) else Path(path)
         key = cache_key(path)
-        self.seen.add(key)
         before = self.last_identity = _identity(path)
         if before is not None:
             self.identities[key] = before
@@ -217,7 +215,6 @@ class ValidationCache:
         identities of the versions whose reports the caller holds from an earlier run (see
         ``process.clocks.folder_reports``): known as read in this run without asking for the
         reports again."""
-        self.seen.update(keys)
         self.identities.update(zip(keys, idents, strict=True))
 
     def identity(self, path: str | Path) -> str | None:
@@ -330,7 +327,6 @@ class ValidationCache:
         validated, so the report describes exactly these bytes). Keyed on their SHA-256."""
         path = Path(path)
         key = cache_key(path)
-        self.seen.add(key)
         ident = "sha256:" + (sha256 or hashlib.sha256(data).hexdigest())
         held = self._held(key, ident)
         if held is not None:
@@ -402,9 +398,10 @@ class ValidationCache:
         are checked); the number dropped.
 
         A process prunes a drive's entries at most once in ``every_s`` seconds (default
-        :data:`PRUNE_EVERY_S`; its first run always): a run that found its folders as before asks the cache for few files, and
-        looking at every other stored path each minute is a stat per workbook of the drive
-        for entries that only cost a row of the state database. 0 prunes every time."""
+        :data:`PRUNE_EVERY_S`; its first run always): a run that found its folders as before
+        asks the cache for few files, and looking at every other stored path each minute is a
+        stat per workbook of the drive for entries that only cost a row of the state
+        database. 0 prunes every time."""
         if self.ledger is None:
             return 0
         where = str(getattr(self.ledger, "path", id(self.ledger)))
