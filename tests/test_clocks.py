@@ -342,3 +342,38 @@ def test_an_open_clock_only_moves_forward_in_time(rules, cal, registered, hours)
     assert clocks(rules, cal, cycle, due)["evaluation_pass"].state != "breached"
     after = clocks(rules, cal, cycle, due + dt.timedelta(minutes=1))["evaluation_pass"]
     assert after.state == "breached"
+
+
+def test_decided_deadline_clocks_are_taken_from_an_earlier_moment_and_the_rest_worked_out(
+    rules, cal
+):
+    """A deadline clock whose end date is entered (or that never started) does not read the
+    moment: given the results of the same cycle at another moment, it is taken as it was; the
+    clocks still running are worked out at the new moment — the same results as afresh."""
+    fields = {
+        "submitted_date": D(2026, 3, 2),
+        "registered_date": D(2026, 3, 2),
+        "evaluation_result": "通过",
+        "evaluation_date": D(2026, 3, 3),
+        "meeting_date": D(2026, 3, 4),
+        "minutes_date": D(2026, 3, 5),
+        "coop_depts": ["财务部"],
+    }
+    depts = {"财务部": DeptRecord(daily_dates={D(2026, 3, 12)}, weekly_weeks=set())}
+    cycle = item(fields, depts)
+    before = compute_clocks([cycle], rules.clocks, cal, at(2026, 3, 16, 10), explain=False)
+    later = at(2026, 3, 16, 15, 30)
+    again = compute_clocks([cycle], rules.clocks, cal, later, explain=False, earlier=before)
+    assert again == compute_clocks([cycle], rules.clocks, cal, later, explain=False)
+    taken = [a is b for a, b in zip(again, before, strict=True)]
+    decided = [b.end is not None or b.start is None for b in before]
+    assert any(decided) and not all(decided)
+    for r, was_taken, was_decided in zip(before, taken, decided, strict=True):
+        assert was_taken == (was_decided and r.clock in _deadline_keys(rules)), r.clock
+    # with the explanation asked for, nothing is taken
+    explained = compute_clocks([cycle], rules.clocks, cal, later, earlier=before)
+    assert not any(a is b for a, b in zip(explained, before, strict=True))
+
+
+def _deadline_keys(rules) -> set[str]:  # noqa: N802 - read as a constant of the rules
+    return {c.key for c in rules.clocks.clocks if c.per in ("item", "department")}

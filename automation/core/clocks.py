@@ -494,23 +494,35 @@ def compute_clocks(
     as_of: dt.datetime,
     *,
     explain: bool = True,
+    earlier: Sequence[ClockResult] = (),
 ) -> list[ClockResult]:
     """Every applicable clock of every cycle, in the order of the cycles and of ``rules.clocks``.
 
     ``explain=False`` leaves each result's ``derivation`` empty: the explanation (every day
     counted, every row and week seen) is most of a result's size and time, and only
-    ``xietong clocks --item`` shows it."""
+    ``xietong clocks --item`` shows it.
+
+    ``earlier``: results computed without explanation for the same cycles (the same values),
+    rules and calendar at another moment. A deadline clock there that was decided (its end
+    date entered) or never started does not read the moment: it is taken as it was."""
     out: list[ClockResult] = []
+    kept = {  # (results with their explanation are always worked out)
+        (r.item, r.cycle, r.clock, r.department): r
+        for r in (earlier if not explain else ())
+        if r.end is not None or r.start is None
+    }
     for cycle in cycles:
         ctx = _Ctx(cycle, rules, calendar, as_of, explain)
         for spec in rules.clocks:
             if not _applies(spec, cycle, ctx.depts):
                 continue
             if spec.per == "item":
-                out.append(_deadline_clock(ctx, spec, None))
+                held = kept.get((cycle.item_id, cycle.cycle, spec.key, None))
+                out.append(held or _deadline_clock(ctx, spec, None))
             for dept in ctx.depts if spec.per != "item" else ():
                 if spec.per == "department":
-                    out.append(_deadline_clock(ctx, spec, dept))
+                    held = kept.get((cycle.item_id, cycle.cycle, spec.key, dept))
+                    out.append(held or _deadline_clock(ctx, spec, dept))
                 elif spec.per == "department_day":
                     out.append(_daily_clock(ctx, spec, dept))
                 else:

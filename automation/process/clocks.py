@@ -388,12 +388,14 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
         if held is not None and held[0] is c and held[2] == moment:  # no key to build
             out.append(held[1])
             continue
+        # the same cycle at another moment: its decided deadline clocks are taken as they were
+        earlier = held[1] if held is not None and held[0] is c else ()
         key = (moment, _cycle_key(c, used))
         held = ctx.cache.recall("clocks", slot, key)
         if held is not None:
             results = held[1]
         else:
-            results = compute_clocks([c], rules, calendar, as_of, explain=False)
+            results = compute_clocks([c], rules, calendar, as_of, explain=False, earlier=earlier)
             before = ctx.cache.last("clocks", slot)
             if before is not None and before[1] == results:
                 # worked out again at a new moment and the same (a clock decided, or out of
