@@ -9,6 +9,7 @@ item ID and the next revision) and the items' execution workbooks. Pure: "now" i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ class DeptRecord:
     fields: Mapping[str, Any] = field(default_factory=dict)
     daily_dates: frozenset[dt.date] | set[dt.date] = frozenset()
     weekly_weeks: frozenset[str] | set[str] = frozenset()
+
+    @functools.cached_property
+    def sent_weeks(self) -> frozenset[str]:
+        """The weeks of :attr:`weekly_weeks` as ISO week labels (a malformed label counts as
+        no report); worked out once per record (the weekly clock asks every cycle)."""
+        return frozenset(w for w in map(week_text, self.weekly_weeks) if w)
 
 
 _NO_RECORD = DeptRecord()  # a department that sent nothing yet
@@ -221,25 +228,41 @@ class _Ctx:
         self.today = self.now.date()
         self.depts = departments_of(cycle, rules)
 
-    def result(self, spec: ClockSpec, dept: str | None, **kw: Any) -> ClockResult:
-        base: dict[str, Any] = {
-            "item": self.cycle.item_id,
-            "cycle": self.cycle.cycle,
-            "clock": spec.key,
-            "label": spec.label,
-            "stage": spec.stage,
-            "department": dept,
-            "start": None,
-            "due_at": None,
-            "end": None,
-            "state": "not_started",
-            "used": None,
-            "late_workdays": 0,
-            "provisional": False,
-            "derivation": {},
-        }
-        base.update(kw)
-        return ClockResult(**base)
+    def result(
+        self,
+        spec: ClockSpec,
+        dept: str | None,
+        *,
+        start: dt.date | None = None,
+        due_at: dt.datetime | None = None,
+        end: dt.date | None = None,
+        state: str = "not_started",
+        used: float | None = None,
+        late_workdays: int = 0,
+        provisional: bool = False,
+        derivation: dict[str, Any] | None = None,
+        at_risk_level: int = 0,
+        missing: tuple[str, ...] = (),
+    ) -> ClockResult:
+        # positional: tens of thousands of results per cycle on a large drive
+        return ClockResult(
+            self.cycle.item_id,
+            self.cycle.cycle,
+            spec.key,
+            spec.label,
+            spec.stage,
+            dept,
+            start,
+            due_at,
+            end,
+            state,
+            used,
+            late_workdays,
+            provisional,
+            {} if derivation is None else derivation,
+            at_risk_level,
+            missing,
+        )
 
 
 def _explain_start(spec: ClockSpec, start: dt.date | None, end: dt.date | None, src: dict) -> dict:
@@ -422,7 +445,7 @@ def _weekly_clock(ctx: _Ctx, spec: ClockSpec, dept: str) -> ClockResult:
     first = cal.add_workdays(start, spec.workdays)
     last = end if end is not None else ctx.today
     # a malformed week label in a report counts as no report
-    sent = {w for w in map(week_text, _record(ctx.cycle, dept).weekly_weeks) if w}
+    sent = _record(ctx.cycle, dept).sent_weeks
     due_by_week = dict(cal.week_dues(first, max(first, last)))
     missing = [
         w for w, due in due_by_week.items() if w not in sent and cal.close_at(due) <= ctx.now
