@@ -277,3 +277,16 @@ def test_a_drive_in_smtp_mode_sends_its_receipts_through_the_server(
         assert msg["Subject"] == "【协同】申请已登记：XT-2026-0001 新产品试产协调 1"
         assert "申请已登记：XT-2026-0001" in msg.get_body(("plain",)).get_content()
     assert list(drive_paths(drive).outbox.glob("*.eml")) == []  # sent, not written
+
+
+def test_an_address_that_is_not_ascii_is_a_channel_error_not_a_traceback():
+    with pytest.raises(ChannelError, match="非 ASCII"):
+        build_mail(
+            msg_id="abc123",
+            sender="xietong@example.com",
+            to="张三@例子.中国",
+            subject=SUBJECT,
+            text=TEXT,
+            html=HTML,
+            date="Fri, 04 Dec 2026 10:00:00 +0800",
+        )

@@ -32,9 +32,20 @@ def build_mail(
     ASCII are RFC 2047 encoded words (UTF-8, base64), folded; both bodies UTF-8 in base64 with
     CRLF line ends. A line break in a header value can never start another header."""
     boundary = f"xietong-{_plain_token(msg_id)}"
+    try:
+        sender_text, to_text = (
+            formataddr(("协同系统", _one_line(sender)), charset="utf-8"),
+            _addresses(to),
+        )
+        sender_text.encode("ascii")
+        to_text.encode("ascii")
+    except UnicodeEncodeError:  # an address itself (not its display name) in Chinese
+        raise ChannelError(
+            f"邮件地址含有非 ASCII 字符，无法发送：{_one_line(to)}（发件人 {_one_line(sender)}）"
+        ) from None
     headers = [
-        ("From", formataddr(("协同系统", _one_line(sender)), charset="utf-8")),
-        ("To", _addresses(to)),
+        ("From", sender_text),
+        ("To", to_text),
         ("Subject", _header_text(subject)),
         ("Date", _one_line(date)),
         ("Message-ID", f"<{_plain_token(msg_id)}@xietong>"),
