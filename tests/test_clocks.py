@@ -259,15 +259,21 @@ def test_a_fresh_item_has_not_started(rules, cal):
     assert status.state == "not_started" and status.stage == "接收评估"
 
 
+# an item evaluated, met and minuted in the first week of March 2026, with one department
+MET_UNTIL_MINUTES = {
+    "submitted_date": D(2026, 3, 2),
+    "registered_date": D(2026, 3, 2),
+    "evaluation_result": "通过",
+    "evaluation_date": D(2026, 3, 3),
+    "meeting_date": D(2026, 3, 4),
+    "minutes_date": D(2026, 3, 5),
+    "coop_depts": ["财务部"],
+}
+
+
 def test_a_finished_item_is_met_at_the_archive_stage(rules, cal):
     fields = {
-        "submitted_date": D(2026, 3, 2),
-        "registered_date": D(2026, 3, 2),
-        "evaluation_result": "通过",
-        "evaluation_date": D(2026, 3, 3),
-        "meeting_date": D(2026, 3, 4),
-        "minutes_date": D(2026, 3, 5),
-        "coop_depts": ["财务部"],
+        **MET_UNTIL_MINUTES,
         "plan_date": D(2026, 3, 10),
         "approval_date": D(2026, 3, 12),
         "completion_date": D(2026, 3, 13),
@@ -350,15 +356,7 @@ def test_decided_deadline_clocks_are_taken_from_an_earlier_moment_and_the_rest_w
     """A deadline clock whose end date is entered (or that never started) does not read the
     moment: given the results of the same cycle at another moment, it is taken as it was; the
     clocks still running are worked out at the new moment — the same results as afresh."""
-    fields = {
-        "submitted_date": D(2026, 3, 2),
-        "registered_date": D(2026, 3, 2),
-        "evaluation_result": "通过",
-        "evaluation_date": D(2026, 3, 3),
-        "meeting_date": D(2026, 3, 4),
-        "minutes_date": D(2026, 3, 5),
-        "coop_depts": ["财务部"],
-    }
+    fields = dict(MET_UNTIL_MINUTES)
     depts = {"财务部": DeptRecord(daily_dates={D(2026, 3, 12)}, weekly_weeks=set())}
     cycle = item(fields, depts)
     before = compute_clocks([cycle], rules.clocks, cal, at(2026, 3, 16, 10), explain=False)

@@ -90,30 +90,43 @@ def list_workbooks(folder: str | os.PathLike[str], *, recursive: bool) -> list[P
     return found
 
 
-def list_files(folder: str | os.PathLike[str]) -> list[Path]:
+def list_files(folder: str | os.PathLike[str], *, kept: bool = True) -> list[Path]:
     """Every regular file in a folder and below, workbook or not (temporary and lock files left
     out; links, and folders behind links, never followed), in the order of ``os.walk``: a
     folder's files by name, then each subfolder's by name. Kept as ``list_workbooks`` keeps
-    its listings."""
+    its listings; ``kept=False`` lists every folder afresh (what is archived or moved)."""
     found: list[Path] = []
-    _collect(os.fspath(folder), True, found, _ALL_LISTINGS, True)
+    _collect(os.fspath(folder), True, found, _ALL_LISTINGS if kept else None, True)
     return found
+
+
+def folder_mtime(folder: str | os.PathLike[str]) -> int | None:
+    """A folder's modification time (ns; adding, removing or renaming an entry changes it), or
+    None when it is not there."""
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _collect(
     folder: str,
     recursive: bool,
     found: list[Path],
-    kept: dict[str, tuple[int, list[Path], list[str]]],
+    kept: dict[str, tuple[int, list[Path], list[str]]] | None,
     every: bool,
 ) -> int:
     """Add the workbooks (``every``: all files) of ``folder`` (and below) to ``found``; the
-    folders that had any. ``kept``: the listings kept, by folder."""
-    try:
-        mtime = os.stat(folder).st_mtime_ns
-    except OSError:  # not there or not readable: nothing in it
-        return 0
-    held = kept.get(folder)
+    folders that had any. ``kept``: the listings kept, by folder (None: listed afresh)."""
+    if kept is None:
+        mtime = 0
+        held = None
+    else:
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:  # not there or not readable: nothing in it
+            return 0
+        held = kept.get(folder)
     if held is not None and held[0] == mtime:
         files, subfolders = held[1], held[2]
     else:
@@ -121,7 +134,7 @@ def _collect(
         if listed is None:
             return 0
         files, subfolders = listed
-        if time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
+        if kept is not None and time.time_ns() - mtime >= LISTING_UNSETTLED_NS:
             if len(kept) >= _LISTINGS_MAX:
                 kept.clear()
             kept[folder] = (mtime, files, subfolders)

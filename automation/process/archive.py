@@ -344,41 +344,11 @@ def _request_fields(ledger: Ledger, item_id: str) -> dict[str, Any]:
     return dict(regs[-1].request_fields) if regs else {}
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every regular file under ``folder``, links not followed, temporary files left out (in
-    the order of ``os.walk``: a folder's files by name, then its subfolders by name). The
-    listing tells files, folders and links apart without asking the file system again."""
-    out: list[Path] = []
-    _walk_into(os.fspath(folder), out)
-    return out
-
-
-def _walk_into(where: str, out: list[Path]) -> None:
-    try:
-        with os.scandir(where) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except OSError:  # as os.walk: a folder that cannot be listed is left out
-        return
-    subfolders = []
-    for entry in entries:
-        try:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                subfolders.append(entry.path)
-            elif entry.is_file(follow_symlinks=False) and not is_temporary(entry.name):
-                out.append(Path(entry.path))
-        except OSError:
-            continue
-    for sub in subfolders:
-        _walk_into(sub, out)
-
-
 def _folder_files(
     run: _Run, folder: Path, walked: list[Path] | None = None
 ) -> list[tuple[Path, core.FolderFile]]:
     out = []
-    for path in _walk(folder) if walked is None else walked:
+    for path in list_files(folder, kept=False) if walked is None else walked:
         out.append((path, _folder_file(run, path, path.relative_to(folder).as_posix())))
     return out
 
@@ -517,7 +487,7 @@ def _copy_sources(
     """Copy the folder's files (and the item's weekly reports) into ``staging``; by path inside
     the bag's payload: (source, sha256 of the bytes copied)."""
     copied: dict[str, tuple[Path, str]] = {}
-    for path in _walk(folder):
+    for path in list_files(folder, kept=False):
         copied[path.relative_to(folder).as_posix()] = (path, _copy(path, staging, folder))
     reports = {e.key: e for e in checklist.entries if e.files}
     weekly_names = {n for e in reports.values() if e.key == "weekly" for n in e.files}
@@ -542,7 +512,7 @@ def _copy(path: Path, staging: Path, folder: Path) -> str:
 
 def _changed_sources(folder: Path, copied: dict[str, tuple[Path, str]]) -> str | None:
     """The first source file changed, added, removed or opened since it was copied."""
-    now = {p.relative_to(folder).as_posix(): p for p in _walk(folder)}
+    now = {p.relative_to(folder).as_posix(): p for p in list_files(folder, kept=False)}
     if set(now) != set(copied):
         extra = sorted(set(now) ^ set(copied))
         return extra[0]
@@ -561,7 +531,7 @@ def _remove_folder(folder: Path) -> list[str]:
     """Remove the archived files of ``folder`` and then its empty folders; what is left (links,
     temporary files, files that could not be removed) stays for a person: their names."""
     left: list[str] = []
-    for path in _walk(folder):
+    for path in list_files(folder, kept=False):
         try:
             path.unlink()
         except OSError:
@@ -693,7 +663,7 @@ def _leftovers(folder: Path, bag: Path) -> str | None:
         entries = _bagit().Bag(str(bag)).entries
     except _bagit().BagError:
         return folder.name
-    for path in _walk(folder):
+    for path in list_files(folder, kept=False):
         rel = "data/" + path.relative_to(folder).as_posix()
         want = entries.get(rel, {}).get("sha256") or entries.get(os.path.normpath(rel), {}).get(
             "sha256"

@@ -16,7 +16,6 @@ even if someone deletes it (the ledger remembers).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ from typing import Any
 from automation.core import intake as core
 from automation.core.text import printable
 from automation.io.drive import item_folder_index
-from automation.io.files import LISTING_UNSETTLED_NS
+from automation.io.files import LISTING_UNSETTLED_NS, folder_mtime
 from automation.io.journal import make_entry
 from automation.io.ledger import Ledger
 from automation.io.names import fit_name
@@ -158,7 +157,7 @@ def create_item_workbooks(
         names = workbook_names(rules, item_id, coop)
         # every workbook was there (or made once) when this process last looked, and the
         # folder's listing has not changed since: nothing to create
-        seen = (str(folder), _mtime(folder), tuple(names.items()), lead)
+        seen = (str(folder), folder_mtime(folder), tuple(names.items()), lead)
         if ctx.cache.recall("item_workbooks", item_id, seen):
             continue
         complete = True
@@ -221,13 +220,6 @@ def create_item_workbooks(
 def _settled(mtime_ns: int | None) -> bool:
     """A folder time old enough that a further change must show another time."""
     return mtime_ns is not None and time.time_ns() - mtime_ns >= LISTING_UNSETTLED_NS
-
-
-def _mtime(folder: Path) -> int | None:
-    try:
-        return os.stat(folder).st_mtime_ns
-    except OSError:
-        return None
 
 
 def approval_route_changes(

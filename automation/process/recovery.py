@@ -21,7 +21,7 @@ from typing import Any
 from automation.core import intake as core
 from automation.errors import XietongError
 from automation.io.cache import file_identity
-from automation.io.files import WORKBOOK_SUFFIXES, is_temporary
+from automation.io.files import WORKBOOK_SUFFIXES, folder_mtime, is_temporary
 from automation.io.journal import JOURNAL_GLOB, read_journal, read_journal_file
 from automation.io.ledger import Registration
 from automation.io.links import is_link
@@ -102,24 +102,17 @@ def _id_groups(
         # read incrementally (see _journal_texts): asked each time, cheap when unchanged
         texts = _journal_texts(ctx, path)
         yield f"journal:{path.name}", tuple(texts), lambda t=texts: t
-    yield "items", _mtime(paths.items), lambda: _names(paths.items, depth=1)
+    yield "items", folder_mtime(paths.items), lambda: _names(paths.items, depth=1)
     archive = [paths.archive, *_folders(paths.archive, depth=2)]
     yield (
         "archive",
-        tuple((str(f), _mtime(f)) for f in archive),
+        tuple((str(f), folder_mtime(f)) for f in archive),
         lambda: _names(paths.archive, depth=3),
     )
     notes = tuple(
         (p.name, file_identity(p)) for p in _files(paths.feedback) if p.suffix.lower() == ".txt"
     )
-    yield "feedback", (_mtime(paths.feedback), notes), lambda: _feedback_texts(paths.feedback)
-
-
-def _mtime(folder: Path) -> int | None:
-    try:
-        return os.stat(folder).st_mtime_ns
-    except OSError:
-        return None
+    yield "feedback", (folder_mtime(paths.feedback), notes), lambda: _feedback_texts(paths.feedback)
 
 
 def _feedback_texts(folder: Path) -> Iterator[str]:
