@@ -75,8 +75,9 @@ MARKETING = [  # 09-24 left out
 ]
 
 
-def _execution_drive(root: Path, *, notes: str = "") -> None:
-    """An item approved Tuesday 2026-09-22 with two cooperating departments and their rows."""
+def _execution_drive(root: Path, *, notes: str = "", more: tuple[str, ...] = ()) -> None:
+    """An item approved Tuesday 2026-09-22 with two cooperating departments and their rows
+    (and ``more`` items just like it)."""
     rules = load_rules()
     paths = drive_paths(root)
     paths.tracking.unlink()
@@ -98,17 +99,19 @@ def _execution_drive(root: Path, *, notes: str = "") -> None:
     }
     if notes:
         row["notes"] = notes
-    write_workbook("tracking", rules, paths.tracking, rows=[row])
-    folder = paths.items / f"{ITEM} 新品联合推广"
-    folder.mkdir(parents=True, exist_ok=True)
-    for dept, rows in (("生产部", PRODUCTION), ("市场部", MARKETING)):
-        write_workbook(
-            "execution",
-            rules,
-            folder / f"模板四_跨部门任务执行跟踪表_{ITEM}_{dept}.xlsx",
-            values={"item_id": ITEM, "department": dept, "exec_lead_dept": "研发部"},
-            rows=rows,
-        )
+    items = (ITEM, *more)
+    write_workbook("tracking", rules, paths.tracking, rows=[{**row, "item_id": i} for i in items])
+    for item in items:
+        folder = paths.items / f"{item} 新品联合推广"
+        folder.mkdir(parents=True, exist_ok=True)
+        for dept, rows in (("生产部", PRODUCTION), ("市场部", MARKETING)):
+            write_workbook(
+                "execution",
+                rules,
+                folder / f"模板四_跨部门任务执行跟踪表_{item}_{dept}.xlsx",
+                values={"item_id": item, "department": dept, "exec_lead_dept": "研发部"},
+                rows=rows,
+            )
 
 
 @pytest.fixture
@@ -885,3 +888,91 @@ def test_an_item_folder_found_as_before_is_not_read_again_and_a_file_saved_in_pl
     assert third is not first and idents_third[path.name] != idents[path.name]
     rows = {p.name: r for p, r, _i in third}[path.name].rows
     assert any(r.get("task") == "补一行" for r in rows)
+
+
+def test_a_department_report_is_planned_again_only_for_the_rollups_that_changed(
+    drive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A department's report as this process left it holds the rollups planned into it: after
+    one item's workbook changed, only that item's rollup is planned again (a department of a
+    large drive reports on hundreds of items), and the report comes out as planned afresh."""
+    from automation.core.calendar import parse_week
+    from automation.io.cache import forget_kept_reports
+    from automation.process import execution
+    from automation.process.context import open_context
+
+    other = "XT-2026-0002"
+    _execution_drive(drive, more=(other,))
+    paths = drive_paths(drive)
+    week = parse_week("2026-W41")
+    planned: list[tuple[str, ...]] = []
+    plan = execution.plan_weekly_edits
+
+    def counted(rules, rows, rollups, remembered):  # type: ignore[no-untyped-def]
+        rollups = list(rollups)
+        planned.append(tuple(sorted(f"{r.item}|{r.department}" for r in rollups)))
+        return plan(rules, rows, rollups, remembered)
+
+    monkeypatch.setattr(execution, "plan_weekly_edits", counted)
+
+    def age(*files: Path) -> None:  # saved long enough ago for times to tell a later save apart
+        old = time.time() - 3600
+        for p in files or [*paths.items.rglob("*"), *paths.weekly.rglob("*"), paths.tracking]:
+            os.utime(p, (old, old))
+
+    def weekly() -> None:
+        with open_context(drive, as_of=LATE) as ctx:
+            execution.run_weekly(ctx, week)
+
+    weekly()  # both reports written
+    age()
+    weekly()  # checked whole once: as written
+    planned.clear()
+    weekly()
+    assert planned == []  # the same rollups into the same reports: nothing planned
+    production = (
+        paths.items / f"{other} 新品联合推广" / f"模板四_跨部门任务执行跟踪表_{other}_生产部.xlsx"
+    )
+    form = load_rules().form("execution")
+    lay = layout(form)
+    day = lay.first_data_row + len(PRODUCTION)
+    edits = [
+        CellEdit(f"{lay.columns['date']}{day}", dt.datetime(2026, 10, 9)),
+        CellEdit(f"{lay.columns['task']}{day}", "补一行"),
+        CellEdit(f"{lay.columns['owner']}{day}", "赵磊"),
+        CellEdit(f"{lay.columns['progress']}{day}", 0.6),
+        CellEdit(f"{lay.columns['status']}{day}", "进行中"),
+        CellEdit(f"{lay.columns['updated_by']}{day}", "赵磊"),
+    ]
+    production.write_bytes(patch_workbook(production.read_bytes(), form.sheet, edits))
+    age(production)
+    state = Path(os.environ["XIETONG_STATE_DIR"])
+    kept = {drive: tmp_path / "drive-before", state: tmp_path / "state-before"}
+    for where, copy in kept.items():
+        shutil.copytree(where, copy)
+    weekly()
+    # the other item's rollups only (both of its departments' are worked out again)
+    assert sorted(planned) == [(f"{other}|市场部",), (f"{other}|生产部",)]
+    report = weekly_path(paths, "生产部")
+    wform = load_rules().form("weekly")
+    ws = openpyxl.load_workbook(report)[wform.sheet]
+    cols, first = layout(wform).columns, layout(wform).first_data_row
+    done = {
+        ws[f"{cols['item_id']}{r}"].value: ws[f"{cols['daily_rows']}{r}"].value
+        for r in (first, first + 1)
+    }
+    assert done == {ITEM: 2, other: 3}  # the new daily row counted, the other row as it was
+
+    def cells(path: Path) -> list[tuple]:
+        return list(openpyxl.load_workbook(path)[wform.sheet].iter_rows(values_only=True))
+
+    # the same report as a new process planning it whole from the same drive and state
+    incremental = cells(report)
+    for where, copy in kept.items():
+        shutil.rmtree(where)
+        shutil.copytree(copy, where)
+    forget_kept_reports()
+    planned.clear()
+    weekly()
+    assert len(planned[-1]) > 1  # planned whole
+    assert cells(report) == incremental

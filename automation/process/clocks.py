@@ -215,18 +215,20 @@ def folder_reports(
 ) -> list[tuple[Path, Any, str | None]]:
     """(path, report, identity) of every workbook in an item's folder (and below).
 
-    Read once per run while the folder lists the same files: the clocks, the rollup, the
-    exceptions, the summary and the notifications of one run all ask. A file replaced the way
-    Excel and WPS save (a new file renamed over the old) changes the listing's folder time and
-    is read again at once; a file rewritten in place is seen by the next run. Writers never
-    use this: they read what they patch afresh. The workbooks this process wrote there (see
+    A folder is looked at once per run: the clocks, the rollup, the exceptions, the summary and
+    the notifications of one run all ask, and all count the same versions (a file saved during
+    the run is counted by the next run, as one saved just after it would be). A later run
+    takes the reports of the last one while the folder lists the same files, each of the same
+    identity (size, times); a file replaced the way Excel and WPS save (a new file renamed over
+    the old) or rewritten in place is read again. Writers never use this: they read what they
+    patch afresh. The workbooks this process wrote there (see
     ``ValidationCache.note_written``) are left out while they stay as written."""
-    listing = workbooks_in(folder, recursive=True)
     where = str(folder)
     held = ctx.memo.get(("folder_reports", where))
-    if held is not None and held[0] == listing:
-        warnings.extend(held[2])
-        return held[1]
+    if held is not None:
+        warnings.extend(held[1])
+        return held[0]
+    listing = workbooks_in(folder, recursive=True)
     # every file as this process found it in an earlier run (settled, see io.cache): the
     # same list, each file looked at once (no report asked for again)
     idents = tuple(map(file_identity, listing))
@@ -247,7 +249,7 @@ def folder_reports(
         if all(map(settled, idents)) and all(listed[p] == i for p, _r, i in out):
             keys = tuple(map(cache_key, listing))
             ctx.cache.keep("folder_reports", where, (listing, idents), (out, notes, keys))
-    ctx.memo[("folder_reports", where)] = (listing, out, notes)
+    ctx.memo[("folder_reports", where)] = (out, notes)
     warnings.extend(notes)
     return out
 
@@ -328,15 +330,25 @@ def item_cycles(
     ctx: RunContext, rows: list[dict[str, Any]], warnings: list[str]
 ) -> list[ItemCycle]:
     """The clock engine's input: one cycle per tracking row; an item's latest cycle gets the
-    records of its departments (execution workbooks, weekly reports)."""
+    records of its departments (execution workbooks, weekly reports).
+
+    Asked again in the same run for the very rows, with the same weekly reports and folders,
+    it gives the list it gave (the write-back, the summary and the notifications all ask)."""
+    first = len(warnings)
+    weekly = read_weekly_reports(ctx, warnings)
+    # an archived item's workbooks are read from its bag (read only), so its clocks stay final
+    folders = {**archived_item_folders(ctx.paths), **item_folder_index(ctx.paths)}
+    key = (tuple(map(id, rows)), tuple(map(id, weekly)))
+    held = ctx.memo.get("item_cycles")
+    if held is not None and held[0] == key and held[1] == folders:
+        del warnings[first:]  # the weekly folder's warnings are among those given before
+        warnings.extend(held[3])
+        return list(held[2])
     latest: dict[str, int] = {}
     for row in rows:
         if _filled(row.get("item_id")):
             item = str(row["item_id"]).strip()
             latest[item] = max(latest.get(item, 0), revision_of(row.get("revision")))
-    weekly = read_weekly_reports(ctx, warnings)
-    # an archived item's workbooks are read from its bag (read only), so its clocks stay final
-    folders = {**archived_item_folders(ctx.paths), **item_folder_index(ctx.paths)}
     cycles = []
     for row in rows:
         if not _filled(row.get("item_id")):
@@ -360,7 +372,9 @@ def item_cycles(
                 ),
             )
         )
-    return cycles
+    # the rows and reports held: their ids stay theirs while the key is kept
+    ctx.memo["item_cycles"] = (key, folders, cycles, warnings[first:], rows, weekly)
+    return list(cycles)
 
 
 _NO_DEPARTMENTS: Mapping[str, DeptRecord] = {}  # an earlier cycle's records: none (never changed)

@@ -479,10 +479,18 @@ def _cell_edits(rules: Rules, edits: list[tuple[str, int, str, Any, Any]]) -> li
 
 
 def write_department_report(
-    ctx: RunContext, dept: str, rollups: list[WeekRollup], *, dry_run: bool = False
+    ctx: RunContext,
+    dept: str,
+    rollups: list[WeekRollup],
+    *,
+    dry_run: bool = False,
+    only: list[WeekRollup] | None = None,
 ) -> tuple[bool, list[tuple[str, int, str, Any, Any]]]:
     """Patch (or create) one department's weekly report; (written, cells). Raises
-    ``WriteDeferred`` when the workbook is open or changed while being patched."""
+    ``WriteDeferred`` when the workbook is open or changed while being patched.
+
+    ``only``: the rollups among ``rollups`` to plan, the others being in the report as it is
+    (the caller knows: this process planned them into this very version)."""
     paths, rules, cache, ledger = ctx.paths, ctx.rules, ctx.cache, ctx.ledger
     path = weekly_path(paths, dept)
     data, snap = read_with_snapshot(path)
@@ -501,8 +509,10 @@ def write_department_report(
         base = data
     else:
         rows, base = [], _template_bytes(rules)
-    remembered = _remembered(ledger, rollups)
-    edits, remember = plan_weekly_edits(rules, rows, rollups, remembered)
+        only = None  # a new report: every rollup goes in
+    planned = rollups if only is None else only
+    remembered = _remembered(ledger, planned)
+    edits, remember = plan_weekly_edits(rules, rows, planned, remembered)
     if not edits:
         return False, []
     new = patch_workbook(base, form.sheet, _cell_edits(rules, edits), grow_tables=True)
@@ -985,13 +995,18 @@ def run_weekly(
     for r in rollups:
         by_dept.setdefault(r.department, []).append(r)
     for dept, mine in sorted(by_dept.items()):
-        # the same rollups as last time, into the report as this process left it: no cells
+        # the report as this process left it (settled: its time tells a later save apart):
+        # the rollups it was planned with hold there; only the others are planned (none: no
+        # cells at all)
         seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
         held = ctx.cache.recall("weekly_report", dept, seen)
-        if held is not None and all(a is b for a, b in zip(held, mine, strict=True)):
-            continue
+        only = None
+        if held is not None:
+            only = [b for a, b in zip(held, mine, strict=True) if a is not b]
+            if not only:
+                continue
         try:
-            written, _ = write_department_report(ctx, dept, mine)
+            written, _ = write_department_report(ctx, dept, mine, only=only)
         except XietongError as exc:  # open, changed while patched, or not a weekly report
             result.deferred.append(
                 {"file": ctx.rel(weekly_path(ctx.paths, dept)), "reason": exc.message}
