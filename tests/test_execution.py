@@ -976,3 +976,36 @@ def test_a_department_report_is_planned_again_only_for_the_rollups_that_changed(
     weekly()
     assert len(planned[-1]) > 1  # planned whole
     assert cells(report) == incremental
+
+
+def test_within_one_run_an_item_folder_is_looked_at_once_and_the_cycles_given_again(
+    exec_drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write-back, the summary and the notifications of one run ask for the same cycles:
+    the second ask for the very rows works nothing out again. A workbook saved into an item
+    folder during the run is counted by the next run."""
+    from automation.process import clocks
+    from automation.process.context import open_context
+    from automation.process.tracking import read_tracking
+
+    asked: list[str] = []
+    records = clocks.department_records
+
+    def counted(ctx, item_id, **kw):  # type: ignore[no-untyped-def]
+        asked.append(item_id)
+        return records(ctx, item_id, **kw)
+
+    monkeypatch.setattr(clocks, "department_records", counted)
+    folder = next(drive_paths(exec_drive).items.glob(f"{ITEM}*"))
+    production = folder / f"模板四_跨部门任务执行跟踪表_{ITEM}_生产部.xlsx"
+    with open_context(exec_drive, as_of=LATE) as ctx:
+        rows = read_tracking(ctx).rows
+        first = clocks.item_cycles(ctx, rows, [])
+        again = clocks.item_cycles(ctx, list(rows), [])
+        assert asked == [ITEM] and len(again) == 1 and again[0] is first[0]
+        shutil.copyfile(production, folder / "模板四_跨部门任务执行跟踪表_副本.xlsx")
+        listed = [p.name for p, _r, _i in clocks.folder_reports(ctx, folder, [])]
+        assert "模板四_跨部门任务执行跟踪表_副本.xlsx" not in listed and len(listed) == 2
+    with open_context(exec_drive, as_of=LATE) as ctx:
+        listed = [p.name for p, _r, _i in clocks.folder_reports(ctx, folder, [])]
+        assert "模板四_跨部门任务执行跟踪表_副本.xlsx" in listed
