@@ -531,3 +531,39 @@ def test_in_business_hours_the_parts_outlast_clocks_that_merely_ran_on(demo, tmp
     assert drive.computed  # worked out again …
     assert not all(map(operator.is_, drive.clocks[0], drive.clocks[1]))  # … and some moved
     assert drive.worked == [] and model == fresh
+
+
+def test_the_content_hash_follows_every_row_value_and_order_and_not_the_objects(rules):
+    """The hash that decides a rebuild: equal for the same content built again (new objects),
+    different when one value of a row, the order of rows or a row's list changes."""
+    import dataclasses
+
+    from automation.core.summary import assemble, item_part
+
+    as_of = DEFAULT_AS_OF
+    late = dt.datetime(2026, 10, 19, 18, tzinfo=as_of.tzinfo)
+
+    def model(title: str = "甲", days: int = 1):
+        parts = [
+            item_part(
+                [ItemCycle(item, 1, {"title": t})],
+                [[dataclasses.replace(_clock("breached", due=late), item=item, late_workdays=n)]],
+                rules,
+                as_of,
+            )
+            for item, t, n in (("XT-2026-0001", title, days), ("XT-2026-0002", "乙", 3))
+        ]
+        return assemble(parts, rules, as_of)
+
+    base = model()
+    assert len(base.overdue) == 2 and len(base.items) == 2
+    assert model().content_hash() == base.content_hash()
+    assert model(title="丙").content_hash() != base.content_hash()
+    earlier = model(days=5)  # first in the list: the most working days late
+    assert [o.item for o in earlier.overdue] != [o.item for o in base.overdue]
+    assert earlier.content_hash() != base.content_hash()
+    swapped = dataclasses.replace(base, overdue=base.overdue[::-1])
+    assert swapped.content_hash() != base.content_hash()
+    fewer = dataclasses.replace(base, overdue=base.overdue[:1])
+    assert fewer.content_hash() != base.content_hash()
+    assert base.content_hash("链接") != base.content_hash()
