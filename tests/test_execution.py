@@ -1009,3 +1009,51 @@ def test_within_one_run_an_item_folder_is_looked_at_once_and_the_cycles_given_ag
     with open_context(exec_drive, as_of=LATE) as ctx:
         listed = [p.name for p, _r, _i in clocks.folder_reports(ctx, folder, [])]
         assert "模板四_跨部门任务执行跟踪表_副本.xlsx" in listed
+
+
+def test_the_tracking_table_as_written_is_read_without_validating_it_and_as_validated(
+    drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the write-back rewrote clock cells, the stages after it (and the next run) read
+    the table as written without validating its thousands of rows again: the rows and
+    problems told from the cells written are those validating the file gives — a number the
+    office typed as text in a clock cell, overwritten, is no longer a problem."""
+    from automation.io import cache as cache_module
+    from automation.io.validation import validate_file
+    from automation.process.context import open_context
+    from automation.process.cycle import run_cycle
+    from automation.process.tracking import read_tracking
+
+    _execution_drive(drive, more=("XT-2026-0002", "XT-2026-0003"))
+    paths = drive_paths(drive)
+    rules = load_rules()
+    form = rules.form("tracking")
+    lay = layout(form)
+    run_cycle(drive, as_of=LATE, settle_s=0)
+    garbage = CellEdit(f"{lay.columns['late_workdays']}{lay.first_data_row + 1}", "很多")
+    paths.tracking.write_bytes(patch_workbook(paths.tracking.read_bytes(), form.sheet, [garbage]))
+    validated: list[Path] = []
+    real = cache_module.ValidationCache._validate
+
+    def counted(self, path):  # type: ignore[no-untyped-def]
+        validated.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(cache_module.ValidationCache, "_validate", counted)
+    for day in range(4):
+        as_of = LATE + dt.timedelta(days=day)
+        before = paths.tracking.read_bytes()
+        validated.clear()
+        run_cycle(drive, as_of=as_of, settle_s=0)
+        assert paths.tracking.read_bytes() != before  # the clock cells moved: written
+        with open_context(drive, as_of=as_of) as ctx:
+            table = read_tracking(ctx)
+        # the office's version (the first day) validated; the version written by the run
+        # neither by the stages after the write-back nor by the next read
+        assert len([p for p in validated if p.name == paths.tracking.name]) == (day == 0)
+        fresh = validate_file(paths.tracking, rules)
+        assert repr(table.rows) == repr(fresh.rows)
+        assert sorted((p.code, p.cell, p.field) for p in table.problems) == sorted(
+            (p.code, p.cell, p.field) for p in fresh.problems
+        )
+        assert not any(p.field == "late_workdays" for p in fresh.problems)

@@ -524,6 +524,85 @@ def outer_year(outer: _Record | None) -> int | None:
     return None
 
 
+# the field types whose typed value and problems come from the value alone (no date order,
+# no working day, no department lookup)
+_CELL_ALONE_TYPES = frozenset({"text", "long_text", "enum", "number"})
+
+
+def with_cells(
+    form: FormRules,
+    rows: Sequence[RowDict],
+    problems: Sequence[Problem],
+    cells: Sequence[tuple[int, str, str, Any]],
+    ctx: CheckContext,
+) -> tuple[list[RowDict], list[Problem]] | None:
+    """The rows and problems that checking the table again would give once ``cells`` — (Excel
+    row, field key, cell, value as written: text, a whole number or None) — were written into
+    the version ``rows`` and ``problems`` describe; None when that cannot be told from those
+    cells alone (then check the table).
+
+    It can be told for fields of the main table typed from their value alone (text, choice,
+    number), outside every date order and cross-field rule, in rows already there, when each
+    value types without a problem and no row becomes another's duplicate (nor was one)."""
+    specs = {s.key: s for s in form.columns}
+    ruled = {k for rule in form.rules for k in (rule.when, *rule.require)}
+    ruled |= {s.not_before for s in specs.values() if s.not_before}
+    if any(p.code == "E_DUPLICATE_ROW" for p in problems):
+        return None
+    at = {r["_row"]: n for n, r in enumerate(rows)}
+    out = list(rows)
+    changed: dict[int, dict[str, Any]] = {}
+    written: set[tuple[str, str]] = set()
+    for row_no, key, cell, value in cells:
+        spec = specs.get(key)
+        n = at.get(row_no)
+        if (
+            spec is None
+            or n is None
+            or key not in rows[n]
+            or spec.type not in _CELL_ALONE_TYPES
+            or spec.not_before
+            or key in ruled
+            or not (value is None or value.__class__ in (str, int))
+        ):
+            return None
+        if value is None or (value.__class__ is str and nz.is_blank(value)):
+            if spec.required and not spec.computed:
+                return None  # a required blank is a problem
+            typed = None
+        else:
+            typed, code, _params = parse_value(spec, value, ctx)
+            if code is not None:
+                return None
+        row = changed.get(n)
+        if row is None:
+            row = changed[n] = out[n] = dict(rows[n])
+        row[key] = typed
+        written.add((key, cell))
+    # a row equal to another in every column is a duplicate: only rows of the same first value
+    # can be, so the changed rows are compared with those
+    first = next(iter(rows[0]), None) if rows else None
+    if first is not None and first != "_row":
+        same: dict[Any, list[int]] = {}
+        for n, r in enumerate(out):
+            same.setdefault(_hashable(r.get(first)), []).append(n)
+        strip = _without_row
+        for n, row in changed.items():
+            mine = strip(row)
+            if any(m != n and strip(out[m]) == mine for m in same[_hashable(row.get(first))]):
+                return None
+    kept = [p for p in problems if (p.field, p.cell) not in written]
+    return out, kept
+
+
+def _without_row(row: RowDict) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "_row"}
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def check_workbook(
     form: FormRules,
     fields: Mapping[str, RawCell],

@@ -320,6 +320,13 @@ class ValidationCache:
         if self.kept is not None and (ident.startswith("sha256:") or _settled(ident)):
             self.kept[key] = (ident, report)
 
+    def hold_written(self, path: str | Path, sha256: str, report: FileReport) -> None:
+        """``report`` is that of the bytes (SHA-256 ``sha256``) this process just wrote to
+        ``path``, worked out without reading them back (``validation.report_with_cells``):
+        held as :meth:`validate_bytes` holds a report, for this run and the later runs of the
+        process (not stored: a new process validates the file once)."""
+        self._hold(cache_key(Path(path)), "sha256:" + sha256, report)
+
     def validate_bytes(
         self, path: str | Path, data: bytes, sha256: str | None = None
     ) -> FileReport:

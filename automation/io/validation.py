@@ -6,6 +6,7 @@ report with one file-level problem (``E_CORRUPT``, ``E_ENCRYPTED`` …, see ``do
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable
@@ -16,7 +17,7 @@ from typing import Any
 from automation.core.calendar import WorkCalendar
 from automation.core.normalize import DepartmentLookup, is_blank
 from automation.core.problems import Problem, make_problem
-from automation.core.validation import CheckContext, check_workbook
+from automation.core.validation import CheckContext, check_workbook, with_cells
 from automation.io.files import ALL_WORKBOOK_SUFFIXES, is_temporary, is_workbook_name
 from automation.io.reader import WorkbookData, read_workbook
 from automation.io.safety import FileRejected
@@ -106,15 +107,7 @@ def validate_file(
     form = rules.form(data.kind)  # read_workbook only returns kinds the rules know
     if form.layout == "form" and _nothing_filled(data):
         return rejected_report(path, FileRejected("E_EMPTY", detail="模板中没有填写任何内容"))
-    is_workday = calendar.is_workday if calendar is not None else _calendar_check(rules)
-    ctx = CheckContext(
-        file=str(path),
-        departments=_lookup(rules),
-        today=today or dt.date.today(),
-        min_year=rules.validation.date_min_year,
-        max_year=rules.validation.date_max_year,
-        is_workday=is_workday,
-    )
+    ctx = _check_context(path, rules, calendar, today)
     checked = check_workbook(form, data.fields, data.table, data.inner, ctx)
     return FileReport(
         path,
@@ -127,6 +120,40 @@ def validate_file(
         version=data.version,
         format=data.format,
     )
+
+
+def _check_context(path: Path, rules: Rules, calendar: Any, today: dt.date | None) -> CheckContext:
+    is_workday = calendar.is_workday if calendar is not None else _calendar_check(rules)
+    return CheckContext(
+        file=str(path),
+        departments=_lookup(rules),
+        today=today or dt.date.today(),
+        min_year=rules.validation.date_min_year,
+        max_year=rules.validation.date_max_year,
+        is_workday=is_workday,
+    )
+
+
+def report_with_cells(
+    report: FileReport,
+    rules: Rules,
+    cells: list[tuple[int, str, str, Any]],
+    *,
+    calendar: Any = None,
+    today: dt.date | None = None,
+) -> FileReport | None:
+    """``report`` as validating its file again would give it once ``cells`` (Excel row, field
+    key, cell, value as written) were written into it — None when only validating the file
+    can tell (see ``automation.core.validation.with_cells``)."""
+    if not report.readable or report.kind is None or report.tables or report.fields:
+        return None  # only a table's rows are told (the tracking table)
+    form = rules.form(report.kind)
+    ctx = _check_context(report.path, rules, calendar, today)
+    done = with_cells(form, report.rows, report.problems, cells, ctx)
+    if done is None:
+        return None
+    rows, problems = done
+    return dataclasses.replace(report, rows=rows, problems=problems, digest=None)
 
 
 def _nothing_filled(data: WorkbookData) -> bool:

@@ -25,6 +25,7 @@ from automation.errors import XietongError
 from automation.io.drive import DrivePaths
 from automation.io.journal import make_entry
 from automation.io.safewrite import FileSnapshot, WriteResult, read_with_snapshot, safe_write
+from automation.io.validation import report_with_cells
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.context import RunContext
 from automation.rules import Rules
@@ -239,7 +240,25 @@ def write_tracking(
         keep=ctx.rules.drive.backups_kept,
     )
     ctx.journal(journal_entries(ctx, table, changes))
+    _hold_written(ctx, table, changes, result)
     return result
+
+
+def _hold_written(
+    ctx: RunContext, table: TrackingTable, changes: list[CellChange], result: WriteResult
+) -> None:
+    """The report of the table as written, told from the version read and the cells written
+    (a table of thousands of rows is not validated again for the clock cells of one row):
+    the stages after the write-back read the table without validating it. When it cannot be
+    told so (a new row, a date), the next read validates the file."""
+    held = ctx.memo.get("tracking")
+    if held is None or held[0] != table.snapshot.sha256:
+        return
+    cells = [(c.row, c.key, c.cell, cell_value(c.after)) for c in changes]
+    cache = ctx.cache
+    after = report_with_cells(held[1], ctx.rules, cells, calendar=cache.calendar, today=cache.today)
+    if after is not None:
+        cache.hold_written(table.path, result.snapshot.sha256, after)
 
 
 def journal_entries(
