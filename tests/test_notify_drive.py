@@ -497,3 +497,37 @@ def test_a_new_state_database_is_sent_what_this_process_queued_in_the_old_one(dr
     run_cycle(drive, as_of=AS_OF, settle_s=0)  # a new database, built again from the share
     with open_ledger(drive) as ledger:
         assert NotifyQueue(ledger).all_keys() >= queued
+
+
+def test_the_waiting_items_are_counted_and_read_by_kind_from_the_index(drive):
+    """Every run counts the items waiting by kind, and reads those of the kinds due: tens of
+    thousands wait for a daily mail on a large drive, so both are answered from the index on
+    (status, kind), not by a pass over the waiting items; a ledger made before it has it
+    after its first open."""
+    from automation.io.ledger import open_ledger
+    from automation.io.notify_queue import NotifyQueue
+
+    with open_ledger(drive) as ledger:
+        ledger.conn.executescript(
+            "CREATE TABLE notify_items (key TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT "
+            "NOT NULL, event TEXT NOT NULL, recipients TEXT NOT NULL, status TEXT NOT NULL, "
+            "message TEXT, created TEXT NOT NULL);"
+            "CREATE INDEX notify_items_status ON notify_items (status);"
+        )
+    with open_ledger(drive) as ledger:
+        queue = NotifyQueue(ledger)
+        items = [
+            {"key": f"k{n}", "kind": kind, "target": "office", "event": {}, "recipients": []}
+            for n, kind in enumerate(["daily_missing"] * 30 + ["breached"] * 2)
+        ]
+        queue.add(items, "2026-10-30T10:00:00+08:00")
+        assert queue.new_kinds() == {"daily_missing": 30, "breached": 2}
+        assert [i["key"] for i in queue.new_items(["breached"])] == ["k30", "k31"]
+
+        def plan(sql: str) -> str:
+            return " ".join(r[3] for r in ledger.conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+        counted = plan("SELECT kind, COUNT(*) FROM notify_items WHERE status = 'new' GROUP BY kind")
+        assert "COVERING INDEX notify_items_status_kind" in counted
+        read = plan("SELECT * FROM notify_items WHERE status = 'new' AND kind IN ('breached')")
+        assert "notify_items_status_kind (status=? AND kind=?)" in read
