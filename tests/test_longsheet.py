@@ -255,3 +255,33 @@ def test_rows_taken_by_their_place_give_the_bytes_built_afresh(monkeypatch):
     # the next workbook has fewer rows: what stays in place is taken, the bytes still agree
     third, _ = _placed_listing([0, 1, 3], later)
     assert third == _listing([0, 1, 3], None, reuse=False)[0]
+
+
+def test_blocks_of_rows_and_links_kept_give_the_bytes_built_afresh(monkeypatch):
+    """The long parts go in blocks, each joined, encoded and compressed once: a workbook
+    rebuilt after one row changed compresses again only the blocks that hold it, and is the
+    workbook built with no block kept — a valid archive every reader opens."""
+    monkeypatch.setattr(longsheet, "ROW_BLOCK", 2)
+    monkeypatch.setattr(longsheet, "LINK_BLOCK", 2)
+    packed: list[bytes] = []
+    real = longsheet._deflated
+    monkeypatch.setattr(longsheet, "_deflated", lambda raw: packed.append(raw) or real(raw))
+    first, earlier = _placed_listing([0, 1, 2, 3, 4, 5, 6], None)
+    blocks = (b"<row r=", b"<hyperlink ref=", b"<Relationship Id=")
+    assert len([p for p in packed if p.startswith(blocks)]) == 3 * 4  # four blocks of each
+    packed.clear()
+    # the row at the fourth place changes: its block of rows is packed again; the links and
+    # relationships of that block too (another target), nothing else of the long parts
+    again, _ = _placed_listing([0, 1, 2, 7, 4, 5, 6], earlier)
+    again_packed = [p for p in packed if p.startswith(blocks)]
+    assert len(again_packed) == 3  # the second block of rows (rows 4 and 5), of links, of rels
+    assert again_packed[0].startswith(b'<row r="4">') and b'<row r="5">' in again_packed[0]
+    longsheet._BLOCKS.clear()
+    assert again == _placed_listing([0, 1, 2, 7, 4, 5, 6], None)[0]
+    with zipfile.ZipFile(io.BytesIO(again)) as z:
+        assert z.testzip() is None
+    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
+    assert ws["B5"].value == TEXTS[7] and ws["D5"].hyperlink.tooltip == LINKS[7 % 3][1]
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(again))
+    assert book.get_sheet_by_name("清单").to_python()[4][1] == TEXTS[7]
+    assert first != again

@@ -20,8 +20,11 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -245,32 +248,31 @@ class LongRows:
         """0-based index of the last row added (``first - 1`` when none)."""
         return self._row - 2
 
-    def _sheet_xml(self, xml: str, first_rid: int) -> list[str]:
-        """The sheet's XML in pieces: xlsxwriter's before the end of ``sheetData``, the rows,
-        the rest (the long middle is never copied into one string with the rest)."""
+    def _sheet_pieces(self, xml: str, first_rid: int) -> list[Any]:
+        """The sheet's XML in pieces: xlsxwriter's before the end of ``sheetData``, the rows in
+        blocks, xlsxwriter's up to the hyperlinks, the hyperlinks in blocks, the rest (a block
+        unchanged since the last workbook is not joined, encoded or compressed again)."""
         if self._rows:
             xml = _DIMENSION.sub(lambda m: self._dimension(m.group(1)), xml, count=1)
-        if self._links:
-            xml = self._with_links(xml, first_rid)
         if "</sheetData>" not in xml:
             xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)
         head, end, tail = xml.partition("</sheetData>")
         if not end:
             raise ValueError(f"sheet {self.sheet}: no sheetData")  # not xlsxwriter's
-        return [head, "".join(self._rows), end + tail]
-
-    def _with_links(self, xml: str, first_rid: int) -> str:
-        links = "".join(
-            f'<hyperlink ref="{cell_ref(row, col + 1)}" r:id="rId{first_rid + n}" '
-            f'tooltip="{_attribute(tip)}"/>'
-            for n, (row, col, _, tip) in enumerate(self._links)
+        rows = _blocked((self.sheet, "rows"), self._rows, ROW_BLOCK, _row_key, _row_xml)
+        if not self._links:
+            return [head, *rows, end + tail]
+        links = _blocked(
+            (self.sheet, "links"), self._links, LINK_BLOCK, _link_key(first_rid), _links_xml
         )
-        if "</hyperlinks>" in xml:
-            return xml.replace("</hyperlinks>", links + "</hyperlinks>", 1)
+        at = tail.find("</hyperlinks>")
+        if at >= 0:
+            return [head, *rows, end + tail[:at], *links, tail[at:]]
         for before in ("<printOptions", "<pageMargins", "<pageSetup", "</worksheet>"):
-            at = xml.find(before)
+            at = tail.find(before)
             if at >= 0:
-                return f"{xml[:at]}<hyperlinks>{links}</hyperlinks>{xml[at:]}"
+                return [head, *rows, f"{end}{tail[:at]}<hyperlinks>", *links,
+                        f"</hyperlinks>{tail[at:]}"]  # fmt: skip
         raise ValueError(f"sheet {self.sheet}: no place for hyperlinks")  # not xlsxwriter's
 
     def _dimension(self, ref: str) -> str:
@@ -280,19 +282,101 @@ class LongRows:
         right = max(right, self.last_col + 1)
         return f'<dimension ref="{range_ref(top, left, bottom, right)}"/>'
 
-    def _rels_xml(self, rels: str | None, first_rid: int) -> str:
-        ours = "".join(
-            f'<Relationship Id="rId{first_rid + n}" Type="{_REL_LINK}" '
-            f'Target="{_target(target)}" TargetMode="External"/>'
-            for n, (_, _, target, _) in enumerate(self._links)
+    def _rels_pieces(self, rels: str | None, first_rid: int) -> list[Any]:
+        """The sheet's relationships with one per link, the links' in blocks."""
+        ours = _blocked(
+            (self.sheet, "rels"), self._links, LINK_BLOCK, _link_key(first_rid), _rels_xml
         )
         if rels is None:
-            return (
+            head = (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
-                f'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{ours}'
-                "</Relationships>"
+                'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             )
-        return rels.replace("</Relationships>", ours + "</Relationships>", 1)
+            return [head, *ours, "</Relationships>"]
+        at = rels.rindex("</Relationships>")
+        return [rels[:at], *ours, rels[at:]]
+
+
+# -- blocks: pieces of a long part kept joined, encoded and compressed between workbooks --------
+
+ROW_BLOCK = 256  # rows of a sheet in one block (about 250 KB of XML)
+LINK_BLOCK = 1024  # hyperlinks (or their relationships) in one block
+_LEVEL = 3  # deflate level: a tenth larger than level 6 and twice as fast on the long parts
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One piece of a part: its bytes and their raw deflate stream, ended on a byte boundary
+    with no final block (blocks are joined into one stream, see :func:`_zip`)."""
+
+    key: Any
+    raw: bytes
+    packed: bytes
+
+
+def _deflated(raw: bytes) -> bytes:
+    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
+    return packer.compress(raw) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+# the blocks of the last workbook built in this process, by (sheet, kind) and place: a block
+# whose key is the same is taken as it was (one entry per sheet and kind: the next replace it)
+_BLOCKS: dict[tuple[str, str], list[_Block]] = {}
+
+
+def _blocked(
+    where: tuple[str, str],
+    items: list[Any],
+    size: int,
+    key_of: Callable[[int, list[Any]], Any],
+    render: Callable[[Any, list[Any]], str],
+) -> list[_Block]:
+    """``items`` in blocks of ``size`` (by place from the first: the same items at the same
+    places give the same blocks, whatever was built before); ``key_of(start, chunk)`` names
+    everything ``render(key, chunk)`` writes."""
+    before = _BLOCKS.get(where, [])
+    out = []
+    for n, start in enumerate(range(0, len(items), size)):
+        chunk = items[start : start + size]
+        key = key_of(start, chunk)
+        held = before[n] if n < len(before) else None
+        if held is None or held.key != key:  # the same objects compare at once
+            raw = render(key, chunk).encode("utf-8")
+            held = _Block(key, raw, _deflated(raw))
+        out.append(held)
+    _BLOCKS[where] = out
+    return out
+
+
+def _row_key(_start: int, chunk: list[str]) -> tuple[str, ...]:
+    return tuple(chunk)  # a row's XML holds its number: its place is in it
+
+
+def _row_xml(_key: Any, chunk: list[str]) -> str:
+    return "".join(chunk)
+
+
+def _link_key(first_rid: int) -> Callable[[int, list[Any]], Any]:
+    """A block of links by the relationship id of its first link and the links."""
+    return lambda start, chunk: (first_rid + start, tuple(chunk))
+
+
+def _links_xml(key: Any, chunk: list[Any]) -> str:
+    rid = key[0]
+    return "".join(
+        f'<hyperlink ref="{cell_ref(row, col + 1)}" r:id="rId{rid + n}" '
+        f'tooltip="{_attribute(tip)}"/>'
+        for n, (row, col, _, tip) in enumerate(chunk)
+    )
+
+
+def _rels_xml(key: Any, chunk: list[Any]) -> str:
+    rid = key[0]
+    return "".join(
+        f'<Relationship Id="rId{rid + n}" Type="{_REL_LINK}" '
+        f'Target="{_target(target)}" TargetMode="External"/>'
+        for n, (_, _, target, _) in enumerate(chunk)
+    )
 
 
 # a summary links the same thousands of files each time it is rebuilt
@@ -320,7 +404,7 @@ def _url(target: str) -> str:
 
 def splice(data: bytes, sheets: list[LongRows]) -> bytes:
     """The workbook ``data`` (as xlsxwriter wrote it) with each sheet's rows put in."""
-    replaced: dict[str, list[str]] = {}
+    replaced: dict[str, list[Any]] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as src:
         names = set(src.namelist())
         for rows in sheets:
@@ -330,27 +414,57 @@ def splice(data: bytes, sheets: list[LongRows]) -> bytes:
             rels = src.read(rels_part).decode("utf-8") if rels_part in names else None
             used = [int(n) for n in re.findall(r'Id="rId([0-9]+)"', rels or "")]
             first_rid = max(used, default=0) + 1
-            replaced[part] = rows._sheet_xml(src.read(part).decode("utf-8"), first_rid)
+            replaced[part] = rows._sheet_pieces(src.read(part).decode("utf-8"), first_rid)
             if rows._links:
-                replaced[rels_part] = [rows._rels_xml(rels, first_rid)]
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as dst:
-            for info in src.infolist():
-                pieces = replaced.pop(info.filename, None)
-                _put(dst, info.filename, info.date_time, pieces or [src.read(info)])
-            stamp = src.infolist()[0].date_time
-            for name, pieces in sorted(replaced.items()):  # relationships the sheet had not
-                _put(dst, name, stamp, pieces)
-    return out.getvalue()
+                replaced[rels_part] = rows._rels_pieces(rels, first_rid)
+        entries = []
+        for info in src.infolist():
+            entries.append((info.filename, replaced.pop(info.filename, None) or [src.read(info)]))
+        entries.extend(sorted(replaced.items()))  # relationships the sheet had not
+        stamp = src.infolist()[0].date_time
+    return _zip(entries, stamp)
 
 
-def _put(dst: zipfile.ZipFile, name: str, stamp: tuple, pieces: list) -> None:
-    info = zipfile.ZipInfo(name, date_time=stamp)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o600 << 16
-    # level 3: a tenth larger than level 6 and twice as fast on the long parts
-    body = b"".join(p.encode("utf-8") if isinstance(p, str) else p for p in pieces)
-    dst.writestr(info, body, compresslevel=3)
+def _zip(entries: list[tuple[str, list[Any]]], stamp: tuple[int, ...]) -> bytes:
+    """A zip archive of ``entries`` (name, pieces), each deflated: a piece that is a
+    :class:`_Block` brings its stream, the others (text or bytes) are compressed here; the
+    pieces' streams end on a byte boundary, so one after the other and a final empty block
+    make the entry's stream (what ``zipfile`` writes, but for the blocks kept)."""
+    year, month, day, hour, minute, second = stamp[:6]
+    when = struct.pack(
+        "<HH", hour << 11 | minute << 5 | second // 2, (year - 1980) << 9 | month << 5 | day
+    )
+    out = bytearray()
+    central = bytearray()
+    for name, pieces in entries:
+        crc, size, streams = 0, 0, []
+        for piece in pieces:
+            if isinstance(piece, _Block):
+                raw, packed = piece.raw, piece.packed
+            else:
+                raw = piece.encode("utf-8") if isinstance(piece, str) else piece
+                if not raw:
+                    continue
+                packed = _deflated(raw)
+            crc = zlib.crc32(raw, crc)
+            size += len(raw)
+            streams.append(packed)
+        streams.append(_FINAL)
+        body = b"".join(streams)
+        encoded = name.encode("utf-8")
+        flags = 0 if encoded.isascii() else 0x800  # a name in UTF-8
+        fields = struct.pack("<HH", flags, 8) + when + struct.pack("<III", crc, len(body), size)
+        offset = len(out)
+        out += b"PK\x03\x04" + struct.pack("<H", 20) + fields
+        out += struct.pack("<HH", len(encoded), 0) + encoded + body
+        central += b"PK\x01\x02" + struct.pack("<HH", 0x314, 20) + fields
+        central += struct.pack("<HHHHHII", len(encoded), 0, 0, 0, 0, 0o600 << 16, offset)
+        central += encoded
+    end = struct.pack("<HHHHIIH", 0, 0, len(entries), len(entries), len(central), len(out), 0)
+    return bytes(out + central + b"PK\x05\x06" + end)
+
+
+_FINAL = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of blocks
 
 
 __all__ = ["MAX_LINKS", "LongRows", "splice"]
