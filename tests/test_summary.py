@@ -567,3 +567,73 @@ def test_the_content_hash_follows_every_row_value_and_order_and_not_the_objects(
     fewer = dataclasses.replace(base, overdue=base.overdue[:1])
     assert fewer.content_hash() != base.content_hash()
     assert base.content_hash("链接") != base.content_hash()
+
+
+def _part_pool(rules):
+    """Parts of four items, each in a few versions: clocks met, late, at risk, breached,
+    running, decided in other weeks and by other departments."""
+    import dataclasses
+
+    from automation.core.summary import item_part
+
+    as_of = DEFAULT_AS_OF
+    tz = as_of.tzinfo
+    states = [
+        ("met", dt.date(2026, 10, 19), None),
+        ("met_late", dt.date(2026, 9, 2), None),
+        ("breached", None, dt.datetime(2026, 10, 9, 18, tzinfo=tz)),
+        ("at_risk", None, dt.datetime(2026, 10, 22, 18, tzinfo=tz)),
+        ("running", None, dt.datetime(2026, 10, 30, 18, tzinfo=tz)),
+        ("met", dt.date(2026, 8, 3), None),
+    ]
+    depts = list(rules.departments.names)
+    pool = []
+    for n, item in enumerate(["XT-2026-0001", "XT-2026-0002", "XT-2026-0003", "XT-2026-0004"]):
+        for v in range(3):
+            clocks = []
+            for k in range(1 + (n + v) % 3):
+                state, end, due = states[(n * 3 + v + k) % len(states)]
+                clock = _clock(state, end=end, due=due, dept=depts[(n + k) % len(depts)],
+                               clock="daily_update" if k else "meeting")  # fmt: skip
+                clocks.append(dataclasses.replace(clock, item=item, late_workdays=k + v))
+            fields = {
+                "title": f"事项{n}-{v}",
+                "lead_dept": depts[(n + v) % len(depts)],
+                "coop_depts": [depts[(n + v + 1) % len(depts)]],
+                "submitted_date": dt.date(2026, 9 + v, 1 + n),
+            }
+            pool.append(item_part([ItemCycle(item, 1, fields)], [clocks], rules, as_of))
+    return pool
+
+
+def test_counts_added_up_from_the_last_totals_are_the_counts_added_up_afresh(rules):
+    """A summary rebuilt after some items changed takes away and adds only their shares of the
+    counts: through any sequence of parts coming, changing and going, the model is the one
+    added up from nothing."""
+    import random
+
+    from automation.core.summary import PartTotals, assemble, assemble_from
+
+    pool = _part_pool(rules)
+    by_item: dict[str, list] = {}
+    for p in pool:
+        by_item.setdefault(p.item, []).append(p)
+    rng = random.Random(7)
+    totals = PartTotals()
+    seen_changes = 0
+    for _step in range(60):
+        items = [i for i in by_item if rng.random() < 0.8]
+        rng.shuffle(items)
+        parts = [rng.choice(by_item[i]) for i in items]
+        updated = totals.updated(parts)
+        seen_changes += sum(1 for p in parts if p not in totals.parts)
+        model = assemble_from(updated, rules, DEFAULT_AS_OF, pending_requests=2,
+                              open_exceptions={"生产部": 1})  # fmt: skip
+        afresh = assemble(parts, rules, DEFAULT_AS_OF, pending_requests=2,
+                          open_exceptions={"生产部": 1})  # fmt: skip
+        assert model == afresh
+        totals = updated
+    assert seen_changes > 30
+    # the last totals, counted again from nothing, are the same sums
+    assert PartTotals.of(totals.parts).sums == totals.sums
+    assert sum(totals.sums["n"].values()) > 0 and totals.sums["decided"]

@@ -22,7 +22,7 @@ import functools
 import hashlib
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -405,6 +405,12 @@ class ItemPart:
     def open(self) -> bool:
         return _is_open(self.status)
 
+    @functools.cached_property
+    def shares(self) -> tuple[tuple[str, Any, int], ...]:
+        """What the part adds to the summary's counts (see :class:`PartTotals`), worked out
+        once: added when the part comes, taken away when another replaces it."""
+        return _shares_of(self)
+
 
 def item_part(
     cycles: Sequence[ItemCycle],
@@ -557,25 +563,118 @@ def assemble(
     warnings: Sequence[str] = (),
 ) -> SummaryModel:
     """The summary model from every item's part (see :func:`build_summary`)."""
-    weeks: dict[dt.date, str] = {}
+    return assemble_from(
+        PartTotals.of(parts),
+        rules,
+        as_of,
+        pending_requests=pending_requests,
+        open_exceptions=open_exceptions,
+        warnings=warnings,
+    )
 
-    def week(day: dt.date) -> str:
-        held = weeks.get(day)
-        if held is None:
-            held = weeks[day] = week_of(day)
-        return held
 
-    decided: Counter[tuple[dt.date | None, bool]] = Counter()
-    for p in parts:
-        for (day, ok, _who, _counted), n in p.decided:
-            decided[(day, ok)] += n
+class PartTotals:
+    """The parts of a summary with what each adds to its counts, added up: made from the
+    totals of earlier parts (:meth:`updated`), only the shares of the parts that are not the
+    same objects are taken away and added (a summary rebuilt after one item changed adds up
+    two thousand parts as one)."""
+
+    def __init__(self) -> None:
+        self.parts: list[ItemPart] = []
+        self._held: dict[int, ItemPart] = {}  # by id: the parts counted, held
+        self.sums: dict[str, Counter[Any]] = {}
+
+    @classmethod
+    def of(cls, parts: Sequence[ItemPart]) -> PartTotals:
+        return cls().updated(parts)
+
+    def updated(self, parts: Sequence[ItemPart]) -> PartTotals:
+        """The totals of ``parts``, worked out from these."""
+        new = PartTotals()
+        new.parts = list(parts)
+        new._held = {id(p): p for p in new.parts}
+        new.sums = {name: Counter(counts) for name, counts in self.sums.items()}
+        for key, part in self._held.items():
+            if new._held.get(key) is not part:
+                new._count(part, -1)
+        for key, part in new._held.items():
+            if self._held.get(key) is not part:
+                new._count(part, 1)
+        return new
+
+    def _count(self, part: ItemPart, sign: int) -> None:
+        for name, key, n in _shares(part):
+            counts = self.sums.setdefault(name, Counter())
+            value = counts[key] + sign * n
+            if value:
+                counts[key] = value
+            else:
+                del counts[key]
+
+    def get(self, name: str) -> Counter[Any]:
+        return self.sums.get(name) or Counter()
+
+
+def _shares(part: ItemPart) -> tuple[tuple[str, Any, int], ...]:
+    """What one part adds to the counts of :class:`PartTotals`: (count, key, number)."""
+    return part.shares
+
+
+def _shares_of(part: ItemPart) -> tuple[tuple[str, Any, int], ...]:
+    out: list[tuple[str, Any, int]] = []
+    if part.open:
+        out.append(("n", "open_items", 1))
+        out.append(("stage", part.status.stage or "", 1))
+        if part.status.state == "at_risk":
+            out.append(("n", "items_at_risk", 1))
+        elif part.status.state == "breached":
+            out.append(("n", "items_breached", 1))
+    out.append(("n", "clocks_at_risk", part.clocks_at_risk))
+    out.append(("n", "clocks_breached", part.clocks_breached))
+    out.append(("n", "due_this_week", int(part.due_this_week)))
+    if part.lead:
+        out.append(("led", part.lead, 1))
+    out.extend(("coop", d, 1) for d in part.cooperating)
+    for (day, ok, who, counted), n in part.decided:
+        out.append(("decided", (day, ok), n))
+        out.append(("on" if ok else "late", counted, n))
+        if day is not None:
+            week = _week(day)
+            out.append(("week_on" if ok else "week_late", week, n))
+            if not ok:
+                out.append(("dept_late", (who, week), n))
+    out.extend(("daily", d, n) for d, n in part.daily_missing)
+    out.extend(("weekly", d, n) for d, n in part.weekly_late)
+    if part.opened is not None:
+        out.append(("opened", _week(part.opened), 1))
+    if part.completed is not None:
+        out.append(("completed", _week(part.completed), 1))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _week(day: dt.date) -> str:
+    return week_of(day)
+
+
+def assemble_from(
+    totals: PartTotals,
+    rules: Rules,
+    as_of: dt.datetime,
+    *,
+    pending_requests: int = 0,
+    open_exceptions: Mapping[str, int] | None = None,
+    warnings: Sequence[str] = (),
+) -> SummaryModel:
+    """The summary model of the parts ``totals`` holds (see :func:`assemble`)."""
+    parts = totals.parts
     return SummaryModel(
         as_of=as_of,
-        overview=_overview(parts, decided, rules, as_of, pending_requests),
-        departments=_departments(parts, rules, open_exceptions or {}),
+        overview=_overview(totals, rules, as_of, pending_requests),
+        departments=_departments(totals, rules, open_exceptions or {}),
         overdue=_overdue(parts),
-        trend=_trend(parts, week, as_of),
-        dept_trend=_dept_trend(parts, week, rules, as_of),
+        trend=_trend(totals, as_of),
+        dept_trend=_dept_trend(totals, rules, as_of),
         items=[p.row for p in sorted(parts, key=lambda p: p.item)],
         warnings=list(warnings),
     )
@@ -586,59 +685,48 @@ def _is_open(status: ItemStatus) -> bool:
 
 
 def _overview(
-    parts: Sequence[ItemPart],
-    decided: Counter[tuple[dt.date | None, bool]],
-    rules: Rules,
-    as_of: dt.datetime,
-    pending_requests: int,
+    totals: PartTotals, rules: Rules, as_of: dt.datetime, pending_requests: int
 ) -> Overview:
     order = rules.clocks.stage_order
     clock_stages = [c.stage for c in rules.clocks.clocks]
     first_clock_stage = clock_stages[0] if clock_stages else ""
     counts = dict.fromkeys(order, 0)
-    open_parts = [p for p in parts if p.open]
-    for p in open_parts:
-        stage = p.status.stage or first_clock_stage
-        counts[stage] = counts.get(stage, 0) + 1
+    stages = totals.get("stage")
+    if all(stage in counts or not stage for stage in stages):
+        for stage, n in stages.items():
+            counts[stage or first_clock_stage] = counts.get(stage or first_clock_stage, 0) + n
+    else:  # a stage the rules do not order: shown after theirs, as the parts name them
+        for p in totals.parts:
+            if p.open:
+                stage = p.status.stage or first_clock_stage
+                counts[stage] = counts.get(stage, 0) + 1
     if order and order[0] not in clock_stages:  # 需求发起: forms not registered yet
         counts[order[0]] += pending_requests
+    n = totals.get("n")
+    open_items = n["open_items"]
     return Overview(
-        open_items=len(open_parts),
-        closed_items=len(parts) - len(open_parts),
+        open_items=open_items,
+        closed_items=len(totals.parts) - open_items,
         stages=list(counts.items()),
-        items_at_risk=sum(1 for p in open_parts if p.status.state == "at_risk"),
-        items_breached=sum(1 for p in open_parts if p.status.state == "breached"),
-        clocks_at_risk=sum(p.clocks_at_risk for p in parts),
-        clocks_breached=sum(p.clocks_breached for p in parts),
-        due_this_week=sum(1 for p in parts if p.due_this_week),
-        rates=_rates_by_period(decided, as_of),
+        items_at_risk=n["items_at_risk"],
+        items_breached=n["items_breached"],
+        clocks_at_risk=n["clocks_at_risk"],
+        clocks_breached=n["clocks_breached"],
+        due_this_week=n["due_this_week"],
+        rates=_rates_by_period(totals.get("decided"), as_of),
     )
 
 
 def _departments(
-    parts: Sequence[ItemPart], rules: Rules, open_exceptions: Mapping[str, int]
+    totals: PartTotals, rules: Rules, open_exceptions: Mapping[str, int]
 ) -> list[DepartmentRow]:
     names = list(rules.departments.names)
-    led: Counter[str] = Counter()
-    coop: Counter[str] = Counter()
-    on: Counter[str] = Counter()
-    late: Counter[str] = Counter()
-    daily: Counter[str] = Counter()
-    weekly: Counter[str] = Counter()
-    for p in parts:
-        if p.lead:
-            led[p.lead] += 1
-        for d in p.cooperating:
-            coop[d] += 1
-        for (_day, ok, _who, counted), n in p.decided:
-            (on if ok else late)[counted] += n
-        for d, n in p.daily_missing:
-            daily[d] += n
-        for d, n in p.weekly_late:
-            weekly[d] += n
-    seen = set(led) | set(coop) | set(on) | set(late) | set(open_exceptions)
-    # departments of the rules first (in their order), then any other name seen (a typo shows)
-    extra = sorted(n for n in seen if n not in names and n in set(led) | set(coop))
+    led, coop = totals.get("led"), totals.get("coop")
+    on, late = totals.get("on"), totals.get("late")
+    daily, weekly = totals.get("daily"), totals.get("weekly")
+    # departments of the rules first (in their order), then any other name that leads or
+    # cooperates (a typo shows)
+    extra = sorted(n for n in set(led) | set(coop) if n not in names)
     return [
         DepartmentRow(
             name=n,
@@ -670,38 +758,21 @@ def _overdue(parts: Sequence[ItemPart]) -> list[OverdueRow]:
     return rows
 
 
-def _trend(
-    parts: Sequence[ItemPart], week: Callable[[dt.date], str], as_of: dt.datetime
-) -> list[TrendWeek]:
+def _trend(totals: PartTotals, as_of: dt.datetime) -> list[TrendWeek]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
-    opened = dict.fromkeys(weeks, 0)
-    completed = dict.fromkeys(weeks, 0)
-    on = dict.fromkeys(weeks, 0)
-    late = dict.fromkeys(weeks, 0)
-    for p in parts:
-        if p.opened is not None and week(p.opened) in opened:
-            opened[week(p.opened)] += 1
-        if p.completed is not None and week(p.completed) in completed:
-            completed[week(p.completed)] += 1
-        for (day, ok, _who, _counted), n in p.decided:
-            if day is not None and week(day) in on:
-                (on if ok else late)[week(day)] += n
+    opened, completed = totals.get("opened"), totals.get("completed")
+    on, late = totals.get("week_on"), totals.get("week_late")
     return [TrendWeek(w, opened[w], completed[w], late[w], Rate(on[w], late[w])) for w in weeks]
 
 
-def _dept_trend(
-    parts: Sequence[ItemPart], week: Callable[[dt.date], str], rules: Rules, as_of: dt.datetime
-) -> dict[str, list[int]]:
+def _dept_trend(totals: PartTotals, rules: Rules, as_of: dt.datetime) -> dict[str, list[int]]:
     weeks = _week_labels(as_of.date(), TREND_WEEKS)
     index = {w: n for n, w in enumerate(weeks)}
     out: dict[str, list[int]] = {n: [0] * len(weeks) for n in rules.departments.names}
-    for p in parts:
-        for (day, ok, who, _counted), n in p.decided:
-            if ok or day is None or who not in out:
-                continue
-            at = index.get(week(day))
-            if at is not None:
-                out[who][at] += n
+    for (who, week), n in totals.get("dept_late").items():
+        at = index.get(week)
+        if at is not None and who in out:
+            out[who][at] += n
     return out
 
 
@@ -709,6 +780,7 @@ __all__ = [
     "PERIODS",
     "TREND_WEEKS",
     "DepartmentRow",
+    "PartTotals",
     "ItemRow",
     "Overview",
     "OverdueRow",
@@ -717,6 +789,7 @@ __all__ = [
     "TrendWeek",
     "ItemPart",
     "assemble",
+    "assemble_from",
     "build_summary",
     "decided_on",
     "item_part",

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.clocks import ClockResult, ItemCycle
-from automation.core.summary import SummaryModel, assemble, item_part, latest_status
+from automation.core.summary import (
+    PartTotals,
+    SummaryModel,
+    assemble_from,
+    item_part,
+    latest_status,
+)
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
@@ -173,7 +179,8 @@ def build_model(ctx: RunContext) -> SummaryModel:
     """The summary model of the context's drive at its moment: an item's part is worked out
     again only when its cycles are not the very objects of the last run, its clocks read
     otherwise (:func:`steady_views`, and its status), or the moment left the span the part
-    holds for (``ItemPart.until``); the parts are added up again when any is new."""
+    holds for (``ItemPart.until``); when any is new, the counts take away and add only the
+    shares of the parts that changed (``PartTotals``)."""
     inputs = read_inputs(ctx)
     clocks = clock_results_by_cycle(ctx, inputs.cycles)
     pending = pending_requests(ctx.paths)
@@ -211,8 +218,12 @@ def build_model(ctx: RunContext) -> SummaryModel:
     held = ctx.cache.recall("summary_model", "", key)
     if held is not None and len(held[0]) == len(parts) and all(map(operator.is_, held[0], parts)):
         return held[1]
-    model = assemble(
-        parts,
+    # the parts added up from the last build's totals: only the parts that changed counted
+    before = ctx.cache.last("summary_totals", "")
+    totals = (before or PartTotals()).updated(parts)
+    ctx.cache.keep("summary_totals", "", None, totals)
+    model = assemble_from(
+        totals,
         ctx.rules,
         ctx.as_of,
         pending_requests=pending,
