@@ -285,3 +285,26 @@ def test_blocks_of_rows_and_links_kept_give_the_bytes_built_afresh(monkeypatch):
     book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(again))
     assert book.get_sheet_by_name("清单").to_python()[4][1] == TEXTS[7]
     assert first != again
+
+
+def test_rows_that_moved_are_renumbered_whole_and_give_the_bytes_built_afresh(monkeypatch):
+    """A row that came or went moves every later row up or down: each moved row is its kept
+    cells renumbered in one string, not built cell by cell again — and the workbook is the
+    one built afresh."""
+    first, earlier = _placed_listing([0, 1, 2, 3, 4, 5], None)
+    asked: list[object] = []
+    real = LongRows.kept_cells
+    monkeypatch.setattr(
+        LongRows,
+        "kept_cells",
+        lambda self, key, fill, *args: asked.append(key) or real(self, key, fill, *args),
+    )
+    again, later = _placed_listing([0, 2, 3, 4, 5], earlier)  # the second row went
+    assert asked == []  # 0 in place; 2, 3, 4 and 5 moved up: none built cell by cell
+    assert [p[1] for p in later[1]] == [0, 2, 3, 4, 5]
+    monkeypatch.setattr(LongRows, "kept_cells", real)
+    longsheet._BLOCKS.clear()
+    assert again == _listing([0, 2, 3, 4, 5], None, reuse=False)[0]
+    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
+    assert [ws.cell(r, 1).value for r in range(2, 7)] == [1, 2, 3, 4, 5]
+    assert ws["B3"].value == TEXTS[2]

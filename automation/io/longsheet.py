@@ -204,6 +204,15 @@ class LongRows:
             self._row += 1
             self._n = str(self._row)
             return
+        held = None if key is None else self.kept.get(key) or self._earlier.get(key)
+        if (
+            held is not None
+            and count is not None
+            and not self._cells
+            and len(self._links) + len(held[1]) <= MAX_LINKS
+        ):
+            self._moved_row(key, held, place + 1, count)
+            return
         links, plain, last_col = len(self._links), self._plain, self.last_col
         self.last_col = 0
         if count is not None:
@@ -218,6 +227,29 @@ class LongRows:
             if key is None or self._plain != plain
             else (self._first, key, self._rows[-1], tuple(self._links[links:]), row_last)
         )
+
+    def _moved_row(
+        self, key: Hashable, held: tuple[str, tuple, int], place: int, count: Any
+    ) -> None:
+        """A counted row built before at another place (rows after one that came or went
+        move up or down): its cells as kept, renumbered, in one string — what
+        :meth:`placed_row` builds through :meth:`number`, :meth:`kept_cells` and
+        :meth:`end_row`, byte for byte."""
+        xml, links, last_col = held
+        n = self._n
+        row = (
+            f'<row r="{n}"><c r="A{n}" s="{count._get_xf_index()}"><v>{place}</v></c>'
+            f"{xml.replace(_MARK, n)}</row>"
+        )
+        self._rows.append(row)
+        mine = tuple((self._row, col, target, tip) for col, target, tip in links)
+        self._links.extend(mine)
+        self.kept[key] = held
+        if last_col > self.last_col:
+            self.last_col = last_col
+        self.placed.append((self._first, key, row, mine, last_col))
+        self._row += 1
+        self._n = str(self._row)
 
     def _built(self, fill: Callable[..., None], args: tuple[Any, ...]) -> tuple[str, tuple, int]:
         cells, links, last_col, n = len(self._cells), len(self._links), self.last_col, self._n
