@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from intake_helpers import drive_hashes, tracking_rows
 
+from automation.core.layout import layout
 from automation.io import cache as cache_module
 from automation.io import validation
 from automation.io.cache import ValidationCache, cache_key, forget_kept_reports
@@ -331,14 +332,29 @@ def test_an_unreadable_cache_entry_is_read_again(drive, opened):
 # -- the cache itself --------------------------------------------------------------------------
 
 
-def test_a_workbook_saved_moments_ago_is_not_cached(drive, opened):
+def test_a_workbook_saved_moments_ago_is_known_by_its_bytes_not_by_its_times(drive, opened):
+    """A file saved moments ago may be saved again without its times telling (a coarse clock
+    on a share): it is never taken by its times, only by its bytes — read once for the same
+    bytes, read again when they change, and stored under their hash alone."""
+    import hashlib
+
     books = _fill(drive)  # just written
+    book = books["生产部"]
     rules = load_rules()
     with open_ledger(drive) as ledger:
         for _ in range(2):
-            ValidationCache(ledger, rules).validate(books["生产部"])
-    assert _names(opened) == [books["生产部"].name] * 2
-    assert _stored(drive) == {}
+            ValidationCache(ledger, rules).validate(book)
+    assert _names(opened) == [book.name]
+    digest = "sha256:" + hashlib.sha256(book.read_bytes()).hexdigest()
+    assert set(_stored(drive).values()) == {digest}
+    form = rules.form("execution")
+    lay = layout(form)
+    edit = CellEdit(f"{lay.columns['task']}{lay.first_data_row}", "换了一个任务")
+    book.write_bytes(patch_workbook(book.read_bytes(), form.sheet, [edit]))
+    with open_ledger(drive) as ledger:
+        again = ValidationCache(ledger, rules).validate(book)
+    assert _names(opened) == [book.name] * 2
+    assert again.rows[0]["task"] == "换了一个任务"
 
 
 def test_same_size_and_time_under_other_rules_is_read_again(drive, opened, tmp_path):

@@ -1057,3 +1057,59 @@ def test_the_tracking_table_as_written_is_read_without_validating_it_and_as_vali
             (p.code, p.cell, p.field) for p in fresh.problems
         )
         assert not any(p.field == "late_workdays" for p in fresh.problems)
+
+
+def test_a_weekly_report_as_written_is_read_without_validating_it_and_as_validated(
+    drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollup's cells written into a department's report: the clocks, the summary and
+    the next run read the report as written without validating it again (it was saved
+    moments ago: known by its bytes), and it reads as validating the file gives."""
+    from automation.core.calendar import parse_week
+    from automation.io import cache as cache_module
+    from automation.io.validation import validate_file
+    from automation.process import execution
+    from automation.process.context import open_context
+
+    other = "XT-2026-0002"
+    _execution_drive(drive, more=(other,))
+    paths = drive_paths(drive)
+    rules = load_rules()
+    week = parse_week("2026-W41")
+    with open_context(drive, as_of=LATE) as ctx:
+        execution.run_weekly(ctx, week)  # the reports made
+    production = (
+        paths.items / f"{other} 新品联合推广" / f"模板四_跨部门任务执行跟踪表_{other}_生产部.xlsx"
+    )
+    form = rules.form("execution")
+    lay = layout(form)
+    day = lay.first_data_row + len(PRODUCTION)
+    edits = [
+        CellEdit(f"{lay.columns['date']}{day}", dt.datetime(2026, 10, 9)),
+        CellEdit(f"{lay.columns['task']}{day}", "补一行"),
+        CellEdit(f"{lay.columns['owner']}{day}", "赵磊"),
+        CellEdit(f"{lay.columns['progress']}{day}", 0.55),
+        CellEdit(f"{lay.columns['status']}{day}", "进行中"),
+        CellEdit(f"{lay.columns['updated_by']}{day}", "赵磊"),
+    ]
+    production.write_bytes(patch_workbook(production.read_bytes(), form.sheet, edits))
+    report = weekly_path(paths, "生产部")
+    before = report.read_bytes()
+    validated: list[str] = []
+    real = cache_module.ValidationCache._validate
+    monkeypatch.setattr(
+        cache_module.ValidationCache,
+        "_validate",
+        lambda self, path: validated.append(path.name) or real(self, path),
+    )
+    with open_context(drive, as_of=LATE) as ctx:
+        execution.run_weekly(ctx, week)
+    assert report.read_bytes() != before  # the other item's row rewritten
+    validated.clear()
+    with open_context(drive, as_of=LATE) as ctx:
+        told = ctx.cache.validate(report)
+    assert report.name not in validated  # not read again
+    fresh = validate_file(report, rules)
+    assert repr(told.rows) == repr(fresh.rows)
+    assert [(p.code, p.cell) for p in told.problems] == [(p.code, p.cell) for p in fresh.problems]
+    assert {r["item_id"]: r["daily_rows"] for r in told.rows} == {ITEM: 2, other: 3}

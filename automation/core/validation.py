@@ -11,6 +11,7 @@ table rows. Columns a department added are simply not looked at.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -526,7 +527,7 @@ def outer_year(outer: _Record | None) -> int | None:
 
 # the field types whose typed value and problems come from the value alone (no date order,
 # no working day, no department lookup)
-_CELL_ALONE_TYPES = frozenset({"text", "long_text", "enum", "number"})
+_CELL_ALONE_TYPES = frozenset({"text", "long_text", "enum", "number", "money", "percent"})
 
 
 def with_cells(
@@ -537,12 +538,13 @@ def with_cells(
     ctx: CheckContext,
 ) -> tuple[list[RowDict], list[Problem]] | None:
     """The rows and problems that checking the table again would give once ``cells`` — (Excel
-    row, field key, cell, value as written: text, a whole number or None) — were written into
+    row, field key, cell, value as written: text, a number or None) — were written into
     the version ``rows`` and ``problems`` describe; None when that cannot be told from those
     cells alone (then check the table).
 
     It can be told for fields of the main table typed from their value alone (text, choice,
-    number), outside every date order and cross-field rule, in rows already there, when each
+    number, amount, percentage), outside every date order and cross-field rule, in rows
+    already there (a number written is read back as it was: its shortest repr), when each
     value types without a problem and no row becomes another's duplicate (nor was one)."""
     specs = {s.key: s for s in form.columns}
     ruled = {k for rule in form.rules for k in (rule.when, *rule.require)}
@@ -563,7 +565,8 @@ def with_cells(
             or spec.type not in _CELL_ALONE_TYPES
             or spec.not_before
             or key in ruled
-            or not (value is None or value.__class__ in (str, int))
+            or not (value is None or value.__class__ in (str, int, float))
+            or (value.__class__ is float and not math.isfinite(value))
         ):
             return None
         if value is None or (value.__class__ is str and nz.is_blank(value)):

@@ -129,6 +129,16 @@ class ValidationCache:
             if report is not None:
                 self._hold(key, before, report)
                 return report
+        elif before is not None and not _settled(before):
+            # saved moments ago: its times may not yet tell a later save apart, its bytes do
+            # (a file this process just wrote and told the report of, or one seen in an
+            # earlier run of these seconds, is not read again)
+            data = _bytes_of(path, before)
+            if data is not None:
+                report = self.validate_bytes(path, data)
+                self.last_identity = before
+                self.memory[key] = (before, report)  # for this run
+                return report
         self.misses += 1
         report = self._validate(path)
         if before is not None and _identity(path) == before:
@@ -560,6 +570,16 @@ def _identity(path: str | os.PathLike[str]) -> str | None:
     except OSError:
         return None
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+
+
+def _bytes_of(path: Path, ident: str) -> bytes | None:
+    """The file's bytes when it is still of identity ``ident`` after reading them (else None:
+    it is being saved)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if _identity(path) == ident else None
 
 
 def file_identity(path: str | os.PathLike[str]) -> str | None:

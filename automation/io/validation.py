@@ -143,10 +143,10 @@ def report_with_cells(
     today: dt.date | None = None,
 ) -> FileReport | None:
     """``report`` as validating its file again would give it once ``cells`` (Excel row, field
-    key, cell, value as written) were written into it — None when only validating the file
-    can tell (see ``automation.core.validation.with_cells``)."""
-    if not report.readable or report.kind is None or report.tables or report.fields:
-        return None  # only a table's rows are told (the tracking table)
+    key, cell, value as written) were written into rows of its main table — None when only
+    validating the file can tell (see ``automation.core.validation.with_cells``)."""
+    if not report.readable or report.kind is None:
+        return None
     form = rules.form(report.kind)
     ctx = _check_context(report.path, rules, calendar, today)
     done = with_cells(form, report.rows, report.problems, cells, ctx)

@@ -53,6 +53,7 @@ from automation.io.safewrite import (
     snapshot,
 )
 from automation.io.templates import write_workbook
+from automation.io.validation import report_with_cells
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
     RECORD_KINDS,
@@ -518,7 +519,7 @@ def write_department_report(
     new = patch_workbook(base, form.sheet, _cell_edits(rules, edits), grow_tables=True)
     if dry_run or new == data:
         return False, edits
-    safe_write(
+    written = safe_write(
         path,
         new,
         expected=snap,
@@ -528,6 +529,13 @@ def write_department_report(
     if ledger is not None:
         ledger.set_metas(remember)
     lay = layout(form)
+    if snap.exists:
+        # the report as written, told from the one read and the cells written: the next
+        # readers (the clocks, this run's summary, the next run) do not read it again
+        cells = [(r, k, f"{lay.columns[k]}{r}", cell_value(a)) for _i, r, k, _b, a in edits]
+        told = report_with_cells(report, rules, cells, calendar=cache.calendar, today=cache.today)
+        if told is not None:
+            cache.hold_written(path, written.snapshot.sha256, told)
     entries = []
     by_item: dict[str, list[tuple[str, int, str, Any, Any]]] = {}
     for e in edits:
