@@ -582,6 +582,16 @@ def _bytes_of(path: Path, ident: str) -> bytes | None:
     return data if _identity(path) == ident else None
 
 
+def content_digest(path: str | os.PathLike[str]) -> str | None:
+    """``sha256:`` and the hash of the file's bytes (None when it cannot be read): what a
+    file is, whatever its times say (a file written moments ago is known by it)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def file_identity(path: str | os.PathLike[str]) -> str | None:
     """A file's identity as the cache compares it (size, times, inode); None when missing."""
     return _identity(path)

@@ -42,7 +42,7 @@ from automation.core.rollup import (
     weekly_rollup,
 )
 from automation.errors import XietongError
-from automation.io.cache import file_identity, settled
+from automation.io.cache import content_digest, file_identity, settled
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.journal import make_entry
 from automation.io.safewrite import (
@@ -1003,10 +1003,10 @@ def run_weekly(
     for r in rollups:
         by_dept.setdefault(r.department, []).append(r)
     for dept, mine in sorted(by_dept.items()):
-        # the report as this process left it (settled: its time tells a later save apart):
-        # the rollups it was planned with hold there; only the others are planned (none: no
-        # cells at all)
-        seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
+        # the report as this process left it (the same bytes): the rollups it was planned
+        # with hold there; only the others are planned (none: no cells at all)
+        path = weekly_path(ctx.paths, dept)
+        seen = (content_digest(path), len(mine))
         held = ctx.cache.recall("weekly_report", dept, seen)
         only = None
         if held is not None:
@@ -1021,9 +1021,9 @@ def run_weekly(
             )
             continue
         if written:
-            result.written.append(ctx.rel(weekly_path(ctx.paths, dept)))
-        seen = (file_identity(weekly_path(ctx.paths, dept)), len(mine))
-        if settled(seen[0]):
+            result.written.append(ctx.rel(path))
+        seen = (content_digest(path), len(mine))
+        if seen[0] is not None:
             ctx.cache.keep("weekly_report", dept, seen, list(mine))
     if result.in_flight is None:
         written, deferred = _book_leads(ctx, jobs, _run_lead_jobs(jobs))
