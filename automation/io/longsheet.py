@@ -8,7 +8,10 @@ escaped by :func:`automation.io.xlsxpatch.values.value_xml`, so a leading ``=`` 
 and a text seen before reuses its XML. Everything else of the sheet (column widths, header,
 frozen panes, autofilter, conditional formats, page setup) is still written by xlsxwriter; the
 splice sets the sheet's ``dimension``, adds the rows at the end of ``sheetData`` and the
-hyperlinks with their relationships.
+hyperlinks with their relationships, and writes the archive itself: the long parts go in
+blocks of rows (or links), each joined, encoded and deflated once and taken as it was by the
+next workbook while it holds the same rows — a summary rebuilt after one item changed
+compresses a block or two of its 10 MB of sheet XML, not all of it.
 
 Styles are xlsxwriter's formats: their index in ``styles.xml`` is the one xlsxwriter gives a
 format when a cell uses it (``Format._get_xf_index``, which registers the format for
