@@ -500,3 +500,31 @@ def test_a_value_made_again_equal_to_the_one_kept_is_the_kept_object(drive):
         assert changed == [("生产部", "at_risk")]
         assert cache.recall("rollup", "XT-1", ("10:03",)) is changed
         assert cache.last("rollup", "XT-2") is None
+
+
+def test_a_file_saved_moments_ago_past_the_size_limit_is_left_to_the_validators_checks(
+    drive, tmp_path, monkeypatch
+):
+    """Knowing a file by its bytes reads it whole: not a file past the size limit (the
+    validator rejects it from its size, never reading it), nor anything but a regular file."""
+    books = _fill(drive)  # just written
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(drive_paths(drive).rules, rules_dir)
+    limits = rules_dir / "validation.yaml"
+    text = limits.read_text(encoding="utf-8")
+    limits.write_text(
+        "\n".join(
+            "max_file_mb: 0.001" if line.startswith("max_file_mb:") else line
+            for line in text.splitlines()
+        ),
+        encoding="utf-8",
+    )
+    rules = load_rules(rules_dir)
+    assert rules.validation.max_file_mb == 0.001
+    read: list[Path] = []
+    whole = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or whole(self))
+    with open_ledger(drive) as ledger:
+        report = ValidationCache(ledger, rules).validate(books["生产部"])
+    assert [p.code for p in report.problems] == ["E_TOO_LARGE"]
+    assert books["生产部"] not in read  # rejected from its size, never read whole

@@ -890,6 +890,21 @@ def test_an_item_folder_found_as_before_is_not_read_again_and_a_file_saved_in_pl
     assert any(r.get("task") == "补一行" for r in rows)
 
 
+def _one_more_day(drive: Path, item: str, progress: float) -> Path:
+    """生产部 of ``item`` adds a row for Friday 10-09 to its execution workbook (of
+    :func:`_execution_drive`); the workbook."""
+    folder = drive_paths(drive).items / f"{item} 新品联合推广"
+    path = folder / f"模板四_跨部门任务执行跟踪表_{item}_生产部.xlsx"
+    form = load_rules().form("execution")
+    lay = layout(form)
+    day = lay.first_data_row + len(PRODUCTION)
+    values = {"date": dt.datetime(2026, 10, 9), "task": "补一行", "owner": "赵磊",
+              "progress": progress, "status": "进行中", "updated_by": "赵磊"}  # fmt: skip
+    edits = [CellEdit(f"{lay.columns[k]}{day}", v) for k, v in values.items()]
+    path.write_bytes(patch_workbook(path.read_bytes(), form.sheet, edits))
+    return path
+
+
 def test_a_department_report_is_planned_again_only_for_the_rollups_that_changed(
     drive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -931,21 +946,7 @@ def test_a_department_report_is_planned_again_only_for_the_rollups_that_changed(
     age()
     weekly()
     assert planned == []  # and when their times have settled
-    production = (
-        paths.items / f"{other} 新品联合推广" / f"模板四_跨部门任务执行跟踪表_{other}_生产部.xlsx"
-    )
-    form = load_rules().form("execution")
-    lay = layout(form)
-    day = lay.first_data_row + len(PRODUCTION)
-    edits = [
-        CellEdit(f"{lay.columns['date']}{day}", dt.datetime(2026, 10, 9)),
-        CellEdit(f"{lay.columns['task']}{day}", "补一行"),
-        CellEdit(f"{lay.columns['owner']}{day}", "赵磊"),
-        CellEdit(f"{lay.columns['progress']}{day}", 0.6),
-        CellEdit(f"{lay.columns['status']}{day}", "进行中"),
-        CellEdit(f"{lay.columns['updated_by']}{day}", "赵磊"),
-    ]
-    production.write_bytes(patch_workbook(production.read_bytes(), form.sheet, edits))
+    production = _one_more_day(drive, other, 0.6)
     age(production)
     state = Path(os.environ["XIETONG_STATE_DIR"])
     kept = {drive: tmp_path / "drive-before", state: tmp_path / "state-before"}
@@ -1079,21 +1080,7 @@ def test_a_weekly_report_as_written_is_read_without_validating_it_and_as_validat
     week = parse_week("2026-W41")
     with open_context(drive, as_of=LATE) as ctx:
         execution.run_weekly(ctx, week)  # the reports made
-    production = (
-        paths.items / f"{other} 新品联合推广" / f"模板四_跨部门任务执行跟踪表_{other}_生产部.xlsx"
-    )
-    form = rules.form("execution")
-    lay = layout(form)
-    day = lay.first_data_row + len(PRODUCTION)
-    edits = [
-        CellEdit(f"{lay.columns['date']}{day}", dt.datetime(2026, 10, 9)),
-        CellEdit(f"{lay.columns['task']}{day}", "补一行"),
-        CellEdit(f"{lay.columns['owner']}{day}", "赵磊"),
-        CellEdit(f"{lay.columns['progress']}{day}", 0.55),
-        CellEdit(f"{lay.columns['status']}{day}", "进行中"),
-        CellEdit(f"{lay.columns['updated_by']}{day}", "赵磊"),
-    ]
-    production.write_bytes(patch_workbook(production.read_bytes(), form.sheet, edits))
+    _one_more_day(drive, other, 0.55)
     report = weekly_path(paths, "生产部")
     before = report.read_bytes()
     validated: list[str] = []

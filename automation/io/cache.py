@@ -48,6 +48,7 @@ import operator
 import os
 import pickle
 import sqlite3
+import stat
 import tempfile
 import time
 import zlib
@@ -133,7 +134,7 @@ class ValidationCache:
             # saved moments ago: its times may not yet tell a later save apart, its bytes do
             # (a file this process just wrote and told the report of, or one seen in an
             # earlier run of these seconds, is not read again)
-            data = _bytes_of(path, before)
+            data = _bytes_of(path, before, self.rules.validation.max_file_mb * 1024 * 1024)
             if data is not None:
                 report = self.validate_bytes(path, data)
                 self.last_identity = before
@@ -572,10 +573,14 @@ def _identity(path: str | os.PathLike[str]) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
 
 
-def _bytes_of(path: Path, ident: str) -> bytes | None:
-    """The file's bytes when it is still of identity ``ident`` after reading them (else None:
-    it is being saved)."""
+def _bytes_of(path: Path, ident: str, limit: float) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes when it is still of identity
+    ``ident`` after reading them; None otherwise (being saved, too large, not a file: left to
+    the validator's own checks, which never read such a file whole)."""
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
         data = path.read_bytes()
     except OSError:
         return None
