@@ -603,7 +603,7 @@ class PartTotals:
         return new
 
     def _count(self, part: ItemPart, sign: int) -> None:
-        for name, key, n in _shares(part):
+        for name, key, n in part.shares:
             counts = self.sums.setdefault(name, Counter())
             value = counts[key] + sign * n
             if value:
@@ -615,12 +615,8 @@ class PartTotals:
         return self.sums.get(name) or Counter()
 
 
-def _shares(part: ItemPart) -> tuple[tuple[str, Any, int], ...]:
-    """What one part adds to the counts of :class:`PartTotals`: (count, key, number)."""
-    return part.shares
-
-
 def _shares_of(part: ItemPart) -> tuple[tuple[str, Any, int], ...]:
+    """What one part adds to the counts of :class:`PartTotals`: (count, key, number)."""
     out: list[tuple[str, Any, int]] = []
     if part.open:
         out.append(("n", "open_items", 1))

@@ -331,12 +331,22 @@ class ValidationCache:
         if self.kept is not None and (ident.startswith("sha256:") or _settled(ident)):
             self.kept[key] = (ident, report)
 
-    def hold_written(self, path: str | Path, sha256: str, report: FileReport) -> None:
-        """``report`` is that of the bytes (SHA-256 ``sha256``) this process just wrote to
-        ``path``, worked out without reading them back (``validation.report_with_cells``):
-        held as :meth:`validate_bytes` holds a report, for this run and the later runs of the
-        process (not stored: a new process validates the file once)."""
-        self._hold(cache_key(Path(path)), "sha256:" + sha256, report)
+    def hold_written(
+        self, path: str | Path, sha256: str, before: FileReport, cells: list[tuple[Any, ...]]
+    ) -> bool:
+        """The report of the bytes (SHA-256 ``sha256``) this process just wrote to ``path`` by
+        writing ``cells`` (Excel row, field key, cell, value) into the version ``before``
+        describes, told without reading them back (``validation.report_with_cells``) and held
+        as :meth:`validate_bytes` holds a report, for this run and the later runs of the
+        process (not stored: a new process validates the file once). False when it cannot be
+        told: the next read validates the file."""
+        told = validation.report_with_cells(
+            before, self.rules, cells, calendar=self.calendar, today=self.today
+        )
+        if told is None:
+            return False
+        self._hold(cache_key(Path(path)), "sha256:" + sha256, told)
+        return True
 
     def validate_bytes(
         self, path: str | Path, data: bytes, sha256: str | None = None
@@ -585,16 +595,6 @@ def _bytes_of(path: Path, ident: str, limit: float) -> bytes | None:
     except OSError:
         return None
     return data if _identity(path) == ident else None
-
-
-def content_digest(path: str | os.PathLike[str]) -> str | None:
-    """``sha256:`` and the hash of the file's bytes (None when it cannot be read): what a
-    file is, whatever its times say (a file written moments ago is known by it)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def file_identity(path: str | os.PathLike[str]) -> str | None:

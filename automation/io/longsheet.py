@@ -207,15 +207,11 @@ class LongRows:
             self._row += 1
             self._n = str(self._row)
             return
-        held = None if key is None else self.kept.get(key) or self._earlier.get(key)
-        if (
-            held is not None
-            and count is not None
-            and not self._cells
-            and len(self._links) + len(held[1]) <= MAX_LINKS
-        ):
-            self._moved_row(key, held, place + 1, count)
-            return
+        if count is not None and key is not None and not self._cells:
+            held = self.kept.get(key) or self._earlier.get(key)
+            if held is not None and len(self._links) + len(held[1]) <= MAX_LINKS:
+                self._moved_row(key, held, place + 1, count)
+                return
         links, plain, last_col = len(self._links), self._plain, self.last_col
         self.last_col = 0
         if count is not None:

@@ -42,7 +42,7 @@ from automation.core.rollup import (
     weekly_rollup,
 )
 from automation.errors import XietongError
-from automation.io.cache import content_digest, file_identity, settled
+from automation.io.cache import file_identity, settled
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.journal import make_entry
 from automation.io.safewrite import (
@@ -53,7 +53,6 @@ from automation.io.safewrite import (
     snapshot,
 )
 from automation.io.templates import write_workbook
-from automation.io.validation import report_with_cells
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.clocks import (
     RECORD_KINDS,
@@ -533,9 +532,7 @@ def write_department_report(
         # the report as written, told from the one read and the cells written: the next
         # readers (the clocks, this run's summary, the next run) do not read it again
         cells = [(r, k, f"{lay.columns[k]}{r}", cell_value(a)) for _i, r, k, _b, a in edits]
-        told = report_with_cells(report, rules, cells, calendar=cache.calendar, today=cache.today)
-        if told is not None:
-            cache.hold_written(path, written.snapshot.sha256, told)
+        cache.hold_written(path, written.snapshot.sha256, report, cells)
     entries = []
     by_item: dict[str, list[tuple[str, int, str, Any, Any]]] = {}
     for e in edits:
@@ -1006,7 +1003,7 @@ def run_weekly(
         # the report as this process left it (the same bytes): the rollups it was planned
         # with hold there; only the others are planned (none: no cells at all)
         path = weekly_path(ctx.paths, dept)
-        seen = (content_digest(path), len(mine))
+        seen = (snapshot(path).sha256, len(mine))
         held = ctx.cache.recall("weekly_report", dept, seen)
         only = None
         if held is not None:
@@ -1022,8 +1019,8 @@ def run_weekly(
             continue
         if written:
             result.written.append(ctx.rel(path))
-        seen = (content_digest(path), len(mine))
-        if seen[0] is not None:
+        seen = (snapshot(path).sha256, len(mine))
+        if seen[0]:  # "" when there is no report
             ctx.cache.keep("weekly_report", dept, seen, list(mine))
     if result.in_flight is None:
         written, deferred = _book_leads(ctx, jobs, _run_lead_jobs(jobs))

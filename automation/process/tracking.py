@@ -25,7 +25,6 @@ from automation.errors import XietongError
 from automation.io.drive import DrivePaths
 from automation.io.journal import make_entry
 from automation.io.safewrite import FileSnapshot, WriteResult, read_with_snapshot, safe_write
-from automation.io.validation import report_with_cells
 from automation.io.xlsxpatch import CellEdit, patch_workbook
 from automation.process.context import RunContext
 from automation.rules import Rules
@@ -255,10 +254,7 @@ def _hold_written(
     if held is None or held[0] != table.snapshot.sha256:
         return
     cells = [(c.row, c.key, c.cell, cell_value(c.after)) for c in changes]
-    cache = ctx.cache
-    after = report_with_cells(held[1], ctx.rules, cells, calendar=cache.calendar, today=cache.today)
-    if after is not None:
-        cache.hold_written(table.path, result.snapshot.sha256, after)
+    ctx.cache.hold_written(table.path, result.snapshot.sha256, held[1], cells)
 
 
 def journal_entries(
