@@ -211,8 +211,11 @@ def test_kept_rows_past_excels_limit_of_links_keep_the_text_without_a_link(monke
     assert set(kept_limited) == {0, 1}  # the rows shown without their link are not kept
 
 
-def _placed_listing(order: list[int], earlier: tuple[dict, list] | None) -> tuple[bytes, tuple]:
-    """:func:`_listing` with whole rows taken by their place (``LongRows.placed_row``)."""
+def _placed_listing(
+    order: list[int], earlier: tuple[dict, list] | None, *, bulk: bool = False
+) -> tuple[bytes, tuple]:
+    """:func:`_listing` with whole rows taken by their place (``LongRows.placed_row``, or
+    ``placed_rows`` for all at once with ``bulk``)."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     text = wb.add_format({"border": 1, "text_wrap": True})
@@ -229,10 +232,40 @@ def _placed_listing(order: list[int], earlier: tuple[dict, list] | None) -> tupl
         label, target = LINKS[n % len(LINKS)]
         rows.link(3, label, target, target, link, text)
 
-    for n in order:
-        rows.placed_row(n, fill, n, count=num)
+    if bulk:
+        rows.placed_rows([(n, (n,)) for n in order], fill, count=num)
+    else:
+        for n in order:
+            rows.placed_row(n, fill, n, count=num)
     wb.close()
     return splice(buf.getvalue(), [rows]), (rows.kept, rows.placed)
+
+
+@pytest.mark.parametrize("limit", [None, 5])
+def test_rows_placed_all_at_once_are_the_rows_placed_one_by_one(monkeypatch, limit):
+    """``placed_rows`` takes runs of rows found at their place whole: the same workbook, the
+    same rows kept for the next, the very row pieces of the earlier workbook in place — also
+    when Excel's limit of links falls inside a run."""
+    if limit is not None:
+        monkeypatch.setattr(longsheet, "MAX_LINKS", limit)
+    orders = [[0, 1, 2, 3, 4, 5, 6], [0, 1, 3, 2, 4, 5, 6], [0, 1, 2, 4, 5, 6], [7, 0, 1, 2]]
+    one, many, taken = None, None, 0
+    for order in orders:
+        got_one, one = _placed_listing(order, one)
+        got_many, held = _placed_listing(order, many, bulk=True)
+        assert got_many == got_one == _listing(order, None, reuse=False)[0]
+        assert held[0].keys() == one[0].keys() and held[1] == one[1]
+        if many is not None:  # rows at their place: the earlier pieces themselves
+            same = [
+                i
+                for i, p in enumerate(held[1])
+                if p is not None and i < len(many[1]) and p == many[1][i]
+            ]
+            assert all(held[1][i] is many[1][i] for i in same)
+            taken += len(same)
+        many = held
+    # after the swap 0, 1, 4, 5, 6 in place, after 3 went 0 and 1, after 7 came first none
+    assert taken == (5 + 2 if limit is None else 5)
 
 
 def test_rows_taken_by_their_place_give_the_bytes_built_afresh(monkeypatch):

@@ -227,6 +227,59 @@ class LongRows:
             else (self._first, key, self._rows[-1], tuple(self._links[links:]), row_last)
         )
 
+    def placed_rows(
+        self,
+        rows: list[tuple[Hashable | None, tuple[Any, ...]]],
+        fill: Callable[..., None],
+        *,
+        count: Any = None,
+    ) -> None:
+        """:meth:`placed_row` for each ``(key, args)`` of ``rows``, byte for byte, with each
+        run of rows found at the same place in the earlier workbook taken in one piece: a
+        summary rebuilt after one item changed compares thousands of keys and copies the rest
+        as slices, not row by row."""
+        before = self._placed_before
+        first = self._first
+        start = len(self._rows)
+        n = len(rows)
+        i = 0
+        while i < n:
+            j = i
+            place = start + i
+            while place < len(before) and j < n:
+                held = before[place]
+                if held is None or held[0] != first or held[1] != rows[j][0]:
+                    break
+                j += 1
+                place += 1
+            if j > i and self._take_run(before[start + i : start + j]):
+                i = j
+                continue
+            for key, args in rows[i : max(j, i + 1)]:  # one by one, as placed_row does
+                self.placed_row(key, fill, *args, count=count)
+            i = max(j, i + 1)
+
+    def _take_run(self, run: list[Any]) -> bool:
+        """Rows of the earlier workbook at the same places, as they were (links included);
+        False when their links would pass Excel's limit (then built row by row)."""
+        links = [link for held in run for link in held[3]]
+        if len(self._links) + len(links) > MAX_LINKS:
+            return False
+        self._rows.extend([held[2] for held in run])
+        self._links.extend(links)
+        last_col = max(held[4] for held in run)
+        if last_col > self.last_col:
+            self.last_col = last_col
+        earlier, kept = self._earlier, self.kept
+        for held in run:  # for a later workbook's kept_cells
+            cells = earlier.get(held[1])
+            if cells is not None:
+                kept[held[1]] = cells
+        self.placed.extend(run)
+        self._row += len(run)
+        self._n = str(self._row)
+        return True
+
     def _moved_row(
         self, key: Hashable, held: tuple[str, tuple, int], place: int, count: Any
     ) -> None:

@@ -93,8 +93,11 @@ def snapshot(path: str | os.PathLike[str]) -> FileSnapshot:
     return read_with_snapshot(path)[1]
 
 
-def read_with_snapshot(path: str | os.PathLike[str]) -> tuple[bytes, FileSnapshot]:
-    """The file's bytes and the snapshot of exactly those bytes (``b""`` if missing)."""
+def read_with_snapshot(
+    path: str | os.PathLike[str], *, hashed: bool = True
+) -> tuple[bytes, FileSnapshot]:
+    """The file's bytes and the snapshot of exactly those bytes (``b""`` if missing);
+    ``hashed=False`` leaves the snapshot's hash empty (size and time only)."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -102,7 +105,8 @@ def read_with_snapshot(path: str | os.PathLike[str]) -> tuple[bytes, FileSnapsho
             data = fh.read()
     except FileNotFoundError:
         return b"", FileSnapshot(path, -1, 0, "")
-    return data, FileSnapshot(path, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data).hexdigest() if hashed else ""
+    return data, FileSnapshot(path, len(data), st.st_mtime_ns, digest)
 
 
 def safe_write(
@@ -121,7 +125,8 @@ def safe_write(
     """
     path = Path(path)
     _refuse_if_locked(path)
-    previous, current = read_with_snapshot(path)
+    # the content compared only against a caller's snapshot (else size and time suffice)
+    previous, current = read_with_snapshot(path, hashed=expected is not None)
     if expected is not None and not _same_content(expected, current):
         raise WriteDeferred(
             E_DEFERRED_CHANGED,

@@ -267,29 +267,41 @@ class _RowCache:
 
     def join(self, rows: Any) -> Any:
         """The rows' HTML, one per line: ``rows`` gives (key, macro arguments) per row; a
-        row whose key is None (values that cannot be one) is rendered every time."""
+        row whose key is None (values that cannot be one) is rendered every time. Runs of
+        rows found at the same place in the last page are taken as slices of it."""
         from markupsafe import Markup
 
-        out = []
+        rows = list(rows)
+        out: list[str] = []
         placed, order, now = self._placed, self._order, self._now
-        for place, (key, args) in enumerate(rows):
+        i, n = 0, len(rows)
+        while i < n:
+            j = i
+            while j < n and j < len(placed):
+                key = rows[j][0]
+                if key is None or placed[j][0] != key:
+                    break
+                j += 1
+            if j > i:  # the rows at these places last time
+                run = placed[i:j]
+                order.extend(run)
+                now.update(run)
+                out.extend([html for _key, html in run])
+                i = j
+                continue
+            key, args = rows[i]
+            i += 1
             if key is None:
                 out.append(str(self._macro(*args)))
                 order.append((None, ""))  # (never taken: a row without a key is rendered)
                 continue
-            before = placed[place] if place < len(placed) else None
-            if before is not None and before[0] == key:  # the row at this place last time
-                html = before[1]
-                now[key] = html
-            else:
-                html = now.get(key)
+            html = now.get(key)
+            if html is None:
+                html = self._earlier.get(key)
                 if html is None:
-                    html = self._earlier.get(key)
-                    if html is None:
-                        html = str(self._macro(*args))
-                    now[key] = html
-                before = (key, html)
-            order.append(before)
+                    html = str(self._macro(*args))
+                now[key] = html
+            order.append((key, html))
             out.append(html)
         return Markup("\n  ".join(out))
 

@@ -274,9 +274,11 @@ def _overdue(
         name = target.name if target is not None else ""
         _link(rows, 10, name, target, relative, f.link, f.text)
 
+    placed = []
     for o in model.overdue:
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        rows.placed_row((o, target), fill, o, target, count=f.num)
+        placed.append(((o, target), (o, target)))
+    rows.placed_rows(placed, fill, count=f.num)
     last = 3 + len(model.overdue)
     if model.overdue:
         ws.conditional_format(4, 8, last, 8, {"type": "data_bar", "bar_color": "#FF7C80"})
@@ -378,10 +380,12 @@ def _items(
             else:
                 rows.text(col, _plain(value), f.text)
 
+    placed = []
     for item in model.items:
         target = links.get((item.item, None))
         key = None if item.key is None else (item.key, target)  # None: built every time
-        rows.placed_row(key, fill, item.values, target)
+        placed.append((key, (item.values, target)))
+    rows.placed_rows(placed, fill)
     last = 3 + len(model.items)
     width = len(form.columns) - 1
     ws.autofilter(3, 0, max(last, 3), width)
