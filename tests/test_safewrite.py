@@ -131,6 +131,62 @@ def test_backups_keep_the_newest_previous_versions(target: Path, tmp_path: Path)
     assert all(p.suffix == ".xlsx" and p.name.startswith("跟踪表.") for p in kept)
 
 
+def test_a_backup_is_the_replaced_file_itself_unless_another_name_holds_it(
+    target: Path, tmp_path: Path
+) -> None:
+    """The version replaced goes to the backups by a hard link (its bytes not written again):
+    after the write the backup is its own file, the new version another. A file another name
+    also holds (a hard link someone made) is copied instead: that name keeps the live file."""
+    backups = tmp_path / "backup"
+    before = os.stat(target)
+    result = safe_write(target, b"version 2", expected=None, backup_dir=backups)
+    assert result.backup is not None and result.backup.read_bytes() == b"version 1"
+    assert os.stat(result.backup).st_ino == before.st_ino  # the very file, not a copy
+    assert os.stat(result.backup).st_nlink == 1 and not os.path.samefile(result.backup, target)
+    other = tmp_path / "other-name.xlsx"
+    os.link(target, other)
+    result = safe_write(target, b"version 3", expected=None, backup_dir=backups)
+    assert result.backup is not None and result.backup.read_bytes() == b"version 2"
+    assert not os.path.samefile(result.backup, other)  # a copy: the other name is not a backup
+    assert other.read_bytes() == b"version 2" and target.read_bytes() == b"version 3"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_a_file_behind_a_symbolic_link_is_backed_up_by_a_copy(tmp_path: Path) -> None:
+    real = tmp_path / "real.xlsx"
+    real.write_bytes(b"version 1")
+    link = tmp_path / "跟踪表.xlsx"
+    link.symlink_to(real)
+    result = safe_write(link, b"version 2", expected=None, backup_dir=tmp_path / "bk")
+    assert result.backup is not None and not result.backup.is_symlink()
+    assert result.backup.read_bytes() == b"version 1" and real.read_bytes() == b"version 1"
+    assert os.stat(result.backup).st_ino != os.stat(real).st_ino
+
+
+def test_a_file_changed_in_place_while_backed_up_leaves_no_linked_backup(
+    target: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Someone writes into the file between its backup and the replace: the write waits, and
+    the backup that was a second name of the live file is taken away again."""
+    from automation.io import safewrite as sw
+
+    backups = tmp_path / "backup"
+    real = sw._backup
+
+    def then_edited(path, *args):
+        made = real(path, *args)
+        with open(path, "ab") as fh:  # in place: the same file, a new size
+            fh.write(b" and more")
+        return made
+
+    monkeypatch.setattr(sw, "_backup", then_edited)
+    with pytest.raises(WriteDeferred) as err:
+        safe_write(target, b"version 2", expected=None, backup_dir=backups)
+    assert err.value.code == "E_DEFERRED_CHANGED"
+    assert target.read_bytes() == b"version 1 and more"
+    assert list(backups.iterdir()) == []
+
+
 def test_a_new_file_has_no_backup(tmp_path: Path) -> None:
     result = safe_write(tmp_path / "new.xlsx", b"x", expected=None, backup_dir=tmp_path / "bk")
     assert result.backup is None

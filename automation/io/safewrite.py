@@ -8,7 +8,9 @@ Every write is atomic and careful about people:
 2. the new bytes go to a temporary file in the same folder (``.xt-tmp-<random>.<name>``, a name
    :func:`automation.io.files.is_temporary` skips), flushed and fsynced, with the mode of the
    file it replaces (a new file: the default under the process umask);
-3. the previous version is copied to ``backup_dir`` (timestamped, newest ``keep`` kept);
+3. the previous version is kept in ``backup_dir`` (timestamped, newest ``keep`` kept): the
+   replaced file itself, hard-linked there, where the file system allows and no other name
+   holds it (its bytes are never written twice), else a copy;
 4. ``os.replace`` swaps the temporary file in (retried briefly on Windows sharing violations;
    still failing means someone opened the file: deferred), then the folder is fsynced. A file
    that must not exist yet (``expected`` of a missing file) is hard-linked in instead, so one
@@ -26,6 +28,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -93,11 +96,8 @@ def snapshot(path: str | os.PathLike[str]) -> FileSnapshot:
     return read_with_snapshot(path)[1]
 
 
-def read_with_snapshot(
-    path: str | os.PathLike[str], *, hashed: bool = True
-) -> tuple[bytes, FileSnapshot]:
-    """The file's bytes and the snapshot of exactly those bytes (``b""`` if missing);
-    ``hashed=False`` leaves the snapshot's hash empty (size and time only)."""
+def read_with_snapshot(path: str | os.PathLike[str]) -> tuple[bytes, FileSnapshot]:
+    """The file's bytes and the snapshot of exactly those bytes (``b""`` if missing)."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -105,8 +105,16 @@ def read_with_snapshot(
             data = fh.read()
     except FileNotFoundError:
         return b"", FileSnapshot(path, -1, 0, "")
-    digest = hashlib.sha256(data).hexdigest() if hashed else ""
-    return data, FileSnapshot(path, len(data), st.st_mtime_ns, digest)
+    return data, FileSnapshot(path, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def _stat_snapshot(path: Path) -> FileSnapshot:
+    """Size and time of ``path`` (no hash: for a write that compares no content)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return FileSnapshot(path, -1, 0, "")
+    return FileSnapshot(path, st.st_size, st.st_mtime_ns, "")
 
 
 def safe_write(
@@ -125,8 +133,11 @@ def safe_write(
     """
     path = Path(path)
     _refuse_if_locked(path)
-    # the content compared only against a caller's snapshot (else size and time suffice)
-    previous, current = read_with_snapshot(path, hashed=expected is not None)
+    # the content compared only against a caller's snapshot (else size and time suffice,
+    # and the bytes are read only when a backup must copy them)
+    previous, current = (
+        read_with_snapshot(path) if expected is not None else (None, _stat_snapshot(path))
+    )
     if expected is not None and not _same_content(expected, current):
         raise WriteDeferred(
             E_DEFERRED_CHANGED,
@@ -136,9 +147,12 @@ def safe_write(
     try:
         backup = None
         if current.exists and backup_dir is not None:
-            backup = _backup(path, previous, Path(backup_dir), keep)
+            backup = _backup(path, previous, current, Path(backup_dir), keep)
         _refuse_if_locked(path)
         if current.exists and not _unchanged_since(path, current):
+            if backup is not None and _linked(backup, path):
+                with contextlib.suppress(OSError):  # not a backup: the live file's other name
+                    backup.unlink()
             raise WriteDeferred(
                 E_DEFERRED_CHANGED,
                 f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
@@ -314,7 +328,12 @@ def _appeared(path: Path) -> WriteDeferred:
     )
 
 
-def _backup(path: Path, previous: bytes, backup_dir: Path, keep: int) -> Path:
+def _backup(
+    path: Path, previous: bytes | None, seen: FileSnapshot, backup_dir: Path, keep: int
+) -> Path:
+    """Keep the version of ``path`` about to be replaced (``previous``: its bytes when read,
+    None when not) in ``backup_dir``: a regular file that no other name holds is hard-linked
+    there (the replace leaves it to the backup alone), anything else copied."""
     backup_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = backup_dir / f"{path.stem}.{stamp}{path.suffix}"
@@ -322,10 +341,44 @@ def _backup(path: Path, previous: bytes, backup_dir: Path, keep: int) -> Path:
     while target.exists():
         target = backup_dir / f"{path.stem}.{stamp}-{n}{path.suffix}"
         n += 1
-    tmp = _write_temp(target, previous)
-    os.replace(tmp, target)
+    if not _link_backup(path, seen, target):
+        if previous is None:
+            previous, current = read_with_snapshot(path)
+            if current.size != seen.size or current.mtime_ns != seen.mtime_ns:
+                raise WriteDeferred(
+                    E_DEFERRED_CHANGED,
+                    f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
+                )
+        tmp = _write_temp(target, previous)
+        os.replace(tmp, target)
     _prune_backups(path, backup_dir, keep)
     return target
+
+
+def _link_backup(path: Path, seen: FileSnapshot, target: Path) -> bool:
+    """Hard-link ``path`` as ``target`` when it is a regular file of one name, still as
+    ``seen``; False when it is not or the file system has no hard links (then copied)."""
+    try:
+        st = os.lstat(path)
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_nlink != 1
+            or st.st_size != seen.size
+            or st.st_mtime_ns != seen.mtime_ns
+        ):
+            return False
+        os.link(path, target)  # not a link (lstat above): no link is followed
+    except OSError:
+        return False
+    return True
+
+
+def _linked(backup: Path, path: Path) -> bool:
+    """Whether ``backup`` is another name of the file at ``path`` (a hard-linked backup)."""
+    try:
+        return os.path.samefile(backup, path)
+    except OSError:
+        return False
 
 
 def _prune_backups(path: Path, backup_dir: Path, keep: int) -> None:
