@@ -143,14 +143,14 @@ def safe_write(
             E_DEFERRED_CHANGED,
             f"{printable(path.name)} 在读取之后被修改过，本次写入已推迟，将在重新读取最新版本后重试。",
         )
-    tmp = _write_temp(path, data)
+    tmp, new_mode = _write_temp(path, data)
     try:
-        backup = None
+        backup, linked = None, False
         if current.exists and backup_dir is not None:
-            backup = _backup(path, previous, current, Path(backup_dir), keep)
+            backup, linked = _backup(path, previous, current, Path(backup_dir), keep)
         _refuse_if_locked(path)
         if current.exists and not _unchanged_since(path, current):
-            if backup is not None and _linked(backup, path):
+            if linked and _linked(backup, path):
                 with contextlib.suppress(OSError):  # not a backup: the live file's other name
                     backup.unlink()
             raise WriteDeferred(
@@ -167,6 +167,8 @@ def safe_write(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    if linked:  # the backup is a file of its own now: a new file's mode, as a copy has
+        _give_mode(backup, new_mode)
     _fsync_dir(path.parent)
     st = path.stat()
     written = FileSnapshot(path, len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
@@ -263,7 +265,9 @@ def _temp_name(name: str) -> str:
     return head + stem + suffix
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+def _write_temp(path: Path, data: bytes) -> tuple[Path, int | None]:
+    """The temporary file of ``data`` beside ``path``, with ``path``'s mode; and the mode it
+    was created with (a new file's, under the umask; None on Windows)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     tmp = path.with_name(_temp_name(path.name))
     try:
@@ -273,6 +277,7 @@ def _write_temp(path: Path, data: bytes) -> Path:
             f"无法在 {path.parent} 中创建临时文件：{exc.strerror or exc}", code=E_WRITE_FAILED
         ) from exc
     try:
+        created = None if sys.platform == "win32" else os.fstat(fd).st_mode & 0o7777
         with open(fd, "wb", closefd=True) as fh:
             fh.write(data)
             fh.flush()
@@ -282,7 +287,13 @@ def _write_temp(path: Path, data: bytes) -> Path:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    return tmp
+    return tmp, created
+
+
+def _give_mode(path: Path | None, mode: int | None) -> None:
+    if path is not None and mode is not None:
+        with contextlib.suppress(OSError):
+            os.chmod(path, mode)
 
 
 def _take_mode(tmp: Path, path: Path) -> None:
@@ -330,10 +341,11 @@ def _appeared(path: Path) -> WriteDeferred:
 
 def _backup(
     path: Path, previous: bytes | None, seen: FileSnapshot, backup_dir: Path, keep: int
-) -> Path:
+) -> tuple[Path, bool]:
     """Keep the version of ``path`` about to be replaced (``previous``: its bytes when read,
     None when not) in ``backup_dir``: a regular file that no other name holds is hard-linked
-    there (the replace leaves it to the backup alone), anything else copied."""
+    there (the replace leaves it to the backup alone), anything else copied. The backup, and
+    whether it was linked."""
     backup_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = backup_dir / f"{path.stem}.{stamp}{path.suffix}"
@@ -341,7 +353,8 @@ def _backup(
     while target.exists():
         target = backup_dir / f"{path.stem}.{stamp}-{n}{path.suffix}"
         n += 1
-    if not _link_backup(path, seen, target):
+    linked = _link_backup(path, seen, target)
+    if not linked:
         if previous is None:
             previous, current = read_with_snapshot(path)
             if current.size != seen.size or current.mtime_ns != seen.mtime_ns:
@@ -349,10 +362,10 @@ def _backup(
                     E_DEFERRED_CHANGED,
                     f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
                 )
-        tmp = _write_temp(target, previous)
+        tmp, _mode = _write_temp(target, previous)
         os.replace(tmp, target)
     _prune_backups(path, backup_dir, keep)
-    return target
+    return target, linked
 
 
 def _link_backup(path: Path, seen: FileSnapshot, target: Path) -> bool:
