@@ -540,3 +540,47 @@ def test_a_tags_reference_is_read_wherever_it_stands_and_unescaped() -> None:
     assert ref(b" foo=\"x r='Z9'\" r='C5'") == "C5"
     assert ref(b' r="B&amp;6"') == "B&6"
     assert ref(b' x:r="A1"') is None
+
+
+def test_a_long_sheet_is_deflated_in_runs_and_patched_again_in_one(monkeypatch) -> None:
+    """A sheet of many rows goes into the zip as runs of rows each deflated on its own: the
+    archive is whole (every reader inflates the part to the XML written), and the same sheet
+    patched again in one cell deflates only the run that holds it."""
+    import xlsxwriter
+
+    from automation.io.xlsxpatch import package
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("表")
+    for r in range(1500):
+        ws.write_row(r, 0, [f"XT-{r:05d}", "跨部门协调事项", r * 1.5, "进行中"])
+    wb.close()
+    first = patch_workbook(buf.getvalue(), "表", [CellEdit("D10", "已完成")])
+    packed: list[bytes] = []
+    real = package.zlib.compressobj
+
+    class Counting:
+        def __init__(self, *args):
+            self._c = real(*args)
+
+        def compress(self, data):
+            packed.append(data)
+            return self._c.compress(data)
+
+        def flush(self, *args):
+            return self._c.flush(*args)
+
+    monkeypatch.setattr(package.zlib, "compressobj", Counting)
+    second = patch_workbook(first, "表", [CellEdit("D1200", "已完成")])
+    monkeypatch.setattr(package.zlib, "compressobj", real)
+    sheet = [p for p in packed if b"<row" in p]
+    assert len(sheet) == 1 and b'<row r="1200"' in sheet[0]  # the one run patched
+    assert b'<row r="1"' not in sheet[0] and sheet[0].count(b"</row>") == package.RUN_ROWS
+    with zipfile.ZipFile(io.BytesIO(second)) as z:
+        assert z.testzip() is None
+        xml = z.read("xl/worksheets/sheet1.xml")
+    assert xml.count(b"</row>") == 1500 and xml.endswith(b"</worksheet>")
+    ws = openpyxl.load_workbook(io.BytesIO(second))["表"]
+    assert [ws["D10"].value, ws["D1200"].value, ws["D1199"].value] == ["已完成", "已完成", "进行中"]
+    assert ws["A1500"].value == "XT-01499" and ws["C1000"].value == 999 * 1.5

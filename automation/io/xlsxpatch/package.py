@@ -3,7 +3,9 @@
 :class:`Package` parses the zip's central directory itself so that :meth:`Package.rebuild` can
 copy every entry it does not replace as the original bytes (local header, compressed data, data
 descriptor): same order, same compression, same timestamps and flags. Only replaced entries are
-compressed anew (deflate if they were deflated, stored if they were stored).
+compressed anew (deflate if they were deflated, stored if they were stored). A long part (a
+sheet of thousands of rows) is deflated in runs of rows, each run's stream kept by its bytes:
+the same table patched again in one row compresses the run that holds it, not the whole sheet.
 """
 
 from __future__ import annotations
@@ -161,8 +163,7 @@ def _new_entry(pkg: Package, entry: _Entry, data: bytes, offset: int) -> tuple[b
     if entry.method == zipfile.ZIP_STORED:
         method, payload = zipfile.ZIP_STORED, data
     else:
-        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-        method, payload = zipfile.ZIP_DEFLATED, comp.compress(data) + comp.flush()
+        method, payload = zipfile.ZIP_DEFLATED, deflated(data)
     crc = zlib.crc32(data) & 0xFFFFFFFF
     flags = entry.flags & ~0x08  # sizes go in the local header: no data descriptor
     head = struct.unpack_from(_LOCAL_FMT, pkg.data, entry.offset)
@@ -185,3 +186,51 @@ def _new_entry(pkg: Package, entry: _Entry, data: bytes, offset: int) -> tuple[b
     c[3], c[4], c[7], c[8], c[9], c[16] = flags, method, crc, len(payload), len(data), offset
     central = struct.pack(_CENTRAL_FMT, *c) + entry.central[46:]
     return local + name_extra + payload, central
+
+
+# -- deflating long parts in runs of rows ----------------------------------------------------
+
+_LEVEL = 6
+_ROW_END = b"</row>"
+RUN_ROWS = 128  # rows deflated together (a run of a tracking table: about 150 KB of XML)
+_RUNS_FROM = 4 * RUN_ROWS  # a part of fewer rows is deflated whole
+# the stream of each run deflated lately, by its bytes (a run patched is a new key); cleared
+# when the runs held pass _RUNS_HELD bytes
+_RUNS: dict[bytes, bytes] = {}
+_RUNS_HELD = 64 * 1024 * 1024
+_runs_size = 0
+
+
+def deflated(data: bytes) -> bytes:
+    """The raw deflate stream of ``data`` (what ``zipfile`` stores for a deflated entry).
+
+    A part of many rows goes in runs of :data:`RUN_ROWS` rows, cut after the row ends counted
+    from the start: a patch that changes cells, not the number of rows, leaves every other run
+    the same bytes. Each run is deflated on its own and flushed to a byte boundary (no final
+    block), a run seen lately is taken as it was, and an empty final block ends the stream:
+    the runs' streams one after the other inflate to ``data``."""
+    pieces = data.split(_ROW_END)
+    if len(data) < 64 * 1024 or len(pieces) <= _RUNS_FROM:
+        comp = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
+        return comp.compress(data) + comp.flush()
+    global _runs_size
+    streams = []
+    last = len(pieces) - 1
+    for start in range(0, len(pieces), RUN_ROWS):
+        stop = min(start + RUN_ROWS, len(pieces))
+        run = _ROW_END.join(pieces[start:stop]) + (_ROW_END if stop <= last else b"")
+        packed = _RUNS.get(run)
+        if packed is None:
+            comp = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
+            packed = comp.compress(run) + comp.flush(zlib.Z_SYNC_FLUSH)
+            if _runs_size + len(run) > _RUNS_HELD:
+                _RUNS.clear()
+                _runs_size = 0
+            _RUNS[run] = packed
+            _runs_size += len(run)
+        streams.append(packed)
+    streams.append(_FINAL)
+    return b"".join(streams)
+
+
+_FINAL = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of runs
