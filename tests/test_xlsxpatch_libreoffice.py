@@ -100,3 +100,26 @@ def test_dates_show_as_dates_in_libreoffice(soffice: str, tmp_path: Path) -> Non
     out = patch_workbook(src, SHEET, [CellEdit("C4", dt.date(2026, 10, 10))])
     rows = read_back_with_libreoffice(soffice, out, tmp_path / "lo")
     assert rows[3][2] == "2026-10-10"
+
+
+def test_libreoffice_reads_a_long_sheet_patched_in_runs(soffice: str, tmp_path: Path) -> None:
+    """A sheet long enough to be deflated in runs of rows (see xlsxpatch.package.deflated),
+    patched twice (the second time taking every run but one as it was): LibreOffice reads
+    every row, the patched cells included."""
+    import io
+
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet(SHEET)
+    for r in range(1200):
+        ws.write_row(r, 0, [f"XT-{r:05d}", "进行中", r])
+    wb.close()
+    assert len(Package(buf.getvalue()).read(locate(buf.getvalue(), SHEET).sheet_part)) > 64 * 1024
+    once = patch_workbook(buf.getvalue(), SHEET, [CellEdit("B5", "已完成")])
+    twice = patch_workbook(once, SHEET, [CellEdit("B1100", "已暂停")])
+    rows = read_back_with_libreoffice(soffice, twice, tmp_path)
+    assert len(rows) == 1200
+    assert rows[4] == ["XT-00004", "已完成", "4"] and rows[1099] == ["XT-01099", "已暂停", "1099"]
+    assert rows[1199] == ["XT-01199", "进行中", "1199"]
