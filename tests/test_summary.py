@@ -299,6 +299,32 @@ def test_a_second_run_with_nothing_changed_does_not_rewrite_the_summary(demo, mo
     assert any(p.name.startswith("跨部门协调汇总.") for p in backups.iterdir())
 
 
+def test_a_renamed_item_folder_rewrites_the_summary_with_links_to_it(demo, tmp_path, monkeypatch):
+    """Nothing the model counts changed, only where an item's links point: the summary is
+    written again, its links to the folder as it is named now."""
+    import shutil
+
+    from automation.process.cycle import run_cycle
+
+    shutil.copytree(demo[0], tmp_path / "drive")  # a copy: the module's drive stays as it is
+    shutil.copytree(demo[1], tmp_path / "state")
+    root = tmp_path / "drive"
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    run_cycle(root, as_of=DEFAULT_AS_OF, settle_s=0)
+    before = _book(root).read_bytes()
+    ws = openpyxl.load_workbook(_book(root))["事项"]
+    item = next(c.value for c in ws["A"][4:] if c.hyperlink)
+    old = next(p for p in (root / "02_协调事项").iterdir() if p.name.split(" ")[0] == item)
+    new = old.with_name(f"{item} 改名后的文件夹")
+    old.rename(new)
+    report = run_cycle(root, as_of=DEFAULT_AS_OF, settle_s=0)
+    assert report.summary.written and _book(root).read_bytes() != before
+    ws = openpyxl.load_workbook(_book(root))["事项"]
+    link = next(c.hyperlink.target for c in ws["A"][4:] if c.value == item)
+    rel = urllib.parse.unquote(link).replace("\\", "/")
+    assert (_summary_dir(root) / rel).resolve() == new.resolve()
+
+
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import operator
 import os
 import urllib.parse
@@ -249,8 +250,14 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     if held is not None and held[0] is model:
         digest = held[1]
     else:
-        rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
-        digest = model.content_hash(rel_links)
+        # the links by what they point to, hashed once per set of links (a changed row
+        # mostly leaves every link as it was)
+        links_hash = ctx.cache.recall("summary_links_hash", "", links)
+        if links_hash is None:
+            rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
+            links_hash = hashlib.sha256(repr(rel_links).encode("utf-8")).hexdigest()
+            ctx.cache.keep("summary_links_hash", "", links, links_hash)
+        digest = model.content_hash(links_hash)
         ctx.cache.keep("summary_hash", "", links, (model, digest))
     result = SummaryResult(
         drive=str(paths.root),
