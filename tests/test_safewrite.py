@@ -187,6 +187,28 @@ def test_a_file_changed_in_place_while_backed_up_leaves_no_linked_backup(
     assert list(backups.iterdir()) == []
 
 
+def test_a_write_deferred_after_the_backup_leaves_no_linked_backup(
+    target: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Someone opens the file between its backup and the replace: nothing is replaced, so no
+    backup stays (it would be a second name of the live file)."""
+    from automation.io import safewrite as sw
+
+    backups = tmp_path / "backup"
+    real = sw._backup
+
+    def then_opened(path, *args):
+        made = real(path, *args)
+        path.with_name(f"~${path.name}").write_bytes(b"\x04zhao" + b" " * 60)  # Excel's owner file
+        return made
+
+    monkeypatch.setattr(sw, "_backup", then_opened)
+    with pytest.raises(WriteDeferred) as err:
+        safe_write(target, b"version 2", expected=None, backup_dir=backups)
+    assert err.value.code == "E_DEFERRED_LOCKED"
+    assert target.read_bytes() == b"version 1" and list(backups.iterdir()) == []
+
+
 def test_a_new_file_has_no_backup(tmp_path: Path) -> None:
     result = safe_write(tmp_path / "new.xlsx", b"x", expected=None, backup_dir=tmp_path / "bk")
     assert result.backup is None

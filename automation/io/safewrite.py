@@ -150,9 +150,6 @@ def safe_write(
             backup, linked = _backup(path, previous, current, Path(backup_dir), keep)
         _refuse_if_locked(path)
         if current.exists and not _unchanged_since(path, current):
-            if linked and _linked(backup, path):
-                with contextlib.suppress(OSError):  # not a backup: the live file's other name
-                    backup.unlink()
             raise WriteDeferred(
                 E_DEFERRED_CHANGED,
                 f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
@@ -166,6 +163,9 @@ def safe_write(
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if linked and _linked(backup, path):  # nothing replaced: no backup, and the file
+            with contextlib.suppress(OSError):  # (changed in place meanwhile) not held twice
+                backup.unlink()
         raise
     if linked:  # the backup is a file of its own now: a new file's mode, as a copy has
         _give_mode(backup, new_mode)

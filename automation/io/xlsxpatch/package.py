@@ -197,7 +197,7 @@ _RUNS_FROM = 4 * RUN_ROWS  # a part of fewer rows is deflated whole
 # the stream of each run deflated lately, by its bytes (a run patched is a new key); cleared
 # when the runs held pass _RUNS_HELD bytes
 _RUNS: dict[bytes, bytes] = {}
-_RUNS_HELD = 64 * 1024 * 1024
+_RUNS_HELD = 16 * 1024 * 1024
 _runs_size = 0
 
 
@@ -209,8 +209,8 @@ def deflated(data: bytes) -> bytes:
     the same bytes. Each run is deflated on its own and flushed to a byte boundary (no final
     block), a run seen lately is taken as it was, and an empty final block ends the stream:
     the runs' streams one after the other inflate to ``data``."""
-    pieces = data.split(_ROW_END)
-    if len(data) < 64 * 1024 or len(pieces) <= _RUNS_FROM:
+    pieces = data.split(_ROW_END) if len(data) >= 64 * 1024 else []
+    if len(pieces) <= _RUNS_FROM:
         comp = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
         return comp.compress(data) + comp.flush()
     global _runs_size
