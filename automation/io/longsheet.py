@@ -33,6 +33,7 @@ from typing import Any
 
 from automation.core.cells import cell_ref, column_letter, parse_range, range_ref
 from automation.io.xlsxpatch.errors import XlsxPatchError
+from automation.io.xlsxpatch.package import FINAL_BLOCK, piece_stream
 from automation.io.xlsxpatch.parts import locate
 from automation.io.xlsxpatch.scan import escape
 from automation.io.xlsxpatch.values import MAX_TEXT, value_xml
@@ -399,8 +400,7 @@ class _Block:
 
 
 def _deflated(raw: bytes) -> bytes:
-    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
-    return packer.compress(raw) + packer.flush(zlib.Z_SYNC_FLUSH)
+    return piece_stream(raw, _LEVEL)
 
 
 # the blocks of the last workbook built in this process, by (sheet, kind) and place: a block
@@ -533,7 +533,7 @@ def _zip(entries: list[tuple[str, list[Any]]], stamp: tuple[int, ...]) -> bytes:
             crc = zlib.crc32(raw, crc)
             size += len(raw)
             streams.append(packed)
-        streams.append(_FINAL)
+        streams.append(FINAL_BLOCK)
         body = b"".join(streams)
         encoded = name.encode("utf-8")
         flags = 0 if encoded.isascii() else 0x800  # a name in UTF-8
@@ -546,9 +546,6 @@ def _zip(entries: list[tuple[str, list[Any]]], stamp: tuple[int, ...]) -> bytes:
         central += encoded
     end = struct.pack("<HHHHIIH", 0, 0, len(entries), len(entries), len(central), len(out), 0)
     return bytes(out + central + b"PK\x05\x06" + end)
-
-
-_FINAL = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of blocks
 
 
 __all__ = ["MAX_LINKS", "LongRows", "splice"]

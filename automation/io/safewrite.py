@@ -355,13 +355,11 @@ def _backup(
         n += 1
     linked = _link_backup(path, seen, target)
     if not linked:
-        if previous is None:
-            previous, current = read_with_snapshot(path)
-            if current.size != seen.size or current.mtime_ns != seen.mtime_ns:
-                raise WriteDeferred(
-                    E_DEFERRED_CHANGED,
-                    f"{printable(path.name)} 刚刚被修改，本次写入已推迟，将在重新读取最新版本后重试。",
-                )
+        if previous is None:  # a file changed since ``seen`` is caught before the replace
+            try:
+                previous = path.read_bytes()
+            except FileNotFoundError:
+                previous = b""
         tmp, _mode = _write_temp(target, previous)
         os.replace(tmp, target)
     _prune_backups(path, backup_dir, keep)

@@ -248,17 +248,17 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
     # the model of the last run and the same links: the same content
     held = ctx.cache.recall("summary_hash", "", links)
     if held is not None and held[0] is model:
-        digest = held[1]
+        digest = held[2]
     else:
         # the links by what they point to, hashed once per set of links (a changed row
         # mostly leaves every link as it was)
-        links_hash = ctx.cache.recall("summary_links_hash", "", links)
-        if links_hash is None:
+        if held is not None:
+            links_hash = held[1]
+        else:
             rel_links = sorted((f"{k[0]}|{k[1]}", relative(v)) for k, v in links.items())
             links_hash = hashlib.sha256(repr(rel_links).encode("utf-8")).hexdigest()
-            ctx.cache.keep("summary_links_hash", "", links, links_hash)
         digest = model.content_hash(links_hash)
-        ctx.cache.keep("summary_hash", "", links, (model, digest))
+        ctx.cache.keep("summary_hash", "", links, (model, links_hash, digest))
     result = SummaryResult(
         drive=str(paths.root),
         as_of=model.as_of.isoformat(),

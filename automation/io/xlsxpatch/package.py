@@ -221,16 +221,22 @@ def deflated(data: bytes) -> bytes:
         run = _ROW_END.join(pieces[start:stop]) + (_ROW_END if stop <= last else b"")
         packed = _RUNS.get(run)
         if packed is None:
-            comp = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15)
-            packed = comp.compress(run) + comp.flush(zlib.Z_SYNC_FLUSH)
+            packed = piece_stream(run, _LEVEL)
             if _runs_size + len(run) > _RUNS_HELD:
                 _RUNS.clear()
                 _runs_size = 0
             _RUNS[run] = packed
             _runs_size += len(run)
         streams.append(packed)
-    streams.append(_FINAL)
+    streams.append(FINAL_BLOCK)
     return b"".join(streams)
 
 
-_FINAL = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of runs
+def piece_stream(raw: bytes, level: int) -> bytes:
+    """The raw deflate stream of one piece of a part, flushed to a byte boundary with no final
+    block: pieces' streams one after the other, then :data:`FINAL_BLOCK`, make the part's."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return comp.compress(raw) + comp.flush(zlib.Z_SYNC_FLUSH)
+
+
+FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of pieces
