@@ -4,6 +4,7 @@ gives, for every kind of cell the summary writes and for text that is hard to pu
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 
@@ -14,6 +15,8 @@ import xlsxwriter
 
 from automation.io import longsheet
 from automation.io.longsheet import LongRows, splice
+
+CREATED = dt.datetime(2026, 10, 30)
 
 TEXTS = [
     "普通文本",
@@ -40,6 +43,7 @@ def _book(spliced: bool, existing_link: bool = False) -> bytes:
     ``write_*`` (``spliced=False``) or by :class:`LongRows` and :func:`splice`."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    wb.set_properties({"created": CREATED})  # workbooks built a second apart: the same bytes
     text = wb.add_format({"border": 1, "text_wrap": True})
     num = wb.add_format({"border": 1, "num_format": "0"})
     pct = wb.add_format({"border": 1, "num_format": "0.0%", "bg_color": "#FFE699"})
@@ -161,6 +165,7 @@ def _listing(order: list[int], kept: dict | None, *, reuse: bool = True) -> tupl
     ``reuse=False``, written cell by cell."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    wb.set_properties({"created": CREATED})  # workbooks built a second apart: the same bytes
     text = wb.add_format({"border": 1, "text_wrap": True})
     num = wb.add_format({"border": 1, "num_format": "0"})
     link = wb.add_format({"font_color": "#0563C1", "underline": 1})
@@ -218,6 +223,7 @@ def _placed_listing(
     ``placed_rows`` for all at once with ``bulk``)."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
+    wb.set_properties({"created": CREATED})  # workbooks built a second apart: the same bytes
     text = wb.add_format({"border": 1, "text_wrap": True})
     num = wb.add_format({"border": 1, "num_format": "0"})
     link = wb.add_format({"font_color": "#0563C1", "underline": 1})

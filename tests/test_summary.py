@@ -278,6 +278,88 @@ def test_rows_kept_by_key_or_place_give_the_page_and_workbook_made_afresh(demo, 
     assert both(model) == afresh(model)
 
 
+def test_a_new_process_takes_the_rows_the_last_process_drew(demo, tmp_path, monkeypatch):
+    """A process that drew the summary keeps its rows in the local state folder when it ends;
+    the next process's first drawing takes them (building only the rows that changed) and
+    gives the bytes of a drawing with nothing kept. A file of other code, or a torn one, is
+    not taken and costs only the rows built again."""
+    import dataclasses
+    import pickle
+
+    from automation.io import longsheet, summary_memory
+    from automation.io import summary_html as sh
+    from automation.io import summary_workbook as sw
+    from automation.process.context import open_context
+    from automation.process.summary import _render, build_model, item_links, relative_to
+
+    shutil.copytree(demo[0], tmp_path / "drive")
+    shutil.copytree(demo[1], tmp_path / "state")
+    root = tmp_path / "drive"
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
+    kept = summary_memory.memory_path(root)
+    assert not kept.exists()
+    proc = run_cli("summary", str(root), "--as-of", AS_OF, "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert kept.is_file()  # written by the process that drew, when it ended
+
+    with open_context(root, as_of=DEFAULT_AS_OF) as ctx:
+        model, rules = build_model(ctx), ctx.rules
+        links = item_links(ctx, model)
+        relative = relative_to(ctx.paths.summary)
+        first = model.overdue[0]
+        changed = dataclasses.replace(
+            model,
+            overdue=[dataclasses.replace(first, missing=first.missing + 1), *model.overdue[1:]],
+        )
+        built: list[int] = []
+        real_built = longsheet.LongRows._built
+
+        def counting(self, fill, args):
+            built.append(1)
+            return real_built(self, fill, args)
+
+        monkeypatch.setattr(longsheet.LongRows, "_built", counting)
+
+        def forget() -> None:  # this process has drawn nothing
+            sw.restore_rows({"rows": {}, "blocks": {}})
+            sh._ROWS.clear()
+            summary_memory._OWNER[0] = None
+
+        def draw(m) -> tuple[bytes, bytes]:  # as the run draws it
+            built.clear()
+            return _render(m, rules, links, relative, [], ctx.need_ledger())
+
+        forget()
+        afresh = draw(changed)
+        rows = len(changed.overdue) + len(changed.items)
+        assert len(built) == rows
+        forget()
+        assert summary_memory.recall(root)
+        assert draw(changed) == afresh
+        assert len(built) == 1  # the changed row only
+        assert not summary_memory.recall(root)  # this drive's rows are in memory already
+
+        for stale in (
+            pickle.dumps({**pickle.loads(kept.read_bytes()), "code": "other code"}),
+            kept.read_bytes()[:1000],  # torn
+        ):
+            kept.write_bytes(stale)
+            forget()
+            assert not summary_memory.recall(root)
+            assert draw(changed) == afresh
+            assert len(built) == rows
+
+    # what the process drew is kept when it ends, and only into a state folder that is there
+    summary_memory.remember(root)
+    assert summary_memory.save()
+    assert pickle.loads(kept.read_bytes())["code"] != "other code"
+    assert not summary_memory.save()  # nothing drawn since
+    monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "gone"))
+    summary_memory.remember(root)
+    assert not summary_memory.save()
+    assert not (tmp_path / "gone").exists()
+
+
 def test_a_second_run_with_nothing_changed_does_not_rewrite_the_summary(demo, monkeypatch):
     from automation.process.cycle import run_cycle
 

@@ -642,7 +642,7 @@ def environment_key(rules: Rules, calendar: Any, today: dt.date) -> str | None:
         rules_key = _rules_key(rules)
     except Exception:
         return None
-    text = json.dumps([CACHE_FORMAT, rules_key, cal, today.year, _code_key()])
+    text = json.dumps([CACHE_FORMAT, rules_key, cal, today.year, code_key()])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -693,7 +693,7 @@ def _sorted_repr(value: Any) -> Any:
     return repr(value)
 
 
-def _code_key() -> str:
+def code_key() -> str:
     """The source of the ``automation`` package and the versions of the reading libraries."""
     if not _CODE_KEY:
         digest = hashlib.sha256()
@@ -717,6 +717,7 @@ __all__ = [
     "cache_disabled",
     "cache_key",
     "cached_validate",
+    "code_key",
     "environment_key",
     "file_identity",
     "settled",

@@ -33,7 +33,7 @@ from typing import Any
 
 from automation.core.cells import cell_ref, column_letter, parse_range, range_ref
 from automation.io.xlsxpatch.errors import XlsxPatchError
-from automation.io.xlsxpatch.package import FINAL_BLOCK, piece_stream
+from automation.io.xlsxpatch.package import FINAL_BLOCK, crc32_combine, piece_stream
 from automation.io.xlsxpatch.parts import locate
 from automation.io.xlsxpatch.scan import escape
 from automation.io.xlsxpatch.values import MAX_TEXT, value_xml
@@ -391,11 +391,13 @@ _LEVEL = 3  # deflate level: a tenth larger than level 6 and twice as fast on th
 
 @dataclass(frozen=True)
 class _Block:
-    """One piece of a part: its bytes and their raw deflate stream, ended on a byte boundary
-    with no final block (blocks are joined into one stream, see :func:`_zip`)."""
+    """One piece of a part: the CRC-32 and length of its bytes and their raw deflate stream,
+    ended on a byte boundary with no final block (blocks are joined into one stream, see
+    :func:`_zip`, which combines the pieces' CRCs)."""
 
     key: Any
-    raw: bytes
+    crc: int
+    size: int
     packed: bytes
 
 
@@ -406,6 +408,18 @@ def _deflated(raw: bytes) -> bytes:
 # the blocks of the last workbook built in this process, by (sheet, kind) and place: a block
 # whose key is the same is taken as it was (one entry per sheet and kind: the next replace it)
 _BLOCKS: dict[tuple[str, str], list[_Block]] = {}
+
+
+def blocks_memory() -> dict[tuple[str, str], list[Any]]:
+    """The blocks of the last workbook built in this process (see :func:`_blocked`)."""
+    return _BLOCKS
+
+
+def restore_blocks(blocks: dict[tuple[str, str], list[Any]]) -> None:
+    """Take ``blocks`` (what :func:`blocks_memory` gave in an earlier process) as the last
+    workbook's: a block is still taken only when its key is equal to the new one's."""
+    _BLOCKS.clear()
+    _BLOCKS.update(blocks)
 
 
 def _blocked(
@@ -426,7 +440,7 @@ def _blocked(
         held = before[n] if n < len(before) else None
         if held is None or held.key != key:  # the same objects compare at once
             raw = render(key, chunk).encode("utf-8")
-            held = _Block(key, raw, _deflated(raw))
+            held = _Block(key, zlib.crc32(raw), len(raw), _deflated(raw))
         out.append(held)
     _BLOCKS[where] = out
     return out
@@ -524,15 +538,16 @@ def _zip(entries: list[tuple[str, list[Any]]], stamp: tuple[int, ...]) -> bytes:
         crc, size, streams = 0, 0, []
         for piece in pieces:
             if isinstance(piece, _Block):
-                raw, packed = piece.raw, piece.packed
-            else:
-                raw = piece.encode("utf-8") if isinstance(piece, str) else piece
-                if not raw:
-                    continue
-                packed = _deflated(raw)
+                crc = crc32_combine(crc, piece.crc, piece.size)
+                size += piece.size
+                streams.append(piece.packed)
+                continue
+            raw = piece.encode("utf-8") if isinstance(piece, str) else piece
+            if not raw:
+                continue
             crc = zlib.crc32(raw, crc)
             size += len(raw)
-            streams.append(packed)
+            streams.append(_deflated(raw))
         streams.append(FINAL_BLOCK)
         body = b"".join(streams)
         encoded = name.encode("utf-8")
@@ -548,4 +563,4 @@ def _zip(entries: list[tuple[str, list[Any]]], stamp: tuple[int, ...]) -> bytes:
     return bytes(out + central + b"PK\x05\x06" + end)
 
 
-__all__ = ["MAX_LINKS", "LongRows", "splice"]
+__all__ = ["MAX_LINKS", "LongRows", "blocks_memory", "restore_blocks", "splice"]

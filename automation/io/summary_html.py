@@ -253,6 +253,28 @@ def _templates() -> tuple[Any, Any]:
 _ROWS: dict[str, tuple[dict[Any, str], list[tuple[Any, str]]]] = {}
 
 
+def rows_memory() -> dict[str, Any]:
+    """The long tables' rows of the last page rendered in this process, with the hash of the
+    templates that rendered them (plain data, picklable)."""
+    return {"templates": _templates_hash(), "rows": dict(_ROWS)}
+
+
+def restore_rows(memory: dict[str, Any]) -> None:
+    """Take ``memory`` (:func:`rows_memory` of an earlier process) as the last page's rows
+    when the templates are the same files (a row is still taken only for an equal key)."""
+    _templates()  # compiled first: compiling drops the rows of other templates
+    if memory.get("templates") == _templates_hash():
+        _ROWS.clear()
+        _ROWS.update(memory["rows"])
+
+
+def _templates_hash() -> str:
+    digest = hashlib.sha256()
+    for path in (TEMPLATE, ROWS_TEMPLATE):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _item_key(row: ItemRow) -> Any:
     return None if row.key is None else (row.item, row.key)
 
@@ -312,5 +334,7 @@ __all__ = [
     "ChartStore",
     "chart_images",
     "cjk_font",
+    "restore_rows",
+    "rows_memory",
     "summary_html",
 ]

@@ -26,7 +26,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from automation.core.summary import PERIODS, OverdueRow, SummaryModel
 from automation.io.files import RelativePaths
-from automation.io.longsheet import LongRows, splice
+from automation.io.longsheet import LongRows, blocks_memory, restore_blocks, splice
 from automation.rules import Rules
 
 # Link targets: (item, department or None) → a file or folder on the drive.
@@ -277,7 +277,7 @@ def _overdue(
     placed = []
     for o in model.overdue:
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        placed.append(((o, target), (o, target)))
+        placed.append(((o, _where(target)), (o, target)))
     rows.placed_rows(placed, fill, count=f.num)
     last = 3 + len(model.overdue)
     if model.overdue:
@@ -383,7 +383,7 @@ def _items(
     placed = []
     for item in model.items:
         target = links.get((item.item, None))
-        key = None if item.key is None else (item.key, target)  # None: built every time
+        key = None if item.key is None else (item.key, _where(target))  # None: built every time
         placed.append((key, (item.values, target)))
     rows.placed_rows(placed, fill)
     last = 3 + len(model.items)
@@ -407,6 +407,28 @@ def _items(
 # formats, link base, columns) → LongRows.kept and .placed (a summary rebuilt after one item
 # changed builds few of its rows again). One entry per sheet: the next workbook's replace it.
 _KEPT: dict[str, tuple[Hashable, dict[Hashable, Any], list[Any]]] = {}
+
+
+def _where(target: Path | None) -> str | None:
+    """A link target in a row's key: its path as text (equal for an equal path, and quick to
+    compare and to read back from the local state, see ``automation.io.summary_memory``)."""
+    return None if target is None else os.fspath(target)
+
+
+def rows_memory() -> dict[str, Any]:
+    """What the next workbook takes from the last one built in this process: the long
+    sheets' rows and their compressed blocks (plain data, picklable)."""
+    return {"rows": dict(_KEPT), "blocks": dict(blocks_memory())}
+
+
+def restore_rows(memory: dict[str, Any]) -> None:
+    """Take ``memory`` (:func:`rows_memory` of an earlier process with the same code) as the
+    last workbook's: its rows are still taken only where the sheet's formats, link base and
+    columns are the same and a row's key is equal, so a stale memory only costs the rows built
+    again."""
+    _KEPT.clear()
+    _KEPT.update(memory["rows"])
+    restore_blocks(memory["blocks"])
 
 
 def _rows(sheet: str, f: _Formats, relative: RelativePaths, columns: Any = ()) -> LongRows:
@@ -458,4 +480,11 @@ def summary_workbook_bytes(
     return splice(buf.getvalue(), [overdue, items])
 
 
-__all__ = ["CHART_TITLES", "SHEETS", "Links", "summary_workbook_bytes"]
+__all__ = [
+    "CHART_TITLES",
+    "SHEETS",
+    "Links",
+    "restore_rows",
+    "rows_memory",
+    "summary_workbook_bytes",
+]

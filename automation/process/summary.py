@@ -34,6 +34,7 @@ from automation.core.summary import (
     item_part,
     latest_status,
 )
+from automation.io import summary_memory
 from automation.io.drive import DrivePaths, item_folder_index
 from automation.io.files import WORKBOOK_SUFFIXES, RelativePaths, is_temporary, list_workbooks
 from automation.io.journal import make_entry
@@ -272,7 +273,10 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
         result.reason = "内容与上次生成时相同"
         return result
     paths.summary.mkdir(parents=True, exist_ok=True)
+    # the rows of the last drawing, kept by the last process that drew (a cache, see there)
+    summary_memory.recall(paths.root)
     data, page = _render(model, rules, links, relative, result.warnings, ledger)
+    summary_memory.remember(paths.root)
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result

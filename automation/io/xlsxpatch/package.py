@@ -240,3 +240,54 @@ def piece_stream(raw: bytes, level: int) -> bytes:
 
 
 FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed codes): ends a stream of pieces
+
+
+# -- CRC-32 of joined pieces from the pieces' own ------------------------------------------------
+
+_CRC_POLY = 0xEDB88320  # reflected CRC-32 polynomial (zlib's)
+
+
+def _mult_mod(a: int, b: int) -> int:
+    """a·b modulo the CRC polynomial, both reflected (bit 31 is x⁰)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+def _powers() -> list[int]:
+    out = []
+    p = 1 << 30  # x¹
+    for _ in range(32):
+        out.append(p)  # x^(2^k)
+        p = _mult_mod(p, p)
+    return out
+
+
+_X_POW2 = _powers()
+
+
+def _shift(n: int) -> int:
+    """x^(8·n) modulo the polynomial: what appending n zero bytes multiplies a CRC by."""
+    p = 1 << 31  # x⁰
+    k = 3
+    while n:
+        if n & 1:
+            p = _mult_mod(_X_POW2[k & 31], p)
+        n >>= 1
+        k += 1
+    return p
+
+
+def crc32_combine(crc1: int, crc2: int, size2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's
+    ``crc32_combine``, which Python's ``zlib`` does not expose): a piece kept with its CRC is
+    not read again to work out the CRC of the part it is joined into."""
+    if size2 <= 0:
+        return crc1
+    return _mult_mod(_shift(size2), crc1) ^ crc2
