@@ -159,191 +159,157 @@ def test_past_excels_limit_of_links_on_a_sheet_the_text_stays_without_a_link(mon
     assert [c.value for c in ws["D"][3:6]] == ["XT-2026-0001", "百分号", "已转义"]
 
 
-def _listing(order: list[int], kept: dict | None, *, reuse: bool = True) -> tuple[bytes, dict]:
-    """A numbered list of the rows ``order`` names (a number column, then the row's text,
-    number and link), the rows' cells kept from ``kept`` (an earlier workbook's) or, with
-    ``reuse=False``, written cell by cell."""
+def _listing(
+    order: list[int], kept: dict | None, *, reuse: bool = True
+) -> tuple[bytes, dict, LongRows]:
+    """A list of the rows ``order`` names (each row's text, number and link), taken by key
+    from ``kept`` (an earlier workbook's) or, with ``reuse=False``, written cell by cell."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     wb.set_properties({"created": CREATED})  # workbooks built a second apart: the same bytes
     text = wb.add_format({"border": 1, "text_wrap": True})
     num = wb.add_format({"border": 1, "num_format": "0"})
     link = wb.add_format({"font_color": "#0563C1", "underline": 1})
-    for fmt in (text, num, link):  # kept cells name their style by its index: fixed first
+    for fmt in (text, num, link):  # kept rows name their styles by index: fixed first
         fmt._get_xf_index()
     wb.add_worksheet("清单").write_string(0, 0, "标题")
     rows = LongRows("清单", 1, kept)
 
     def fill(rows: LongRows, n: int) -> None:
-        rows.text(1, TEXTS[n], text)
-        rows.number(2, NUMBERS[n % len(NUMBERS)], num)
+        rows.text(0, TEXTS[n], text)
+        rows.number(1, NUMBERS[n % len(NUMBERS)], num)
         label, target = LINKS[n % len(LINKS)]
-        rows.link(3, label, target, target, link, text)
+        rows.link(2, label, target, target, link, text)
 
-    for place, n in enumerate(order, start=1):
-        rows.number(0, place, num)
-        if reuse:
-            rows.kept_cells(n, fill, n)
-        else:
-            fill(rows, n)
-        rows.end_row()
-    wb.close()
-    return splice(buf.getvalue(), [rows]), rows.kept
-
-
-def test_rows_kept_from_an_earlier_workbook_give_the_bytes_built_afresh():
-    first, kept = _listing([0, 1, 2, 3, 4], None)
-    assert first == _listing([0, 1, 2, 3, 4], None, reuse=False)[0]
-    # rows moved (each at another place, so with another row number and cell references),
-    # one gone, new ones
-    order = [4, 2, 7, 0, 9, 1]
-    again, kept_again = _listing(order, kept)
-    assert again == _listing(order, None, reuse=False)[0]
-    assert set(kept_again) == set(order)  # what the next workbook can take: this one's rows
-    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
-    assert [ws.cell(r, 1).value for r in range(2, 8)] == [1, 2, 3, 4, 5, 6]
-    assert ws["D3"].hyperlink.target == LINKS[2][1].replace("/", "\\")  # already escaped
-    assert ws["D3"].hyperlink.tooltip == LINKS[2][1]
-
-
-def test_kept_rows_past_excels_limit_of_links_keep_the_text_without_a_link(monkeypatch):
-    _, kept = _listing([0, 1, 2, 3], None)
-    monkeypatch.setattr(longsheet, "MAX_LINKS", 2)
-    limited, kept_limited = _listing([0, 1, 2, 3], kept)
-    assert limited == _listing([0, 1, 2, 3], None, reuse=False)[0]
-    ws = openpyxl.load_workbook(io.BytesIO(limited))["清单"]
-    assert [c.row for c in ws["D"] if c.hyperlink] == [2, 3]
-    assert set(kept_limited) == {0, 1}  # the rows shown without their link are not kept
-
-
-def _placed_listing(
-    order: list[int], earlier: tuple[dict, list] | None, *, bulk: bool = False
-) -> tuple[bytes, tuple]:
-    """:func:`_listing` with whole rows taken by their place (``LongRows.placed_row``, or
-    ``placed_rows`` for all at once with ``bulk``)."""
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
-    wb.set_properties({"created": CREATED})  # workbooks built a second apart: the same bytes
-    text = wb.add_format({"border": 1, "text_wrap": True})
-    num = wb.add_format({"border": 1, "num_format": "0"})
-    link = wb.add_format({"font_color": "#0563C1", "underline": 1})
-    for fmt in (text, num, link):
-        fmt._get_xf_index()
-    wb.add_worksheet("清单").write_string(0, 0, "标题")
-    rows = LongRows("清单", 1, *(earlier or ({}, [])))
-
-    def fill(rows: LongRows, n: int) -> None:
-        rows.text(1, TEXTS[n], text)
-        rows.number(2, NUMBERS[n % len(NUMBERS)], num)
-        label, target = LINKS[n % len(LINKS)]
-        rows.link(3, label, target, target, link, text)
-
-    if bulk:
-        rows.placed_rows([(n, (n,)) for n in order], fill, count=num)
+    if reuse:
+        rows.keyed_rows([(n, (n,)) for n in order], fill)
     else:
         for n in order:
-            rows.placed_row(n, fill, n, count=num)
+            fill(rows, n)
+            rows.end_row()
     wb.close()
-    return splice(buf.getvalue(), [rows]), (rows.kept, rows.placed)
+    return splice(buf.getvalue(), [rows]), rows.kept, rows
 
 
-@pytest.mark.parametrize("limit", [None, 5])
-def test_rows_placed_all_at_once_are_the_rows_placed_one_by_one(monkeypatch, limit):
-    """``placed_rows`` takes runs of rows found at their place whole: the same workbook, the
-    same rows kept for the next, the very row pieces of the earlier workbook in place — also
-    when Excel's limit of links falls inside a run."""
-    if limit is not None:
-        monkeypatch.setattr(longsheet, "MAX_LINKS", limit)
-    orders = [[0, 1, 2, 3, 4, 5, 6], [0, 1, 3, 2, 4, 5, 6], [0, 1, 2, 4, 5, 6], [7, 0, 1, 2]]
-    one, many, taken = None, None, 0
-    for order in orders:
-        got_one, one = _placed_listing(order, one)
-        got_many, held = _placed_listing(order, many, bulk=True)
-        assert got_many == got_one == _listing(order, None, reuse=False)[0]
-        assert held[0].keys() == one[0].keys() and held[1] == one[1]
-        if many is not None:  # rows at their place: the earlier pieces themselves
-            same = [
-                i
-                for i, p in enumerate(held[1])
-                if p is not None and i < len(many[1]) and p == many[1][i]
-            ]
-            assert all(held[1][i] is many[1][i] for i in same)
-            taken += len(same)
-        many = held
-    # after the swap 0, 1, 4, 5, 6 in place, after 3 went 0 and 1, after 7 came first none
-    assert taken == (5 + 2 if limit is None else 5)
+def _texts(data: bytes) -> list[str]:
+    """The first column of the list's rows as calamine (the toolkit's reader) reads them."""
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return [row[0] for row in book.get_sheet_by_name("清单").to_python()[1:]]
 
 
-def test_rows_taken_by_their_place_give_the_bytes_built_afresh(monkeypatch):
+def _shown(order: list[int]) -> list[str]:
+    return [TEXTS[n][: longsheet.MAX_TEXT] for n in order]
+
+
+def _afresh(order: list[int]) -> bytes:
+    longsheet._BLOCKS.clear()
+    return _listing(order, None, reuse=False)[0]
+
+
+def test_a_row_names_no_place_and_reads_back_where_it_stands():
+    """Rows and cells carry no ``r`` (the first row names its number after xlsxwriter's
+    rows); openpyxl, calamine and a gap between cells put every value at its place."""
+    data, _, _ = _listing([3, 0, 5], None)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert sheet.count('<row r="') == 2  # xlsxwriter's title row and the first of ours
+    assert '<c r="' not in sheet.split('<row r="2">', 1)[1].split("</row>", 1)[1]
+    assert _texts(data) == _shown([3, 0, 5])
+    ws = openpyxl.load_workbook(io.BytesIO(data))["清单"]
+    assert [ws.cell(r, 1).value for r in (2, 3)] == [TEXTS[3], TEXTS[0]]
+    assert [ws.cell(r, 3).hyperlink.tooltip for r in (2, 3, 4)] == [LINKS[0][1]] * 2 + [LINKS[2][1]]
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    fmt = wb.add_format()
+    wb.add_worksheet("清单")
+    rows = LongRows("清单", 0)
+    rows.text(0, "甲", fmt)
+    rows.text(3, "丁", fmt)  # columns B and C left blank
+    with pytest.raises(ValueError, match="column 1 after column 3"):
+        rows.text(1, "乙", fmt)  # a cell names no place: columns come in order
+    rows.end_row()
+    wb.close()
+    ws = openpyxl.load_workbook(io.BytesIO(splice(buf.getvalue(), [rows])))["清单"]
+    assert [c.value for c in ws[1]] == ["甲", None, None, "丁"]
+
+
+def test_rows_kept_from_an_earlier_workbook_give_the_bytes_built_afresh(monkeypatch):
     built: list[int] = []
     real = LongRows._built
     monkeypatch.setattr(
         LongRows, "_built", lambda self, fill, args: built.append(args[0]) or real(self, fill, args)
     )
-    first, earlier = _placed_listing([0, 1, 2, 3, 4], None)
-    assert first == _listing([0, 1, 2, 3, 4], None, reuse=False)[0]
-    # 0, 1 and 4 at their places; 2 and 3 swapped; 9 new at the end
-    order = [0, 1, 3, 2, 4, 9]
+    first, kept, _ = _listing([0, 1, 2, 3, 4], None)
+    assert first == _afresh([0, 1, 2, 3, 4])
+    assert built == [0, 1, 2, 3, 4]
+    # rows moved (each at another place), one gone, new ones: the moved rows are taken as
+    # they were, only the new ones built
+    order = [4, 2, 7, 0, 9, 1]
     built.clear()
-    again, later = _placed_listing(order, earlier)
-    assert again == _listing(order, None, reuse=False)[0]
-    assert built == [9]  # 3 and 2 moved: their cells kept, their rows built; 9 made anew
-    assert [p[1] for p in later[1]] == order
-    # rows in their place are the earlier rows themselves, the moved ones are not
-    assert [later[1][i] is earlier[1][i] for i in range(5)] == [True, True, False, False, True]
-    # the next workbook has fewer rows: what stays in place is taken, the bytes still agree
-    third, _ = _placed_listing([0, 1, 3], later)
-    assert third == _listing([0, 1, 3], None, reuse=False)[0]
+    again, kept_again, _ = _listing(order, kept)
+    assert built == [7, 9]
+    assert again == _afresh(order)
+    assert set(kept_again) == set(order)  # what the next workbook can take: this one's rows
+    assert all(kept_again[n] is kept[n] for n in (4, 2, 0, 1))  # the earlier rows themselves
+    assert _texts(again) == _shown(order)
+    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
+    assert ws["C3"].hyperlink.target == LINKS[2][1].replace("/", "\\")  # already escaped
+    assert ws["C3"].hyperlink.tooltip == LINKS[2][1]
+    # a row asked twice in one workbook: built once
+    built.clear()
+    twice, _, _ = _listing([5, 5], None)
+    assert built == [5] and twice == _afresh([5, 5])
 
 
-def test_blocks_of_rows_and_links_kept_give_the_bytes_built_afresh(monkeypatch):
-    """The long parts go in blocks, each joined, encoded and compressed once: a workbook
-    rebuilt after one row changed compresses again only the blocks that hold it, and is the
-    workbook built with no block kept — a valid archive every reader opens."""
-    monkeypatch.setattr(longsheet, "ROW_BLOCK", 2)
+def test_kept_rows_past_excels_limit_of_links_keep_the_text_without_a_link(monkeypatch):
+    _, kept, _ = _listing([0, 1, 2, 3], None)
+    monkeypatch.setattr(longsheet, "MAX_LINKS", 2)
+    limited, kept_limited, _ = _listing([0, 1, 2, 3], kept)
+    assert limited == _afresh([0, 1, 2, 3])
+    ws = openpyxl.load_workbook(io.BytesIO(limited))["清单"]
+    assert [c.row for c in ws["C"] if c.hyperlink] == [2, 3]
+    assert set(kept_limited) == {0, 1}  # the rows shown without their link are not kept
+
+
+def test_blocks_follow_the_rows_not_their_places(monkeypatch):
+    """The long parts go in blocks, each joined, encoded and compressed once; blocks of rows
+    end where the rows say (``ROW_CUT``), so a workbook rebuilt after one row changed, came,
+    went or moved compresses again the blocks that hold it (and the hyperlinks after it, which
+    name their cells), and is the workbook built with no block kept."""
+    monkeypatch.setattr(longsheet, "ROW_CUT", 1)  # every row a block of its own
     monkeypatch.setattr(longsheet, "LINK_BLOCK", 2)
     packed: list[bytes] = []
     real = longsheet._deflated
     monkeypatch.setattr(longsheet, "_deflated", lambda raw: packed.append(raw) or real(raw))
-    first, earlier = _placed_listing([0, 1, 2, 3, 4, 5, 6], None)
-    blocks = (b"<row r=", b"<hyperlink ref=", b"<Relationship Id=")
-    assert len([p for p in packed if p.startswith(blocks)]) == 3 * 4  # four blocks of each
-    packed.clear()
-    # the row at the fourth place changes: its block of rows is packed again; the links and
-    # relationships of that block too (another target), nothing else of the long parts
-    again, _ = _placed_listing([0, 1, 2, 7, 4, 5, 6], earlier)
-    again_packed = [p for p in packed if p.startswith(blocks)]
-    assert len(again_packed) == 3  # the second block of rows (rows 4 and 5), of links, of rels
-    assert again_packed[0].startswith(b'<row r="4">') and b'<row r="5">' in again_packed[0]
-    longsheet._BLOCKS.clear()
-    assert again == _placed_listing([0, 1, 2, 7, 4, 5, 6], None)[0]
-    with zipfile.ZipFile(io.BytesIO(again)) as z:
-        assert z.testzip() is None
-    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
-    assert ws["B5"].value == TEXTS[7] and ws["D5"].hyperlink.tooltip == LINKS[7 % 3][1]
-    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(again))
-    assert book.get_sheet_by_name("清单").to_python()[4][1] == TEXTS[7]
-    assert first != again
+    order = [0, 1, 2, 3, 4, 5, 6]
+    first, kept, _ = _listing(order, None)
+
+    def packed_rows() -> list[bytes]:
+        return [p for p in packed if p.startswith(b"<row")]
+
+    assert len(packed_rows()) == 7
+    for changed in ([0, 1, 2, 7, 4, 5, 6], [0, 1, 2, 4, 5, 6], [0, 5, 1, 2, 4, 6]):
+        packed.clear()
+        again, kept, _ = _listing(changed, kept)
+        # changed: the new row; gone: none; moved (5 up to the second place): none, as no
+        # row's XML changed (the first row names its number: its block is the same too)
+        assert len(packed_rows()) == (1 if changed[3] == 7 else 0), changed
+        assert again == _afresh(changed)
+        with zipfile.ZipFile(io.BytesIO(again)) as z:
+            assert z.testzip() is None
+        assert _texts(again) == _shown(changed)
+        ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
+        links = [ws.cell(r, 3).hyperlink.tooltip for r in range(2, 2 + len(changed))]
+        assert links == [LINKS[n % 3][1] for n in changed]
 
 
-def test_rows_that_moved_are_renumbered_whole_and_give_the_bytes_built_afresh(monkeypatch):
-    """A row that came or went moves every later row up or down: each moved row is its kept
-    cells renumbered in one string, not built cell by cell again — and the workbook is the
-    one built afresh."""
-    first, earlier = _placed_listing([0, 1, 2, 3, 4, 5], None)
-    asked: list[object] = []
-    real = LongRows.kept_cells
-    monkeypatch.setattr(
-        LongRows,
-        "kept_cells",
-        lambda self, key, fill, *args: asked.append(key) or real(self, key, fill, *args),
-    )
-    again, later = _placed_listing([0, 2, 3, 4, 5], earlier)  # the second row went
-    assert asked == []  # 0 in place; 2, 3, 4 and 5 moved up: none built cell by cell
-    assert [p[1] for p in later[1]] == [0, 2, 3, 4, 5]
-    monkeypatch.setattr(LongRows, "kept_cells", real)
-    longsheet._BLOCKS.clear()
-    assert again == _listing([0, 2, 3, 4, 5], None, reuse=False)[0]
-    ws = openpyxl.load_workbook(io.BytesIO(again))["清单"]
-    assert [ws.cell(r, 1).value for r in range(2, 7)] == [1, 2, 3, 4, 5]
-    assert ws["B3"].value == TEXTS[2]
+def test_the_first_row_names_its_place_whatever_row_comes_first(monkeypatch):
+    """The first block holds the only row number: a row that becomes first, or stops being
+    first, still reads back at its place (its block is compressed again with the number)."""
+    monkeypatch.setattr(longsheet, "ROW_CUT", 1)
+    _, kept, _ = _listing([0, 1, 2], None)
+    for order in ([1, 0, 2], [2, 1, 0], [0, 1, 2]):
+        data, kept, _ = _listing(order, kept)
+        assert data == _afresh(order)
+        assert _texts(data) == _shown(order)

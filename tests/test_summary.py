@@ -88,9 +88,10 @@ def test_the_counts_agree_with_xietong_clocks(demo):
     assert fig["累计"] == pytest.approx(met / (met + late + breached), abs=1e-9)
 
     overdue = openpyxl.load_workbook(_book(root), read_only=True)["超期清单"]
-    rows = [r for r in overdue.iter_rows(min_row=5, values_only=True) if r[1]]
+    rows = [r for r in overdue.iter_rows(min_row=5, values_only=True) if r[0]]
     assert len(rows) == breached + at_risk
-    late_days = [r[8] for r in rows if r[5] == "已超期"]
+    late_days = [r[7] for r in rows if r[4] == "已超期"]
+    assert len(late_days) == breached
     assert late_days == sorted(late_days, reverse=True)  # most working days late first
 
     out = _cli(env, "summary", str(root), "--as-of", AS_OF, "--json")
@@ -104,7 +105,7 @@ def test_every_link_of_the_overdue_list_points_to_an_existing_file(demo):
     root, _ = demo
     ws = openpyxl.load_workbook(_book(root))["超期清单"]
     targets = [c.hyperlink.target for row in ws.iter_rows(min_row=5) for c in row if c.hyperlink]
-    assert len(targets) == sum(1 for r in ws.iter_rows(min_row=5, values_only=True) if r[1])
+    assert len(targets) == sum(1 for r in ws.iter_rows(min_row=5, values_only=True) if r[0])
     files = 0
     for target in targets:
         rel = urllib.parse.unquote(target).replace("\\", "/")
@@ -177,7 +178,7 @@ def test_libreoffice_prints_it_with_the_charts_drawn(demo, soffice, tmp_path):
     wb = openpyxl.load_workbook(src, read_only=True)
     first = next(wb["超期清单"].iter_rows(min_row=5, max_row=5, values_only=True))
     last_item = list(wb["事项"].iter_rows(min_row=5, values_only=True))[-1]
-    assert first[2] in text and first[10] in text and last_item[1] in text
+    assert first[1] in text and first[9] in text and last_item[1] in text
 
 
 def test_the_html_twin_is_one_self_contained_page(demo):

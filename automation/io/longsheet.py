@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from automation.core.cells import cell_ref, column_letter, parse_range, range_ref
+from automation.core.cells import cell_ref, parse_range, range_ref
 from automation.io.xlsxpatch.errors import XlsxPatchError
 from automation.io.xlsxpatch.package import FINAL_BLOCK, crc32_combine, piece_stream
 from automation.io.xlsxpatch.parts import locate
@@ -41,9 +41,6 @@ from automation.io.xlsxpatch.values import MAX_TEXT, value_xml
 # Excel's limit of hyperlinks on one worksheet; further links are shown as text only.
 MAX_LINKS = 65_530
 
-# the row number in a row's XML kept for another workbook (no XML text holds it: value_xml
-# writes control characters as _x0000_ escapes)
-_MARK = "\x00"
 
 _DIMENSION = re.compile(r'<dimension ref="([A-Z0-9:]+)"/>')
 _REL_LINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -66,42 +63,46 @@ class LongRows:
     """The data rows of one worksheet, from 0-based row ``first`` on (xlsxwriter's numbering).
 
     Add rows with :meth:`text`, :meth:`number` and :meth:`link` cells, ending each row with
-    :meth:`end_row`; :func:`splice` puts them into the workbook.
+    :meth:`end_row`, or whole rows by key with :meth:`keyed_rows`; :func:`splice` puts them
+    into the workbook.
+
+    A row's XML names neither its row nor its cells' places (both are optional in
+    SpreadsheetML: a row without ``r`` is the one after the row before it, a cell without
+    ``r`` the one after the cell before it, so a row writes every cell up to its last, blank
+    ones as ``<c/>``); only the first row names its number, after xlsxwriter's rows. A row is
+    therefore the same XML wherever it stands: a summary rebuilt after one item moved up the
+    list takes every row as it was, and only the hyperlinks (which name their cells) are
+    written again where rows moved.
 
     ``kept`` is :attr:`kept` of the same sheet's rows in an earlier workbook with the same
-    formats: the cells a :meth:`kept_cells` call names by a key seen there are not built
-    again (a summary rebuilt after one item changed writes thousands of rows as before)."""
+    formats: a row :meth:`keyed_rows` names by a key seen there is taken as it was."""
 
-    def __init__(
-        self,
-        sheet: str,
-        first: int,
-        kept: dict[Hashable, Any] | None = None,
-        placed: list[Any] | None = None,
-    ) -> None:
+    def __init__(self, sheet: str, first: int, kept: dict[Hashable, Any] | None = None) -> None:
         self.sheet = sheet
         self._first = first
-        # rows by place (see :meth:`placed_row`): this workbook's, and the earlier one's
-        self.placed: list[tuple[int, Hashable, str, tuple, int] | None] = []
-        self._placed_before = placed or []
-        self._row = first + 1  # 1-based, as in the XML
-        self._n = str(self._row)
+        self._row = first + 1  # 1-based, as the hyperlinks name it
         self._cells: list[str] = []
+        self._next_col = 0  # the column of the next cell (a cell names no place)
         self._rows: list[str] = []
+        self._crcs: list[int] = []  # each row's CRC-32: where blocks of rows end
         self._links: list[tuple[int, int, str, str]] = []  # (row, 0-based column, target, tip)
         self._earlier = kept or {}
-        self.kept: dict[Hashable, Any] = {}  # what this workbook's rows were built from
+        self.kept: dict[Hashable, Any] = {}  # this workbook's rows by key, for the next one
         self._plain = 0  # links shown as text, past Excel's limit
-        # a cell's XML after its reference, for each (value, format) seen
+        # a cell's XML after ``<c`` for each (value, format) seen
         self._tails: dict[tuple[Any, Any], str] = {}
-        self._letters = [column_letter(c) for c in range(1, 65)]
         self.last_col = 0
 
     def _cell(self, col: int, tail: str) -> None:
         if col > self.last_col:
             self.last_col = col
-        letters = self._letters[col] if col < 64 else column_letter(col + 1)
-        self._cells.append(f'<c r="{letters}{self._n}"{tail}')
+        gap = col - self._next_col
+        if gap < 0:  # a cell names no place: the columns of a row come in order
+            raise ValueError(f"sheet {self.sheet}: column {col} after column {self._next_col - 1}")
+        if gap:
+            self._cells.append("<c/>" * gap)
+        self._cells.append(f"<c{tail}")
+        self._next_col = col + 1
 
     def text(self, col: int, value: Any, fmt: Any) -> None:
         text = "" if value is None else str(value)
@@ -134,10 +135,10 @@ class LongRows:
         if tail is None:
             if value is None:
                 tail = f' s="{fmt._get_xf_index()}"/>'
-            elif value.__class__ is int:  # a count or a row's number: thousands, each new
+            elif value.__class__ is int:
                 tail = f' s="{fmt._get_xf_index()}"><v>{value}</v></c>'
             else:
-                number = value_xml(value, cell_ref(self._row, col + 1), False, b"")[1].decode()
+                number = value_xml(value, "A1", False, b"")[1].decode()
                 tail = f' s="{fmt._get_xf_index()}">{number}</c>'
             self._tails[(value, fmt)] = tail
         self._cell(col, tail)
@@ -152,181 +153,63 @@ class LongRows:
         self.text(col, text, fmt)
         self._links.append((self._row, col, target, tip))
 
-    def kept_cells(self, key: Hashable | None, fill: Callable[..., None], *args: Any) -> None:
-        """The cells ``fill(self, *args)`` adds to the current row, taken as they were built
-        for ``key`` in this workbook or the earlier one (None: built, and not kept). ``key``
-        must name everything ``fill`` writes, and not the row's place; the cells name their
-        formats by style index, so both workbooks must have given those formats their index
-        (``Format._get_xf_index``) in the same order before the rows."""
-        if key is None:
-            fill(self, *args)
-            return
-        held = self.kept.get(key)
-        if held is None:
-            held = self._earlier.get(key)
-        if held is not None and len(self._links) + len(held[1]) > MAX_LINKS:
-            held = None  # built again: past Excel's limit its links are shown as text
-        if held is None:
-            plain = self._plain
-            held = self._built(fill, args)
-            if self._plain == plain:  # every link written: the same for the next workbook
-                self.kept[key] = held
-        else:
-            self.kept[key] = held
-        xml, links, last_col = held
-        self._cells.append(xml.replace(_MARK, self._n))
-        self._links.extend((self._row, col, target, tip) for col, target, tip in links)
-        if last_col > self.last_col:
-            self.last_col = last_col
+    def end_row(self) -> None:
+        xml = f"<row>{''.join(self._cells)}</row>"
+        self._rows.append(xml)
+        self._crcs.append(zlib.crc32(xml.encode("utf-8")))
+        self._cells = []
+        self._next_col = 0
+        self._row += 1
 
-    def placed_row(
-        self, key: Hashable | None, fill: Callable[..., None], *args: Any, count: Any = None
+    def keyed_rows(
+        self, rows: list[tuple[Hashable | None, tuple[Any, ...]]], fill: Callable[..., None]
     ) -> None:
-        """A whole row: with ``count`` (a format) the row's place among the rows (1, 2, …) in
-        the first column, then the cells of :meth:`kept_cells`; ended. A row whose key is the
-        key of the row at the same place in the earlier workbook (``placed``: its
-        :attr:`placed`) is that row's XML as it was, row number and links included: a summary
-        rebuilt after one item changed goes through thousands of rows with a comparison each.
-        Use it for every row of the sheet or none."""
-        place = len(self._rows)
-        before = self._placed_before[place] if place < len(self._placed_before) else None
-        if (
-            before is not None
-            and before[0] == self._first
-            and before[1] == key
-            and len(self._links) + len(before[3]) <= MAX_LINKS
-        ):
-            _first, _key, xml, links, last_col = before
-            self._rows.append(xml)
-            self._links.extend(links)
+        """A row for each ``(key, args)`` of ``rows``: the row of that key in this workbook or
+        the earlier one (``kept``) as it was, else ``fill(self, *args)`` ended as a row. ``key``
+        must name everything ``fill`` writes (None: built every time, not kept); the cells name
+        their formats by style index, so both workbooks must have given those formats their
+        index (``Format._get_xf_index``) in the same order before the rows."""
+        earlier, kept = self._earlier, self.kept
+        rows_out, crcs, links = self._rows, self._crcs, self._links
+        for key, args in rows:
+            held = None
+            if key is not None:
+                held = kept.get(key)
+                if held is None:
+                    held = earlier.get(key)
+                    if held is not None:
+                        kept[key] = held
+            if held is not None and len(links) + len(held[1]) > MAX_LINKS:
+                held = None  # built again: past Excel's limit its links are shown as text
+                kept.pop(key, None)
+            if held is None:
+                held = self._built(fill, args)
+                if key is not None and held is not None:
+                    kept[key] = held
+                continue
+            xml, row_links, last_col, crc = held
+            rows_out.append(xml)
+            crcs.append(crc)
+            if row_links:
+                n = self._row
+                links.extend((n, col, target, tip) for col, target, tip in row_links)
             if last_col > self.last_col:
                 self.last_col = last_col
-            held = self._earlier.get(key)
-            if held is not None:  # for a later workbook's kept_cells
-                self.kept[key] = held
-            self.placed.append(before)
             self._row += 1
-            self._n = str(self._row)
-            return
-        if count is not None and key is not None and not self._cells:
-            held = self.kept.get(key) or self._earlier.get(key)
-            if held is not None and len(self._links) + len(held[1]) <= MAX_LINKS:
-                self._moved_row(key, held, place + 1, count)
-                return
+
+    def _built(self, fill: Callable[..., None], args: tuple[Any, ...]) -> tuple | None:
+        """One row made by ``fill``: (XML, its links as (column, target, tip), its last column,
+        its CRC), or None when one of its links was shown as text (not kept)."""
         links, plain, last_col = len(self._links), self._plain, self.last_col
         self.last_col = 0
-        if count is not None:
-            self.number(0, place + 1, count)
-        self.kept_cells(key, fill, *args)
+        fill(self, *args)
         row_last = self.last_col
         self.last_col = max(last_col, row_last)
+        row_links = tuple((col, target, tip) for _, col, target, tip in self._links[links:])
         self.end_row()
-        # kept for the next workbook unless built for no key or shown past the links' limit
-        self.placed.append(
-            None
-            if key is None or self._plain != plain
-            else (self._first, key, self._rows[-1], tuple(self._links[links:]), row_last)
-        )
-
-    def placed_rows(
-        self,
-        rows: list[tuple[Hashable | None, tuple[Any, ...]]],
-        fill: Callable[..., None],
-        *,
-        count: Any = None,
-    ) -> None:
-        """:meth:`placed_row` for each ``(key, args)`` of ``rows``, byte for byte, with each
-        run of rows found at the same place in the earlier workbook taken in one piece: a
-        summary rebuilt after one item changed compares thousands of keys and copies the rest
-        as slices, not row by row."""
-        before = self._placed_before
-        first = self._first
-        start = len(self._rows)
-        n = len(rows)
-        i = 0
-        while i < n:
-            j = i
-            place = start + i
-            while place < len(before) and j < n:
-                held = before[place]
-                if held is None or held[0] != first or held[1] != rows[j][0]:
-                    break
-                j += 1
-                place += 1
-            if j > i and self._take_run(before[start + i : start + j]):
-                i = j
-                continue
-            for key, args in rows[i : max(j, i + 1)]:  # one by one, as placed_row does
-                self.placed_row(key, fill, *args, count=count)
-            i = max(j, i + 1)
-
-    def _take_run(self, run: list[Any]) -> bool:
-        """Rows of the earlier workbook at the same places, as they were (links included);
-        False when their links would pass Excel's limit (then built row by row)."""
-        links = [link for held in run for link in held[3]]
-        if len(self._links) + len(links) > MAX_LINKS:
-            return False
-        self._rows.extend([held[2] for held in run])
-        self._links.extend(links)
-        last_col = max(held[4] for held in run)
-        if last_col > self.last_col:
-            self.last_col = last_col
-        earlier, kept = self._earlier, self.kept
-        for held in run:  # for a later workbook's kept_cells
-            cells = earlier.get(held[1])
-            if cells is not None:
-                kept[held[1]] = cells
-        self.placed.extend(run)
-        self._row += len(run)
-        self._n = str(self._row)
-        return True
-
-    def _moved_row(
-        self, key: Hashable, held: tuple[str, tuple, int], place: int, count: Any
-    ) -> None:
-        """A counted row built before at another place (rows after one that came or went
-        move up or down): its cells as kept, renumbered, in one string — what
-        :meth:`placed_row` builds through :meth:`number`, :meth:`kept_cells` and
-        :meth:`end_row`, byte for byte."""
-        xml, links, last_col = held
-        n = self._n
-        row = (
-            f'<row r="{n}"><c r="A{n}" s="{count._get_xf_index()}"><v>{place}</v></c>'
-            f"{xml.replace(_MARK, n)}</row>"
-        )
-        self._rows.append(row)
-        mine = tuple((self._row, col, target, tip) for col, target, tip in links)
-        self._links.extend(mine)
-        self.kept[key] = held
-        if last_col > self.last_col:
-            self.last_col = last_col
-        self.placed.append((self._first, key, row, mine, last_col))
-        self._row += 1
-        self._n = str(self._row)
-
-    def _built(self, fill: Callable[..., None], args: tuple[Any, ...]) -> tuple[str, tuple, int]:
-        cells, links, last_col, n = len(self._cells), len(self._links), self.last_col, self._n
-        self.last_col = 0
-        self._n = _MARK
-        try:
-            fill(self, *args)
-        finally:
-            self._n = n
-        built = (
-            "".join(self._cells[cells:]),
-            tuple((col, target, tip) for _, col, target, tip in self._links[links:]),
-            self.last_col,
-        )
-        del self._cells[cells:]
-        del self._links[links:]
-        self.last_col = max(last_col, self.last_col)
-        return built
-
-    def end_row(self) -> None:
-        self._rows.append(f'<row r="{self._n}">{"".join(self._cells)}</row>')
-        self._cells = []
-        self._row += 1
-        self._n = str(self._row)
+        if self._plain != plain:
+            return None
+        return self._rows[-1], row_links, row_last, self._crcs[-1]
 
     @property
     def last_row(self) -> int:
@@ -344,7 +227,7 @@ class LongRows:
         head, end, tail = xml.partition("</sheetData>")
         if not end:
             raise ValueError(f"sheet {self.sheet}: no sheetData")  # not xlsxwriter's
-        rows = _blocked((self.sheet, "rows"), self._rows, ROW_BLOCK, _row_key, _row_xml)
+        rows = _row_blocks((self.sheet, "rows"), self._rows, self._crcs, self._first + 1)
         if not self._links:
             return [head, *rows, end + tail]
         links = _blocked(
@@ -384,7 +267,11 @@ class LongRows:
 
 # -- blocks: pieces of a long part kept joined, encoded and compressed between workbooks --------
 
-ROW_BLOCK = 256  # rows of a sheet in one block (about 250 KB of XML)
+# a block of rows ends after a row whose CRC-32 is a multiple of ROW_CUT (about ROW_CUT rows a
+# block, 100 KB of XML; at most ROW_BLOCK_MAX): where blocks end follows the rows, not their
+# places, so a row that comes, goes or moves changes the blocks that hold it and no other
+ROW_CUT = 128
+ROW_BLOCK_MAX = 1024
 LINK_BLOCK = 1024  # hyperlinks (or their relationships) in one block
 _LEVEL = 3  # deflate level: a tenth larger than level 6 and twice as fast on the long parts
 
@@ -446,12 +333,30 @@ def _blocked(
     return out
 
 
-def _row_key(_start: int, chunk: list[str]) -> tuple[str, ...]:
-    return tuple(chunk)  # a row's XML holds its number: its place is in it
-
-
-def _row_xml(_key: Any, chunk: list[str]) -> str:
-    return "".join(chunk)
+def _row_blocks(
+    where: tuple[str, str], rows: list[str], crcs: list[int], first: int
+) -> list[_Block]:
+    """``rows`` in blocks ended by their content (see :data:`ROW_CUT`), the first row naming
+    its number ``first`` (the rows before are xlsxwriter's); a block of the last workbook with
+    the same rows is taken as it was, wherever it stood."""
+    before = {held.key: held for held in _BLOCKS.get(where, [])}
+    out = []
+    start = 0
+    last = len(rows) - 1
+    for i, crc in enumerate(crcs):
+        if crc % ROW_CUT and i < last and i - start + 1 < ROW_BLOCK_MAX:
+            continue
+        chunk = tuple(rows[start : i + 1])
+        if start == 0:  # the first row names its place: the rows after follow it
+            chunk = (chunk[0].replace("<row>", f'<row r="{first}">', 1), *chunk[1:])
+        held = before.get(chunk)
+        if held is None:
+            raw = "".join(chunk).encode("utf-8")
+            held = _Block(chunk, zlib.crc32(raw), len(raw), _deflated(raw))
+        out.append(held)
+        start = i + 1
+    _BLOCKS[where] = out
+    return out
 
 
 def _link_key(first_rid: int) -> Callable[[int, list[Any]], Any]:

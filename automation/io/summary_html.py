@@ -215,7 +215,8 @@ def summary_html(
     links = links or {}
     page, rows = _templates()
     overdue = _RowCache("overdue", rows.overdue_row)
-    overdue_args = [(o, links.get(o.item)) for o in model.overdue]  # the key is what is shown
+    # a row's key is what it shows, as text (hashed once, compared quickly, see OverdueRow.shown)
+    overdue_args = [(o, links.get(o.item)) for o in model.overdue]
     items = _RowCache("items", rows.item_row)
     return page.render(
         m=model,
@@ -223,7 +224,7 @@ def summary_html(
         periods=PERIODS,
         charts=charts,
         links=links,
-        overdue_rows=overdue.join((args, args) for args in overdue_args),
+        overdue_rows=overdue.join((f"{o.shown}\x00{link}", (o, link)) for o, link in overdue_args),
         item_rows=items.join((_item_key(i), (i.item, i.values)) for i in model.items),
     )
 
@@ -275,8 +276,8 @@ def _templates_hash() -> str:
     return digest.hexdigest()
 
 
-def _item_key(row: ItemRow) -> Any:
-    return None if row.key is None else (row.item, row.key)
+def _item_key(row: ItemRow) -> str | None:
+    return None if row.key is None else row.shown
 
 
 class _RowCache:

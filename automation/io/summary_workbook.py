@@ -236,7 +236,6 @@ def _departments(wb: Any, f: _Formats, model: SummaryModel) -> None:
 
 
 _OVERDUE_HEAD = [
-    "序号",
     "事项编号",
     "事项名称",
     "时限",
@@ -255,51 +254,45 @@ def _overdue(
 ) -> LongRows:
     ws = wb.add_worksheet("超期清单")
     _title(ws, f, "超期与预警清单（按超期工作日排序）", model)
-    widths = [5, 15, 26, 18, 10, 8, 16, 17, 9, 9, 30]
+    widths = [15, 26, 18, 10, 8, 16, 17, 9, 9, 30]
     for col, w in enumerate(widths):
         ws.set_column(col, col, w)
     _head(ws, 3, _OVERDUE_HEAD, f.head)
     rows = _rows("超期清单", f, relative)
 
     def fill(rows: LongRows, o: OverdueRow, target: Path | None) -> None:
-        rows.text(1, o.item, f.text)
-        rows.text(2, o.title, f.text)
-        rows.text(3, o.label + (f"（{o.department}）" if o.department else ""), f.text)
-        rows.text(4, o.stage, f.text)
-        rows.text(5, o.state_zh, f.text)
-        rows.text(6, o.responsible, f.text)
-        rows.text(7, (o.due_at or "")[:16].replace("T", " "), f.text)
-        rows.number(8, o.late_workdays, f.num)
-        rows.number(9, o.missing, f.num)
+        rows.text(0, o.item, f.text)
+        rows.text(1, o.title, f.text)
+        rows.text(2, o.label + (f"（{o.department}）" if o.department else ""), f.text)
+        rows.text(3, o.stage, f.text)
+        rows.text(4, o.state_zh, f.text)
+        rows.text(5, o.responsible, f.text)
+        rows.text(6, (o.due_at or "")[:16].replace("T", " "), f.text)
+        rows.number(7, o.late_workdays, f.num)
+        rows.number(8, o.missing, f.num)
         name = target.name if target is not None else ""
-        _link(rows, 10, name, target, relative, f.link, f.text)
+        _link(rows, 9, name, target, relative, f.link, f.text)
 
-    placed = []
+    keyed = []
     for o in model.overdue:
         target = links.get((o.item, o.department)) or links.get((o.item, None))
-        placed.append(((o, _where(target)), (o, target)))
-    rows.placed_rows(placed, fill, count=f.num)
+        keyed.append((f"{o.shown}\x00{_where(target)}", (o, target)))
+    rows.keyed_rows(keyed, fill)
     last = 3 + len(model.overdue)
     if model.overdue:
-        ws.conditional_format(4, 8, last, 8, {"type": "data_bar", "bar_color": "#FF7C80"})
-        ws.conditional_format(
-            4,
-            5,
-            last,
-            5,
-            {"type": "text", "criteria": "containing", "value": "超期", "format": f.red},
-        )
-        ws.conditional_format(
-            4,
-            5,
-            last,
-            5,
-            {"type": "text", "criteria": "containing", "value": "预警", "format": f.amber},
-        )
+        ws.conditional_format(4, 7, last, 7, {"type": "data_bar", "bar_color": "#FF7C80"})
+        for word, fmt in (("超期", f.red), ("预警", f.amber)):
+            ws.conditional_format(
+                4,
+                4,
+                last,
+                4,
+                {"type": "text", "criteria": "containing", "value": word, "format": fmt},
+            )
         ws.autofilter(3, 0, last, len(_OVERDUE_HEAD) - 1)
     else:
         ws.write_string(4, 0, "当前没有超期或预警的时限。", f.note)
-    ws.freeze_panes(4, 2)
+    ws.freeze_panes(4, 1)
     ws.repeat_rows(3)
     _page(ws, max(last, 4), len(_OVERDUE_HEAD) - 1)
     return rows
@@ -380,12 +373,13 @@ def _items(
             else:
                 rows.text(col, _plain(value), f.text)
 
-    placed = []
+    keyed = []
     for item in model.items:
         target = links.get((item.item, None))
-        key = None if item.key is None else (item.key, _where(target))  # None: built every time
-        placed.append((key, (item.values, target)))
-    rows.placed_rows(placed, fill)
+        # None: built every time
+        key = None if item.key is None else f"{item.shown}\x00{_where(target)}"
+        keyed.append((key, (item.values, target)))
+    rows.keyed_rows(keyed, fill)
     last = 3 + len(model.items)
     width = len(form.columns) - 1
     ws.autofilter(3, 0, max(last, 3), width)
@@ -404,15 +398,16 @@ def _items(
 
 
 # The long sheets' rows of the last workbook built in this process, for the next one: (sheet,
-# formats, link base, columns) → LongRows.kept and .placed (a summary rebuilt after one item
-# changed builds few of its rows again). One entry per sheet: the next workbook's replace it.
-_KEPT: dict[str, tuple[Hashable, dict[Hashable, Any], list[Any]]] = {}
+# formats, link base, columns) → LongRows.kept (a summary rebuilt after one item changed
+# builds few of its rows again). One entry per sheet: the next workbook's replace it.
+_KEPT: dict[str, tuple[Hashable, dict[Hashable, Any]]] = {}
 
 
-def _where(target: Path | None) -> str | None:
-    """A link target in a row's key: its path as text (equal for an equal path, and quick to
-    compare and to read back from the local state, see ``automation.io.summary_memory``)."""
-    return None if target is None else os.fspath(target)
+def _where(target: Path | None) -> str:
+    """A link target in a row's key: its path as text. A row's key is text (the row's values
+    as shown, see ``OverdueRow.shown``, and its link): hashed once per drawing, compared
+    quickly, and quick to read back from the local state (``automation.io.summary_memory``)."""
+    return "" if target is None else os.fspath(target)
 
 
 def rows_memory() -> dict[str, Any]:
@@ -435,10 +430,8 @@ def _rows(sheet: str, f: _Formats, relative: RelativePaths, columns: Any = ()) -
     styles = tuple(fmt._get_xf_index() for fmt in (f.text, f.num, f.pct, f.link))
     signature = (styles, os.fspath(relative.base), repr(columns))
     held = _KEPT.get(sheet)
-    if held is None or held[0] != signature:
-        held = (signature, {}, [])
-    rows = LongRows(sheet, 4, held[1], held[2])
-    _KEPT[sheet] = (signature, rows.kept, rows.placed)
+    rows = LongRows(sheet, 4, held[1] if held is not None and held[0] == signature else None)
+    _KEPT[sheet] = (signature, rows.kept)
     return rows
 
 
