@@ -11,7 +11,9 @@ splice sets the sheet's ``dimension``, adds the rows at the end of ``sheetData``
 hyperlinks with their relationships, and writes the archive itself: the long parts go in
 blocks of rows (or links), each joined, encoded and deflated once and taken as it was by the
 next workbook while it holds the same rows — a summary rebuilt after one item changed
-compresses a block or two of its 10 MB of sheet XML, not all of it.
+compresses a block or two of its 10 MB of sheet XML, not all of it. Rows name no places (see
+:class:`LongRows`), and blocks of rows end where the rows' content says, so a row that moved
+leaves every block of rows but its own as it was.
 
 Styles are xlsxwriter's formats: their index in ``styles.xml`` is the one xlsxwriter gives a
 format when a cell uses it (``Format._get_xf_index``, which registers the format for
