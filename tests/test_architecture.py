@@ -153,6 +153,29 @@ def test_a_run_with_nothing_new_loads_the_rules_once(tmp_path, monkeypatch):
     assert rules_module.LOAD_COUNT - before == 2
 
 
+def test_asking_for_the_default_rules_keeps_a_drives_rules_loaded(tmp_path):
+    """A helper that loads the package defaults (the benchmark's, a template builder) must not
+    make the next run parse the drive's rules again; the sets kept stay few."""
+    import shutil
+
+    from automation.api import init_drive
+    from automation.rules import load_rules
+
+    drive = tmp_path / "共享盘"
+    init_drive(drive)
+    rules_dir = drive / "09_规则配置"
+    rules_module._LOADED.clear()
+    before = rules_module.LOAD_COUNT
+    for _ in range(3):
+        load_rules(rules_dir)
+        load_rules()
+    assert rules_module.LOAD_COUNT - before == 2
+    for n in range(rules_module._LOADED_MAX + 2):  # other folders: other sets
+        shutil.copytree(rules_dir, tmp_path / f"rules{n}")
+        load_rules(tmp_path / f"rules{n}")
+    assert len(rules_module._LOADED) == rules_module._LOADED_MAX
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [

@@ -85,8 +85,11 @@ def _pick(relative: str, dirs: list[Path]) -> tuple[Path, str]:
 
 
 # Rules already loaded in this process, by the identity of every file they came from: a run
-# opens them once however many parts of it ask, and an edited file is loaded afresh.
+# opens them once however many parts of it ask, and an edited file is loaded afresh. A few
+# sets are kept (a drive's, the package defaults some helpers ask for, the versions just
+# replaced): asking for one set must not make the next run parse the other again.
 _LOADED: dict[tuple[Any, ...], Rules] = {}
+_LOADED_MAX = 4
 LOAD_COUNT = 0  # rules actually parsed in this process (tests count it)
 
 
@@ -106,7 +109,8 @@ def load_rules(rules_dir: Path | str | None = None) -> Rules:
     cached = _LOADED.get(key)
     if cached is None:
         cached = _parse(dirs)
-        _LOADED.clear()  # one drive's rules at a time is the normal case; keep memory flat
+        while len(_LOADED) >= _LOADED_MAX:  # the set loaded first goes first
+            _LOADED.pop(next(iter(_LOADED)))
         _LOADED[key] = cached
     return cached
 
