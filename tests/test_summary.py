@@ -290,6 +290,7 @@ def test_a_new_process_takes_the_rows_the_last_process_drew(demo, tmp_path, monk
     from automation.io import longsheet, summary_memory
     from automation.io import summary_html as sh
     from automation.io import summary_workbook as sw
+    from automation.io.ledger import state_path
     from automation.process.context import open_context
     from automation.process.summary import _render, build_model, item_links, relative_to
 
@@ -297,7 +298,7 @@ def test_a_new_process_takes_the_rows_the_last_process_drew(demo, tmp_path, monk
     shutil.copytree(demo[1], tmp_path / "state")
     root = tmp_path / "drive"
     monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "state"))
-    kept = summary_memory.memory_path(root)
+    kept = summary_memory.memory_path(state_path(root))
     assert not kept.exists()
     proc = run_cli("summary", str(root), "--as-of", AS_OF, "--force")
     assert proc.returncode == 0, proc.stderr
@@ -335,10 +336,10 @@ def test_a_new_process_takes_the_rows_the_last_process_drew(demo, tmp_path, monk
         rows = len(changed.overdue) + len(changed.items)
         assert len(built) == rows
         forget()
-        assert summary_memory.recall(root)
+        assert summary_memory.recall(kept)
         assert draw(changed) == afresh
         assert len(built) == 1  # the changed row only
-        assert not summary_memory.recall(root)  # this drive's rows are in memory already
+        assert not summary_memory.recall(kept)  # this drive's rows are in memory already
 
         for stale in (
             pickle.dumps({**pickle.loads(kept.read_bytes()), "code": "other code"}),
@@ -346,17 +347,17 @@ def test_a_new_process_takes_the_rows_the_last_process_drew(demo, tmp_path, monk
         ):
             kept.write_bytes(stale)
             forget()
-            assert not summary_memory.recall(root)
+            assert not summary_memory.recall(kept)
             assert draw(changed) == afresh
             assert len(built) == rows
 
     # what the process drew is kept when it ends, and only into a state folder that is there
-    summary_memory.remember(root)
+    summary_memory.remember(kept)
     assert summary_memory.save()
     assert pickle.loads(kept.read_bytes())["code"] != "other code"
     assert not summary_memory.save()  # nothing drawn since
     monkeypatch.setenv("XIETONG_STATE_DIR", str(tmp_path / "gone"))
-    summary_memory.remember(root)
+    summary_memory.remember(summary_memory.memory_path(state_path(root)))
     assert not summary_memory.save()
     assert not (tmp_path / "gone").exists()
 

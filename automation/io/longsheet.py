@@ -294,8 +294,13 @@ def _deflated(raw: bytes) -> bytes:
     return piece_stream(raw, _LEVEL)
 
 
-# the blocks of the last workbook built in this process, by (sheet, kind) and place: a block
-# whose key is the same is taken as it was (one entry per sheet and kind: the next replace it)
+def _block(key: Any, text: str) -> _Block:
+    raw = text.encode("utf-8")
+    return _Block(key, zlib.crc32(raw), len(raw), _deflated(raw))
+
+
+# the blocks of the last workbook built in this process, by (sheet, kind): a block whose key is
+# the same is taken as it was (one entry per sheet and kind: the next replace it)
 _BLOCKS: dict[tuple[str, str], list[_Block]] = {}
 
 
@@ -328,8 +333,7 @@ def _blocked(
         key = key_of(start, chunk)
         held = before[n] if n < len(before) else None
         if held is None or held.key != key:  # the same objects compare at once
-            raw = render(key, chunk).encode("utf-8")
-            held = _Block(key, zlib.crc32(raw), len(raw), _deflated(raw))
+            held = _block(key, render(key, chunk))
         out.append(held)
     _BLOCKS[where] = out
     return out
@@ -353,8 +357,7 @@ def _row_blocks(
             chunk = (chunk[0].replace("<row>", f'<row r="{first}">', 1), *chunk[1:])
         held = before.get(chunk)
         if held is None:
-            raw = "".join(chunk).encode("utf-8")
-            held = _Block(chunk, zlib.crc32(raw), len(raw), _deflated(raw))
+            held = _block(chunk, "".join(chunk))
         out.append(held)
         start = i + 1
     _BLOCKS[where] = out

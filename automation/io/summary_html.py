@@ -215,7 +215,6 @@ def summary_html(
     links = links or {}
     page, rows = _templates()
     overdue = _RowCache("overdue", rows.overdue_row)
-    # a row's key is what it shows, as text (hashed once, compared quickly, see OverdueRow.shown)
     overdue_args = [(o, links.get(o.item)) for o in model.overdue]
     items = _RowCache("items", rows.item_row)
     return page.render(
@@ -224,6 +223,7 @@ def summary_html(
         periods=PERIODS,
         charts=charts,
         links=links,
+        # a row's key is what it shows, as text (hashed once, compared quickly: OverdueRow.shown)
         overdue_rows=overdue.join((f"{o.shown}\x00{link}", (o, link)) for o, link in overdue_args),
         item_rows=items.join((_item_key(i), (i.item, i.values)) for i in model.items),
     )
@@ -255,25 +255,19 @@ _ROWS: dict[str, tuple[dict[Any, str], list[tuple[Any, str]]]] = {}
 
 
 def rows_memory() -> dict[str, Any]:
-    """The long tables' rows of the last page rendered in this process, with the hash of the
+    """The long tables' rows of the last page rendered in this process, with the texts of the
     templates that rendered them (plain data, picklable)."""
-    return {"templates": _templates_hash(), "rows": dict(_ROWS)}
+    return {"templates": next(iter(_TEMPLATES), None), "rows": dict(_ROWS)}
 
 
 def restore_rows(memory: dict[str, Any]) -> None:
     """Take ``memory`` (:func:`rows_memory` of an earlier process) as the last page's rows
-    when the templates are the same files (a row is still taken only for an equal key)."""
+    when the templates are the same texts (a row is still taken only for an equal key)."""
     _templates()  # compiled first: compiling drops the rows of other templates
-    if memory.get("templates") == _templates_hash():
+    texts = memory.get("templates")
+    if isinstance(texts, tuple) and texts in _TEMPLATES:
         _ROWS.clear()
         _ROWS.update(memory["rows"])
-
-
-def _templates_hash() -> str:
-    digest = hashlib.sha256()
-    for path in (TEMPLATE, ROWS_TEMPLATE):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _item_key(row: ItemRow) -> str | None:

@@ -29,31 +29,30 @@ from typing import Any
 
 from automation.io import summary_html, summary_workbook
 from automation.io.cache import code_key
-from automation.io.ledger import drive_key, state_dir
 
 _FORMAT = 1
 _LARGEST = 512 << 20  # a file larger than this is neither written nor read
 
-# the drive whose drawing the rows in memory are (None: none drawn or read in this process),
-# and where to keep them when the process ends (None: nothing new to keep)
-_OWNER: list[str | None] = [None]
+# the file of the drive whose drawing the rows in memory are (None: none drawn or read in this
+# process), and where to keep them when the process ends (None: nothing new to keep)
+_OWNER: list[Path | None] = [None]
 _PENDING: list[Path | None] = [None]
 _HOOKED: list[bool] = [False]
 
 
-def memory_path(root: str | os.PathLike[str]) -> Path:
-    """The file of a drive's rows in the local state folder."""
-    return state_dir() / f"summary-rows-{drive_key(root)}.pickle"
+def memory_path(state_db: Path) -> Path:
+    """The file of a drive's rows, beside its state database (``drive-<key>.sqlite3``)."""
+    return state_db.with_name(f"summary-rows-{state_db.stem.removeprefix('drive-')}.pickle")
 
 
-def recall(root: str | os.PathLike[str]) -> bool:
-    """Before drawing the summary of ``root``: when the rows in memory are not that drive's,
-    take the ones kept by the last process that drew it. True when rows were taken."""
-    key = drive_key(root)
-    if _OWNER[0] == key:
+def recall(path: Path) -> bool:
+    """Before drawing a drive's summary: when the rows in memory are not that drive's, take
+    the ones the last process that drew it kept in ``path`` (:func:`memory_path`). True when
+    rows were taken."""
+    if _OWNER[0] == path:
         return False
-    _OWNER[0] = key
-    memory = _read(memory_path(root))
+    _OWNER[0] = path
+    memory = _read(path)
     if memory is None:
         return False
     summary_workbook.restore_rows(memory["workbook"])
@@ -61,10 +60,10 @@ def recall(root: str | os.PathLike[str]) -> bool:
     return True
 
 
-def remember(root: str | os.PathLike[str]) -> None:
-    """After drawing the summary of ``root``: its rows are kept when this process ends."""
-    _OWNER[0] = drive_key(root)
-    _PENDING[0] = memory_path(root)
+def remember(path: Path) -> None:
+    """After drawing a drive's summary: its rows are kept in ``path`` when this process ends."""
+    _OWNER[0] = path
+    _PENDING[0] = path
     if not _HOOKED[0]:
         _HOOKED[0] = True
         atexit.register(save)

@@ -274,9 +274,10 @@ def refresh_summary(ctx: RunContext, *, force: bool = False) -> SummaryResult:
         return result
     paths.summary.mkdir(parents=True, exist_ok=True)
     # the rows of the last drawing, kept by the last process that drew (a cache, see there)
-    summary_memory.recall(paths.root)
+    kept = summary_memory.memory_path(ledger.path)
+    summary_memory.recall(kept)
     data, page = _render(model, rules, links, relative, result.warnings, ledger)
-    summary_memory.remember(paths.root)
+    summary_memory.remember(kept)
     _write_files(ctx, result, [(dated, data), (stable, data), (html_path, page)])
     _done(ctx, result, digest)
     return result
