@@ -329,6 +329,97 @@ def test_an_unreadable_cache_entry_is_read_again(drive, opened):
     assert _late(drive) == 1
 
 
+def test_values_worked_out_are_carried_to_the_next_process(drive, monkeypatch):
+    """The values marked to be carried (a weekly report's marks, an item's exceptions) are
+    written beside the state database when the process ends; the next process takes them for
+    the workbooks that did not change, makes them again for one that did, and a torn or
+    foreign file is not taken. Every run's results are those of a run with nothing carried."""
+    import pickle
+
+    from automation.io.ledger import state_path
+    from automation.process import clocks as clocks_module
+    from automation.process import execution
+
+    forget_kept_reports()  # what earlier tests of this process made is not counted below
+    books = _fill(drive)
+    for _ in range(2):  # every file saved a while ago, every value made from those versions
+        _run(drive)
+        _age(drive)
+    _run(drive)
+    carried = cache_module.carry_path(state_path(drive))
+    assert not carried.exists()  # written when the process ends (here: asked)
+    assert cache_module.save_carried() == 1
+    assert cache_module.save_carried() == 0  # nothing made since
+    names = {name for name, _slot in pickle.loads(carried.read_bytes())["values"]}
+    assert names == {"weekly_marks", "exceptions"}
+    late = _late(drive)
+    with open_ledger(drive) as ledger:
+        ctx = new_context(drive_paths(drive), drive_rules(drive), ledger=ledger, as_of=AS_OF)
+        expected = execution.drive_exceptions(ctx)[0]
+
+    made: list[str] = []
+    for module, name in ((clocks_module, "_weekly_marks"), (execution, "_item_exceptions")):
+        real = getattr(module, name)
+
+        def counting(*args, _real=real, _name=name):
+            made.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(module, name, counting)
+
+    def new_process() -> list:
+        forget_kept_reports()
+        made.clear()
+        _run(drive)
+        assert _late(drive) == late
+        with open_ledger(drive) as ledger:
+            ctx = new_context(drive_paths(drive), drive_rules(drive), ledger=ledger, as_of=AS_OF)
+            assert execution.drive_exceptions(ctx)[0] == expected
+        return sorted(set(made))
+
+    assert new_process() == []  # every value taken from the last process
+    sheet = load_rules().form("execution").sheet
+    book = books["生产部"]
+    book.write_bytes(patch_workbook(book.read_bytes(), sheet, _row(2, D(2026, 9, 29))))
+    _age(drive, HOUR // 2)  # the same row again: a new version, nothing it shows changes
+    cache_module.save_carried()
+    assert new_process() == ["_item_exceptions", "_weekly_marks"]  # the aged reports too
+    cache_module.save_carried()
+    assert new_process() == []
+
+    good = carried.read_bytes()
+    foreign = pickle.loads(good)
+    foreign["env"] = "other rules or code"
+    for stale in (good[:100], pickle.dumps(foreign), b"not a pickle"):
+        carried.write_bytes(stale)
+        assert new_process() == ["_item_exceptions", "_weekly_marks"]
+
+
+def test_a_run_process_leaves_its_values_for_the_next(drive):
+    import pickle
+
+    from automation.io.ledger import state_path
+
+    _fill(drive)
+    _age(drive)
+    carried = cache_module.carry_path(state_path(drive))
+    proc = run_cli("run", str(drive), "--as-of", AS_OF.isoformat())
+    assert proc.returncode == 0, proc.stderr
+    values = pickle.loads(carried.read_bytes())["values"]  # written as the process ended
+    assert ("weekly_marks", str(drive_paths(drive).weekly / "周进度报告_2026-W40.xlsx")) in values
+
+
+def test_a_key_naming_a_file_saved_moments_ago_is_not_carried():
+    now = time.time_ns()
+    old = f"1234:{now - HOUR * 10**9}:5:{now - HOUR * 10**9}"
+    young = f"1234:{now}:5:{now}"
+    assert cache_module._carriable((("a.xlsx", old), "备注", (D(2026, 10, 9),)))
+    assert not cache_module._carriable((("a.xlsx", old), ("b.xlsx", young)))
+    assert not cache_module._carriable("sha256:" + "0" * 64)  # bytes this process hashed
+    assert cache_module._carriable({"k": [old, None, 3]})
+    assert not cache_module._carriable({"k": [young]})
+
+
 # -- the cache itself --------------------------------------------------------------------------
 
 

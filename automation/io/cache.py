@@ -35,11 +35,22 @@ Three layers in memory sit in front of the database:
 - **a cold start** reads on every core: :meth:`ValidationCache.prefetch` validates the files
   not yet known in worker processes (each with its own isolated reader) before the stages ask.
 
+A few values worked out from those reports are also **carried to the next process**
+(``derive(..., carry=True)``): a process that made them writes them to
+``derived-<drive>.pickle`` beside the state database when it ends, and the next process of the
+same code and environment starts with them, so ``xietong run`` from cron, an Excel button's
+refresh or a restarted service does not work them out again for the workbooks that did not
+change. Only values whose key names every input (file identities, the day, the rules through
+the environment) are carried, and only when each file identity in the key is settled; a
+missing, torn or foreign file costs only the values made again.
+
 ``XIETONG_NO_CACHE=1`` keeps only the first layer.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -47,6 +58,7 @@ import json
 import operator
 import os
 import pickle
+import re
 import sqlite3
 import stat
 import tempfile
@@ -163,11 +175,14 @@ class ValidationCache:
         Below ``PARALLEL_MIN`` such files, or on one core, nothing is done here (the files are
         read when asked). Returns the number validated here."""
         workers = workers or os.cpu_count() or 1
+        stored = self._stored_identities()  # one query, not one per file
         todo: list[tuple[str, Path, str]] = []
         for path in paths:
             key = cache_key(path)
             ident = _identity(path)
-            if ident is None or self._peek(key, ident):
+            if ident is None or self._in_memory(key, ident) is not None:
+                continue
+            if stored.get(key) == ident and _settled(ident):
                 continue
             todo.append((key, path, ident))
         if workers < 2 or len(todo) < PARALLEL_MIN:
@@ -213,13 +228,19 @@ class ValidationCache:
             return done
         return done
 
-    def _peek(self, key: str, ident: str) -> bool:
-        """Whether a report of this version of the file is at hand (memory or store)."""
-        if self._in_memory(key, ident) is not None:
-            return True
-        if not self.enabled or not _settled(ident):
-            return False
-        return self._row("1", key, ident) is not None
+    def _stored_identities(self) -> dict[str, str]:
+        """The identity of every file with a stored report in this environment, by path key
+        (empty when nothing is stored or the database cannot be read)."""
+        if not self.enabled:
+            return {}
+        assert self.ledger is not None
+        try:
+            rows = self.ledger.conn.execute(
+                "SELECT path, ident FROM validated WHERE env = ?", (self.env,)
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {r["path"]: r["ident"] for r in rows}
 
     def saw_keys(self, keys: tuple[str, ...], idents: tuple[str, ...]) -> None:
         """The files of ``keys`` (their :func:`cache_key`) were found at ``idents``, the
@@ -233,7 +254,14 @@ class ValidationCache:
         return self.identities.get(cache_key(path))
 
     def derive(
-        self, name: str, slot: Any, key: Any, make: Callable[[], T], *, same: bool = False
+        self,
+        name: str,
+        slot: Any,
+        key: Any,
+        make: Callable[[], T],
+        *,
+        same: bool = False,
+        carry: bool = False,
     ) -> T:
         """A value worked out from what this cache read: ``make()`` unless the value stored
         for ``(name, slot)`` was made under an equal ``key``. The key must name everything the
@@ -242,7 +270,11 @@ class ValidationCache:
 
         ``same``: a value made again that equals the one stored is returned as the stored
         object (a value keyed on the moment is usually what it was a minute before; callers
-        that key their own work on the object then keep it)."""
+        that key their own work on the object then keep it).
+
+        ``carry``: the value is also handed to the next process (see the module docstring):
+        only for a key made of plain values (no object compared by identity) that names
+        everything the value depends on besides the environment."""
         held = self.worked_out.get((name, slot))
         if held is not None and held[0] == key:
             return held[1]
@@ -250,6 +282,8 @@ class ValidationCache:
         if same and held is not None and held[1] == value:
             value = held[1]
         self.worked_out[(name, slot)] = (key, value)
+        if carry:
+            self._carry(name, slot)
         return value
 
     def made_from(self, name: str, slot: Any, sources: tuple[Any, ...], make: Callable[[], T]) -> T:
@@ -307,9 +341,25 @@ class ValidationCache:
         held = self.worked_out.get((name, slot))
         return None if held is None else held[1]
 
-    def keep(self, name: str, slot: Any, key: Any, value: Any = True) -> None:
-        """Keep ``value`` for ``(name, slot)`` under ``key`` (see :meth:`derive`)."""
+    def keep(
+        self, name: str, slot: Any, key: Any, value: Any = True, *, carry: bool = False
+    ) -> None:
+        """Keep ``value`` for ``(name, slot)`` under ``key`` (see :meth:`derive`, ``carry``
+        too)."""
         self.worked_out[(name, slot)] = (key, value)
+        if carry:
+            self._carry(name, slot)
+
+    def _carry(self, name: str, slot: Any) -> None:
+        where = _where(self.ledger, self.env)
+        if self.env is None or where not in _CARRY_FILES:
+            return
+        _CARRIED.setdefault(where, set()).add((name, slot))
+        if where not in _CARRY_DIRTY:
+            _CARRY_DIRTY.add(where)
+            if not _HOOKED:
+                _HOOKED.append(True)
+                atexit.register(save_carried)
 
     def _held(self, key: str, ident: str) -> FileReport | None:
         report = self._in_memory(key, ident)
@@ -542,14 +592,117 @@ _DERIVED: dict[tuple[str, str], dict[tuple[str, Any], tuple[Any, Any]]] = {}
 _PRUNED: dict[str, float] = {}
 
 
+def _where(ledger: Ledger | None, env: str | None) -> tuple[str, str]:
+    return (str(getattr(ledger, "path", id(ledger))), str(env))
+
+
 def _kept_derived(ledger: Ledger | None, env: str | None) -> dict[tuple[str, Any], tuple[Any, Any]]:
-    where = (str(getattr(ledger, "path", id(ledger))), str(env))
+    where = _where(ledger, env)
     kept = _DERIVED.get(where)
     if kept is None:
         while len(_DERIVED) >= _KEPT_DRIVES:
-            _DERIVED.pop(next(iter(_DERIVED)))
+            gone = next(iter(_DERIVED))
+            _save_carried(gone)  # its values are carried before they are dropped
+            _DERIVED.pop(gone)
+            _CARRIED.pop(gone, None)
+            _CARRY_FILES.pop(gone, None)
         kept = _DERIVED[where] = {}
+        state = getattr(ledger, "path", None)
+        if env is not None and isinstance(state, Path):
+            path = carry_path(state)
+            _CARRY_FILES[where] = path
+            carried = _read_carried(path, env)
+            kept.update(carried)
+            _CARRIED[where] = set(carried)
     return kept
+
+
+# -- values carried to the next process ----------------------------------------------------------
+
+_CARRY_FORMAT = 1
+_CARRY_LARGEST = 256 << 20  # a file larger than this is neither written nor read
+_CARRIED: dict[tuple[str, str], set[tuple[str, Any]]] = {}  # per drive: the slots carried
+_CARRY_FILES: dict[tuple[str, str], Path] = {}  # per drive: where they are carried
+_CARRY_DIRTY: set[tuple[str, str]] = set()  # drives with values made since read or written
+_HOOKED: list[bool] = []
+_IDENTITY = re.compile(r"\d+:-?\d+:\d+:-?\d+")  # what _identity gives
+
+
+def carry_path(state_db: Path) -> Path:
+    """The file of a drive's carried values, beside its state database
+    (``drive-<key>.sqlite3``)."""
+    return state_db.with_name(f"derived-{state_db.stem.removeprefix('drive-')}.pickle")
+
+
+def save_carried() -> int:
+    """Write the carried values of every drive that made new ones since they were read or
+    last written (when a process ends; tests). Never raises. The number of files written."""
+    return sum(_save_carried(where) for where in list(_CARRY_DIRTY))
+
+
+def _save_carried(where: tuple[str, str]) -> bool:
+    if where not in _CARRY_DIRTY:
+        return False
+    _CARRY_DIRTY.discard(where)
+    path = _CARRY_FILES.get(where)
+    kept = _DERIVED.get(where, {})
+    if path is None:
+        return False
+    try:
+        values = {}
+        for slot in _CARRIED.get(where, ()):
+            held = kept.get(slot)
+            if held is not None and _carriable(held[0]):
+                values[slot] = held
+        data = pickle.dumps(
+            {"format": _CARRY_FORMAT, "env": where[1], "values": values},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        if len(data) > _CARRY_LARGEST or not path.parent.is_dir():
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=".derived-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except Exception:  # noqa: BLE001 - a cache: the next process works the values out
+        return False
+    return True
+
+
+def _read_carried(path: Path, env: str) -> dict[tuple[str, Any], tuple[Any, Any]]:
+    try:
+        if path.stat().st_size > _CARRY_LARGEST:
+            return {}
+        carried = pickle.loads(path.read_bytes())
+    except Exception:  # noqa: BLE001 - missing, torn or from another version: not taken
+        return {}
+    if (
+        not isinstance(carried, dict)
+        or carried.get("format") != _CARRY_FORMAT
+        or carried.get("env") != env  # the code, the rules and the calendar among it
+        or not isinstance(carried.get("values"), dict)
+    ):
+        return {}
+    return carried["values"]
+
+
+def _carriable(key: Any) -> bool:
+    """Whether a key may be carried: every file identity in it settled (a file saved moments
+    ago may be saved again with the same identity), none of bytes only this process hashed."""
+    if isinstance(key, str):
+        if key.startswith("sha256:"):
+            return False
+        return not _IDENTITY.fullmatch(key) or _settled(key)
+    if isinstance(key, (tuple, list, set, frozenset)):
+        return all(map(_carriable, key))
+    if isinstance(key, dict):
+        return all(map(_carriable, key.values()))
+    return True
 
 
 def forget_kept_reports() -> None:
@@ -557,6 +710,9 @@ def forget_kept_reports() -> None:
     _KEPT.clear()
     _DERIVED.clear()
     _PRUNED.clear()
+    _CARRIED.clear()
+    _CARRY_FILES.clear()
+    _CARRY_DIRTY.clear()
 
 
 _ABSOLUTE_KEYS: dict[str, str] = {}
@@ -717,8 +873,10 @@ __all__ = [
     "cache_disabled",
     "cache_key",
     "cached_validate",
+    "carry_path",
     "code_key",
     "environment_key",
     "file_identity",
+    "save_carried",
     "settled",
 ]

@@ -292,7 +292,7 @@ def _refresh_checklist(
     # kept unless a workbook was left unwritten (open: tried again next run) or a file was
     # saved moments ago (its time may not yet tell a second save apart)
     if written and all(settled(ident) for _p, ident in key[3]):
-        run.cache.keep("checklist", item_id, key, checklist)
+        run.cache.keep("checklist", item_id, key, checklist, carry=True)
     return checklist
 
 

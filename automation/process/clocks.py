@@ -303,7 +303,7 @@ def weekly_marks(ctx: RunContext, report: Any) -> dict[str, list[tuple[str, str]
     if ident is None:  # not read through this cache (no version to key on)
         return _weekly_marks(ctx.rules, report)
     return ctx.cache.derive(
-        "weekly_marks", str(path), ident, lambda: _weekly_marks(ctx.rules, report)
+        "weekly_marks", str(path), ident, lambda: _weekly_marks(ctx.rules, report), carry=True
     )
 
 

@@ -1072,6 +1072,7 @@ def _drive_exceptions(ctx: RunContext) -> tuple[list[ExceptionCase], list[str]]:
                 item.item_id,
                 (item.source, notes, days),
                 lambda item=item, notes=notes: _item_exceptions(ctx, item, notes),
+                carry=True,  # a key of values: handed to the next process
             )
         )
     return out, warnings
