@@ -422,6 +422,23 @@ def test_a_checklist_is_not_built_again_for_another_items_weekly_rows(drive, rul
     archive_items(drive, as_of=FINISHED)
     assert built == [ITEM]
 
+    # the checklist is carried to the next process (cron, a button's refresh): not built
+    # again there while nothing it reads changed; a file of other code is not taken
+    from automation.io import cache
+    from automation.io.ledger import state_path
+
+    _age(drive)
+    archive_items(drive, as_of=FINISHED)  # made from the settled versions
+    cache.save_carried()
+    carried = cache.carry_path(state_path(drive))
+    good = carried.read_bytes()
+    for kept, expected in ((good, []), (b"torn", [ITEM])):
+        carried.write_bytes(kept)
+        cache.forget_kept_reports()  # a new process
+        built.clear()
+        archive_items(drive, as_of=FINISHED)
+        assert built == expected
+
 
 def test_a_weekly_report_is_cut_by_item_again_only_when_it_changed(drive, rules, monkeypatch):
     import automation.process.archive as archiving
