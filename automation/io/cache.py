@@ -620,7 +620,6 @@ def _kept_derived(ledger: Ledger | None, env: str | None) -> dict[tuple[str, Any
 # -- values carried to the next process ----------------------------------------------------------
 
 _CARRY_FORMAT = 1
-_CARRY_LARGEST = 256 << 20  # a file larger than this is neither written nor read
 _CARRIED: dict[tuple[str, str], set[tuple[str, Any]]] = {}  # per drive: the slots carried
 _CARRY_FILES: dict[tuple[str, str], Path] = {}  # per drive: where they are carried
 _CARRY_DIRTY: set[tuple[str, str]] = set()  # drives with values made since read or written
@@ -645,42 +644,19 @@ def _save_carried(where: tuple[str, str]) -> bool:
         return False
     _CARRY_DIRTY.discard(where)
     path = _CARRY_FILES.get(where)
-    kept = _DERIVED.get(where, {})
     if path is None:
         return False
-    try:
-        values = {}
-        for slot in _CARRIED.get(where, ()):
-            held = kept.get(slot)
-            if held is not None and _carriable(held[0]):
-                values[slot] = held
-        data = pickle.dumps(
-            {"format": _CARRY_FORMAT, "env": where[1], "values": values},
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        if len(data) > _CARRY_LARGEST or not path.parent.is_dir():
-            return False
-        fd, tmp = tempfile.mkstemp(prefix=".derived-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except Exception:  # noqa: BLE001 - a cache: the next process works the values out
-        return False
-    return True
+    kept = _DERIVED.get(where, {})
+    values = {}
+    for slot in _CARRIED.get(where, ()):
+        held = kept.get(slot)
+        if held is not None and _carriable(held[0]):
+            values[slot] = held
+    return write_state_pickle(path, {"format": _CARRY_FORMAT, "env": where[1], "values": values})
 
 
 def _read_carried(path: Path, env: str) -> dict[tuple[str, Any], tuple[Any, Any]]:
-    try:
-        if path.stat().st_size > _CARRY_LARGEST:
-            return {}
-        carried = pickle.loads(path.read_bytes())
-    except Exception:  # noqa: BLE001 - missing, torn or from another version: not taken
-        return {}
+    carried = read_state_pickle(path)
     if (
         not isinstance(carried, dict)
         or carried.get("format") != _CARRY_FORMAT
@@ -689,6 +665,42 @@ def _read_carried(path: Path, env: str) -> dict[tuple[str, Any], tuple[Any, Any]
     ):
         return {}
     return carried["values"]
+
+
+STATE_PICKLE_LARGEST = 512 << 20  # a cache file larger than this is neither written nor read
+
+
+def write_state_pickle(path: Path, value: Any) -> bool:
+    """Pickle ``value`` into ``path``, a cache file of the local state folder, replacing it
+    whole (a reader never sees half a file); only into a folder that is there (never made
+    here). Never raises: it runs when a process ends. True when written."""
+    try:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > STATE_PICKLE_LARGEST or not path.parent.is_dir():
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except Exception:  # noqa: BLE001 - a cache: the next process works its values out
+        return False
+    return True
+
+
+def read_state_pickle(path: Path) -> Any:
+    """What :func:`write_state_pickle` wrote in ``path``; None when it is missing, too large
+    or cannot be read (torn, of another version)."""
+    try:
+        if path.stat().st_size > STATE_PICKLE_LARGEST:
+            return None
+        return pickle.loads(path.read_bytes())
+    except Exception:  # noqa: BLE001 - a cache: not taken
+        return None
 
 
 def _carriable(key: Any) -> bool:
@@ -877,6 +889,8 @@ __all__ = [
     "code_key",
     "environment_key",
     "file_identity",
+    "read_state_pickle",
     "save_carried",
     "settled",
+    "write_state_pickle",
 ]

@@ -20,18 +20,13 @@ database, it is pickled data in the user's own local folder, never on the share.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from automation.io import summary_html, summary_workbook
-from automation.io.cache import code_key
+from automation.io.cache import code_key, read_state_pickle, write_state_pickle
 
 _FORMAT = 1
-_LARGEST = 512 << 20  # a file larger than this is neither written nor read
 
 # the file of the drive whose drawing the rows in memory are (None: none drawn or read in this
 # process), and where to keep them when the process ends (None: nothing new to keep)
@@ -77,39 +72,19 @@ def save() -> bool:
     _PENDING[0] = None
     if path is None:
         return False
-    try:
-        data = pickle.dumps(
-            {
-                "format": _FORMAT,
-                "code": code_key(),
-                "workbook": summary_workbook.rows_memory(),
-                "page": summary_html.rows_memory(),
-            },
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        if len(data) > _LARGEST or not path.parent.is_dir():
-            return False
-        fd, tmp = tempfile.mkstemp(prefix=".summary-rows-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except Exception:  # noqa: BLE001 - a cache: the next drawing builds its rows
-        return False
-    return True
+    return write_state_pickle(
+        path,
+        {
+            "format": _FORMAT,
+            "code": code_key(),
+            "workbook": summary_workbook.rows_memory(),
+            "page": summary_html.rows_memory(),
+        },
+    )
 
 
 def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        if path.stat().st_size > _LARGEST:
-            return None
-        memory = pickle.loads(path.read_bytes())
-    except Exception:  # noqa: BLE001 - missing, torn or from another version: not taken
-        return None
+    memory = read_state_pickle(path)
     if (
         not isinstance(memory, dict)
         or memory.get("format") != _FORMAT
