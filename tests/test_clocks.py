@@ -17,6 +17,8 @@ from automation.core.clocks import (
     compute_clocks,
     item_status,
     status_by_cycle,
+    steady_until,
+    steady_view,
 )
 from automation.rules import load_rules
 from automation.rules.clocks import ClocksRules
@@ -375,3 +377,90 @@ def test_decided_deadline_clocks_are_taken_from_an_earlier_moment_and_the_rest_w
 
 def _deadline_keys(rules) -> set[str]:  # noqa: N802 - read as a constant of the rules
     return {c.key for c in rules.clocks.clocks if c.per in ("item", "department")}
+
+
+# -- until when clocks read the same in business hours ------------------------------------------
+
+
+def _until(rules, cal, cycle: ItemCycle, now: dt.datetime) -> dt.datetime | None:
+    """``steady_until`` as the cycle asks it: the clocks now and ten minutes later."""
+    probe = now + dt.timedelta(minutes=10)
+    results = compute_clocks([cycle], rules.clocks, cal, now, explain=False)
+    later = compute_clocks([cycle], rules.clocks, cal, probe, explain=False)
+    close = cal.close_at(now.date())
+    return steady_until(results, later, now, probe, close, rules.clocks.at_risk)
+
+
+def test_a_running_clock_reads_the_same_until_its_next_threshold(rules, cal):
+    cycle = item(dict(REGISTERED_0930))
+    # 10-08 and 10-09 allowed: at 10-09 10:00 a half and an eighteenth used, level 1; three
+    # quarters are used at 13:30 (see above), the state read until two seconds before
+    until = _until(rules, cal, cycle, at(2026, 10, 9, 10))
+    assert until == at(2026, 10, 9, 13, 30) - dt.timedelta(seconds=2)
+    # after the last threshold: the close (the deadline passes), two seconds before it
+    assert _until(rules, cal, cycle, at(2026, 10, 9, 14)) == at(2026, 10, 9, 18) - dt.timedelta(
+        seconds=2
+    )
+
+
+def test_steady_until_is_none_when_the_probe_reads_otherwise(rules, cal):
+    cycle = item(dict(REGISTERED_0930))
+    now, probe = at(2026, 10, 9, 13, 25), at(2026, 10, 9, 13, 35)  # 13:30 between them
+    results = compute_clocks([cycle], rules.clocks, cal, now, explain=False)
+    later = compute_clocks([cycle], rules.clocks, cal, probe, explain=False)
+    close = cal.close_at(now.date())
+    assert steady_until(results, later, now, probe, close, rules.clocks.at_risk) is None
+    assert steady_until(results, results[:-1], now, probe, close, rules.clocks.at_risk) is None
+
+
+def test_two_clocks_at_risk_read_the_same_until_one_overtakes_the_other(rules, cal):
+    """item_status names the clock at risk with the most time used: when a faster clock
+    overtakes a slower one, the row names another clock."""
+
+    def at_risk(clock: str, used: float) -> ClockResult:
+        return ClockResult(
+            "XT-2026-0001", 1, clock, clock, "执行", "财务部", D(2026, 10, 1),
+            at(2026, 10, 16, 18), None, "at_risk", used, 0, False, {}, 1,
+        )  # fmt: skip
+
+    now, probe = at(2026, 10, 9, 10), at(2026, 10, 9, 10, 10)
+    # "slow" gains 0.01 in ten minutes, "fast" 0.03: fast catches up 0.04 in twenty minutes
+    results = [at_risk("slow", 0.60), at_risk("fast", 0.56)]
+    later = [at_risk("slow", 0.61), at_risk("fast", 0.59)]
+    until = steady_until(results, later, now, probe, cal.close_at(now.date()), [0.5, 0.9])
+    assert until == at(2026, 10, 9, 10, 20) - dt.timedelta(seconds=2)
+    assert min(results, key=lambda r: -r.used).clock == "slow"
+
+
+_STEADY_STORIES = [
+    dict(REGISTERED_0930),
+    {**EXECUTING},
+    {**EXECUTING, "approval_date": D(2026, 9, 21)},
+]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    story=st.sampled_from(range(len(_STEADY_STORIES))),
+    day=st.sampled_from([D(2026, 10, 8), D(2026, 10, 9), D(2026, 10, 12), D(2026, 10, 14)]),
+    start=st.integers(min_value=0, max_value=9 * 60 - 1),
+    later=st.integers(min_value=0, max_value=9 * 60 * 60),
+    rows=st.sets(st.sampled_from([D(2026, 9, 28), D(2026, 9, 30), D(2026, 10, 8)])),
+)
+def test_clocks_read_the_same_at_every_moment_before_steady_until(
+    rules, cal, story, day, start, later, rows
+):
+    depts = {"财务部": DeptRecord(daily_dates=rows, weekly_weeks={"2026-W40"})}
+    cycle = item(_STEADY_STORIES[story], depts)
+    now = cal.open_at(day) + dt.timedelta(minutes=start)
+    until = _until(rules, cal, cycle, now)
+    if until is None:
+        return
+    assert now.date() == until.date() and until < cal.close_at(day)
+    moment = min(now + dt.timedelta(seconds=later), until - dt.timedelta(microseconds=1))
+    if moment < now:
+        return
+    then = compute_clocks([cycle], rules.clocks, cal, moment, explain=False)
+    first = compute_clocks([cycle], rules.clocks, cal, now, explain=False)
+    assert list(map(steady_view, then)) == list(map(steady_view, first))
+    assert item_status(then) == item_status(first)

@@ -157,3 +157,46 @@ def test_clocks_are_kept_while_their_inputs_are_the_same(drive: Path) -> None:
         [ItemCycle("XT-2026-0002", 1, {**written, "approval_date": D(2026, 9, 22)}, record())],
     )
     assert moved[0] is not new_row[0] and moved[0] != new_row[0]
+
+
+def test_clocks_taken_as_they_were_in_business_hours_read_as_worked_out_afresh(
+    tmp_path, monkeypatch
+):
+    """A service's cycles through a working day: each cycle's clocks are taken as they were
+    worked out earlier that day until a moment told in advance, and read (but for the share
+    of time used) as clocks worked out afresh at every moment, item statuses included."""
+    from automation.core import clocks as core
+    from automation.demo import DEFAULT_AS_OF, run_demo
+    from automation.process import clocks as process
+    from automation.process.context import open_context
+
+    root = tmp_path / "drive"
+    run_demo(root, as_of=DEFAULT_AS_OF, echo=lambda *a: None)
+    worked_out: list[dt.datetime] = []
+    real = process.compute_clocks
+
+    def counting(cycles, rules, calendar, as_of, **kw):
+        worked_out.append(as_of)
+        return real(cycles, rules, calendar, as_of, **kw)
+
+    monkeypatch.setattr(process, "compute_clocks", counting)
+    day = DEFAULT_AS_OF.date()
+    start = DEFAULT_AS_OF.replace(hour=9, minute=0)
+    moments = [start + dt.timedelta(minutes=m) for m in range(0, 9 * 60, 17)]  # to 17:58
+    asked = 0
+    for moment in moments:  # as a service's cycles come through the day
+        with open_context(root, as_of=moment) as ctx:
+            assert moment.date() == day and ctx.moment == moment  # business hours
+            cycles = read_inputs(ctx).cycles
+            parts = process.clock_results_by_cycle(ctx, cycles)
+            fresh = [
+                core.compute_clocks([c], ctx.rules.clocks, ctx.calendar, moment, explain=False)
+                for c in cycles
+            ]
+        assert [list(map(core.steady_view, p)) for p in parts] == [
+            list(map(core.steady_view, f)) for f in fresh
+        ]
+        assert [core.item_status(p) for p in parts] == [core.item_status(f) for f in fresh]
+        asked += len(cycles)
+    again = [m for m in worked_out if m in moments]  # not the probes ten minutes ahead
+    assert len(cycles) < len(again) < asked / 2  # most taken as they were, some worked out again

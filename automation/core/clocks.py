@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -553,6 +555,67 @@ def compute_clocks(
     return out
 
 
+# what a clock shows but for the share of working time used (``used``), which in business hours
+# moves every instant while the clock runs
+steady_view = operator.attrgetter(
+    "clock", "department", "stage", "label", "state", "start", "due_at", "end",
+    "late_workdays", "at_risk_level", "missing", "provisional",
+)  # fmt: skip
+
+STEADY_MARGIN = dt.timedelta(seconds=2)  # a change of state is looked for this much early
+
+
+def steady_until(
+    results: Sequence[ClockResult],
+    later: Sequence[ClockResult],
+    as_of: dt.datetime,
+    probe: dt.datetime,
+    close: dt.datetime,
+    thresholds: Sequence[float],
+) -> dt.datetime | None:
+    """Until when one cycle's clocks, worked out at ``as_of`` (``results``) and again at
+    ``probe`` a little later the same working day (``later``), read as at ``as_of`` but for
+    their share of working time used; None when that cannot be told (they already read
+    otherwise at ``probe``).
+
+    Within one day's business hours a clock's state changes only at its day's close (a row or
+    report due, a deadline passed) or when its share of time used reaches an at-risk threshold,
+    and :func:`item_status` picks among clocks at risk the one with the most time used. Every
+    share used grows at a steady rate through business hours (today's share of the day, times
+    a constant), measured here between ``as_of`` and ``probe``. The answer is the earliest of
+    the close, each running clock's next threshold and the moment one clock at risk overtakes
+    another, less :data:`STEADY_MARGIN`; never past ``close``."""
+    span = (probe - as_of).total_seconds()
+    if span <= 0 or len(results) != len(later) or probe >= close:
+        return None
+    if list(map(steady_view, results)) != list(map(steady_view, later)):
+        return None
+    until = close
+    rates: list[float] = []
+    for now, then in zip(results, later, strict=True):
+        if (now.used is None) != (then.used is None):
+            return None
+        rate = 0.0 if now.used is None or then.used is None else (then.used - now.used) / span
+        if rate < 0:
+            return None
+        rates.append(rate)
+        if rate > 0 and now.used is not None and now.state in ("running", "at_risk"):
+            ahead = [t for t in thresholds if t > now.used]
+            if ahead:
+                until = min(until, as_of + dt.timedelta(seconds=(ahead[0] - now.used) / rate))
+    risky = [
+        (r.used or 0.0, rate)
+        for r, rate in zip(results, rates, strict=True)
+        if r.state == "at_risk"
+    ]
+    for (used_a, rate_a), (used_b, rate_b) in itertools.combinations(risky, 2):
+        if rate_a != rate_b:
+            meet = (used_b - used_a) / (rate_a - rate_b)
+            if meet >= 0:
+                until = min(until, as_of + dt.timedelta(seconds=meet))
+    return until - STEADY_MARGIN
+
+
 def _closed_breach(r: ClockResult) -> bool:
     """A missed daily row or weekly report of a department whose execution is complete: it stays
     on record as breached, but no longer drives the row's state."""
@@ -634,5 +697,7 @@ __all__ = [
     "input_fields",
     "item_status",
     "status_by_cycle",
+    "steady_until",
+    "steady_view",
     "week_of",
 ]

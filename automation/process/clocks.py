@@ -15,7 +15,6 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ from automation.core.clocks import (
     compute_clocks,
     input_fields,
     status_by_cycle,
+    steady_until,
+    steady_view,
 )
 from automation.core.digest import CountedRow, report_digest, weekly_needed
 from automation.core.normalize import is_blank
@@ -389,7 +390,14 @@ def clock_results(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[ClockRes
 
 def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list[list[ClockResult]]:
     """:func:`clock_results` one list per cycle; a cycle whose inputs did not change gets the
-    very list object it got before (callers may key their own work on it)."""
+    very list object it got before (callers may key their own work on it).
+
+    In business hours "now" moves at every cycle, and with it the share of working time each
+    running clock used; what the clocks show besides (states, levels, the clock an item's row
+    names) changes only at moments told in advance (``core.clocks.steady_until``). A cycle's
+    clocks worked out earlier the same day are taken as they were until the first of those
+    moments: their share used is then that of when they were worked out, and nothing reads it
+    but the at-risk notice queued when a level is reached, which is worked out at that moment."""
     out: list[list[ClockResult]] = []
     rules, calendar, as_of = ctx.rules.clocks, ctx.calendar, ctx.as_of
     # the clocks read "now" through the calendar only: the same for every moment of a span
@@ -399,15 +407,15 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
     for c in cycles:
         slot = (c.item_id, c.cycle)
         held = ctx.cache.last("clocks", slot)
-        if held is not None and held[0] is c and held[2] == moment:  # no key to build
-            out.append(held[1])
+        if held is not None and held[0] is c and (held[2] == moment or held[2] <= moment < held[3]):
+            out.append(held[1])  # no key to build
             continue
         # the same cycle at another moment: its decided deadline clocks are taken as they were
         earlier = held[1] if held is not None and held[0] is c else ()
         key = (moment, _cycle_key(c, used))
         held = ctx.cache.recall("clocks", slot, key)
         if held is not None:
-            results = held[1]
+            results, until = held[1], held[3]
         else:
             results = compute_clocks([c], rules, calendar, as_of, explain=False, earlier=earlier)
             before = ctx.cache.last("clocks", slot)
@@ -415,17 +423,28 @@ def clock_results_by_cycle(ctx: RunContext, cycles: Iterable[ItemCycle]) -> list
                 # worked out again at a new moment and the same (a clock decided, or out of
                 # working hours, does not move): the very list, so what is built on it is kept
                 results = before[1]
-        ctx.cache.keep("clocks", slot, key, (c, results, moment))
+            until = _steady_until(ctx, c, results)
+        ctx.cache.keep("clocks", slot, key, (c, results, moment, until))
         out.append(results)
     return out
 
 
-# what a clock shows but for the share of working time used (``used``), which in business hours
-# moves every minute while the clock runs
-_STEADY = operator.attrgetter(
-    "clock", "department", "stage", "label", "state", "start", "due_at", "end",
-    "late_workdays", "at_risk_level", "missing", "provisional",
-)  # fmt: skip
+STEADY_PROBE = dt.timedelta(minutes=10)  # how far ahead the clocks' rates are measured
+
+
+def _steady_until(ctx: RunContext, c: ItemCycle, results: list[ClockResult]) -> dt.datetime:
+    """Until when the clocks of ``c`` worked out now read the same but for the share used (see
+    ``core.clocks.steady_until``): the moment itself out of business hours (the moment
+    already stands for its whole quiet span) and when it cannot be told."""
+    moment, calendar = ctx.moment, ctx.calendar
+    if moment != ctx.as_of:
+        return moment
+    now = calendar.local(moment)
+    close = calendar.close_at(now.date())
+    probe = min(now + STEADY_PROBE, now + (close - now) / 2)
+    later = compute_clocks([c], ctx.rules.clocks, calendar, probe, explain=False, earlier=results)
+    until = steady_until(results, later, now, probe, close, ctx.rules.clocks.at_risk)
+    return moment if until is None or until <= moment else until
 
 
 def steady_views(
@@ -436,7 +455,7 @@ def steady_views(
     merely ran on. The very tuple of the last run while it reads the same."""
     return [
         ctx.cache.made_from(
-            "clock_view", (c.item_id, c.cycle), (part,), lambda p=part: tuple(map(_STEADY, p))
+            "clock_view", (c.item_id, c.cycle), (part,), lambda p=part: tuple(map(steady_view, p))
         )
         for c, part in zip(cycles, clocks, strict=True)
     ]
