@@ -166,8 +166,10 @@ def test_clocks_taken_as_they_were_in_business_hours_read_as_worked_out_afresh(
     worked out earlier that day until a moment told in advance, and read (but for the share
     of time used) as clocks worked out afresh at every moment, item statuses included."""
     from automation.core import clocks as core
+    from automation.core.calendar import week_label
     from automation.demo import DEFAULT_AS_OF, run_demo
     from automation.process import clocks as process
+    from automation.process import execution
     from automation.process.context import open_context
 
     root = tmp_path / "drive"
@@ -180,6 +182,14 @@ def test_clocks_taken_as_they_were_in_business_hours_read_as_worked_out_afresh(
         return real(cycles, rules, calendar, as_of, **kw)
 
     monkeypatch.setattr(process, "compute_clocks", counting)
+    rolled: list[str] = []
+    real_rollups = execution.item_rollups
+
+    def rolling(item, *args):
+        rolled.append(item.item_id)
+        return real_rollups(item, *args)
+
+    monkeypatch.setattr(execution, "item_rollups", rolling)
     day = DEFAULT_AS_OF.date()
     start = DEFAULT_AS_OF.replace(hour=9, minute=0)
     moments = [start + dt.timedelta(minutes=m) for m in range(0, 9 * 60, 17)]  # to 17:58
@@ -193,6 +203,15 @@ def test_clocks_taken_as_they_were_in_business_hours_read_as_worked_out_afresh(
                 core.compute_clocks([c], ctx.rules.clocks, ctx.calendar, moment, explain=False)
                 for c in cycles
             ]
+            week = execution.parse_target_week(None, moment)
+            items, rollups, _ = execution.compute_weekly(ctx, week)
+            filed = [r for it in items for r in it.weekly_reports]
+            sent = execution.weekly_submissions(ctx, [], filed, week=week_label(*week))
+            assert rollups == [
+                r
+                for it in items
+                for r in real_rollups(it, ctx.rules, ctx.calendar, moment, week, sent)
+            ]
         assert [list(map(core.steady_view, p)) for p in parts] == [
             list(map(core.steady_view, f)) for f in fresh
         ]
@@ -200,3 +219,4 @@ def test_clocks_taken_as_they_were_in_business_hours_read_as_worked_out_afresh(
         asked += len(cycles)
     again = [m for m in worked_out if m in moments]  # not the probes ten minutes ahead
     assert len(cycles) < len(again) < asked / 2  # most taken as they were, some worked out again
+    assert len(items) <= len(rolled) < len(items) * len(moments) / 2  # the rollups too

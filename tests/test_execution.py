@@ -451,6 +451,60 @@ def test_each_escalation_step_is_one_event_with_a_stable_key() -> None:
 _CAL = WorkCalendar.from_rules(load_rules().calendar)
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    start=st.dates(D(2026, 9, 1), D(2026, 10, 20)),
+    day=st.dates(D(2026, 10, 12), D(2026, 10, 23)),
+    minute=st.integers(0, 9 * 60 - 1),
+    later=st.integers(0, 9 * 60 * 60),
+    sent=st.booleans(),
+)
+def test_a_rollup_reads_the_same_at_every_moment_before_its_steady_until(
+    start, day, minute, later, sent
+) -> None:
+    """Worked out in business hours, a rollup reads the same until ``steady_until`` (the
+    day's close, or the week's share used reaching its next at-risk threshold)."""
+    from automation.core.rollup import steady_until
+
+    if not _CAL.is_workday(day):
+        return
+    y, w, _ = day.isocalendar()
+    rows = [DailyRow(d, progress=0.5) for d in _CAL.week_workdays(y, w) if d < day]
+
+    def rollup(as_of):
+        return weekly_rollup(
+            ITEM, "生产部", rows, week=(y, w), start=start, end=None, calendar=_CAL,
+            as_of=as_of, sent=sent, submitted_on=day if sent else None,
+        )  # fmt: skip
+
+    now = _CAL.open_at(day) + dt.timedelta(minutes=minute)
+    first = rollup(now)
+    if first is None:
+        return
+    until = steady_until(first, _CAL, now)
+    assert until is not None and now.date() == until.date() and until < _CAL.close_at(day)
+    moment = min(now + dt.timedelta(seconds=later), until - dt.timedelta(microseconds=1))
+    if moment >= now:
+        assert rollup(moment) == first
+    assert steady_until(first, _CAL, _CAL.close_at(day) + dt.timedelta(hours=1)) is None
+
+
+def test_a_rollup_at_risk_changes_level_at_the_moment_told():
+    from automation.core.rollup import steady_until
+
+    # W43 of 2026, due Friday 10-23: on Monday 10-19 the week's share used is that of the one
+    # day expected so far (see report_state), a half of it at 13:30
+    rows = [DailyRow(D(2026, 10, 16))]
+    now = dt.datetime(2026, 10, 19, 10, tzinfo=TZ)
+    kw = dict(week=(2026, 43), start=D(2026, 9, 1), end=None, calendar=_CAL)
+    before = weekly_rollup(ITEM, "生产部", rows, as_of=now, **kw)
+    assert before is not None and before.report_state == "running"
+    until = steady_until(before, _CAL, now)
+    assert until == dt.datetime(2026, 10, 19, 13, 30, tzinfo=TZ) - dt.timedelta(seconds=2)
+    after = weekly_rollup(ITEM, "生产部", rows, as_of=until + dt.timedelta(seconds=3), **kw)
+    assert after is not None and after.report_state == "at_risk"
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     start=st.dates(D(2026, 1, 1), D(2026, 11, 30)),

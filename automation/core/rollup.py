@@ -124,6 +124,40 @@ def report_state(
     return "at_risk" if any(used >= t for t in at_risk) else "running"
 
 
+STEADY_MARGIN = dt.timedelta(seconds=2)  # a change of state is looked for this much early
+
+
+def steady_until(
+    rollup: WeekRollup,
+    calendar: WorkCalendar,
+    as_of: dt.datetime,
+    at_risk: Sequence[float] = (0.5, 0.75),
+) -> dt.datetime | None:
+    """Until when :func:`weekly_rollup` of the same rows and reports, worked out at ``as_of``
+    in business hours, reads as ``rollup``: the day's close (a day's row becomes missing, a
+    report due), or, while the week's report is due and not in, the moment the share of the
+    week used (:func:`report_state`) reaches the next at-risk threshold; less
+    :data:`STEADY_MARGIN`. None out of business hours (the moment itself stands for its quiet
+    span there)."""
+    if calendar.quiet_until(as_of) is not None:
+        return None
+    now = calendar.local(as_of)
+    today = now.date()
+    opened, close = calendar.open_at(today), calendar.close_at(today)
+    until = close
+    due = None if rollup.due_at is None else calendar.local(rollup.due_at).date()
+    sent = rollup.report_state in ("met", "met_late")
+    if due is not None and not sent and now <= calendar.close_at(due):
+        days = [d for d in rollup.expected_days if d <= due] or [due]
+        if today in days:
+            used = sum(calendar.day_share_used(d, now) for d in days) / len(days)
+            rate = 1 / (len(days) * (close - opened).total_seconds())  # share per second
+            ahead = [t for t in at_risk if t > used]
+            if ahead:
+                until = min(until, now + dt.timedelta(seconds=(ahead[0] - used) / rate))
+    return until - STEADY_MARGIN
+
+
 def weekly_rollup(
     item: str,
     department: str,
@@ -220,5 +254,6 @@ __all__ = [
     "first_execution_day",
     "prefill_texts",
     "report_state",
+    "steady_until",
     "weekly_rollup",
 ]

@@ -34,6 +34,7 @@ from automation.core.digest import text as _text
 from automation.core.exceptions import ExceptionCase, department_exceptions, office_marks
 from automation.core.intake import latest_revisions, same_value
 from automation.core.layout import layout
+from automation.core.rollup import STEADY_MARGIN as ROLLUP_MARGIN
 from automation.core.rollup import (
     DailyRow,
     WeekRollup,
@@ -41,6 +42,7 @@ from automation.core.rollup import (
     prefill_texts,
     weekly_rollup,
 )
+from automation.core.rollup import steady_until as rollup_steady_until
 from automation.errors import XietongError
 from automation.io.cache import file_identity, settled
 from automation.io.drive import DrivePaths, item_folder_index
@@ -365,24 +367,43 @@ def compute_weekly(
         if when == label:
             sent_in_week.setdefault(item_id, []).append((dept, report))
     rollups = []
+    moment, at_risk = ctx.moment, ctx.rules.clocks.at_risk
+    in_hours = ctx.calendar.quiet_until(ctx.as_of) is None
+    closing = ctx.calendar.close_at(ctx.calendar.local(ctx.as_of).date()) - ROLLUP_MARGIN
     for item in items:
+        mine = tuple(sorted(sent_in_week.get(item.item_id.upper(), [])))
+        # in business hours: the rollups of the same item, week and reports worked out earlier
+        # today, until their state can change (core.rollup.steady_until)
+        held = ctx.cache.last("rollup_span", item.item_id)
+        if (
+            held is not None
+            and held[0] is item
+            and held[1] == (week, mine)
+            and held[2] <= moment < held[3]
+        ):
+            rollups.extend(held[4])
+            continue
         key = (
             item,  # the very object while its row and workbooks stay (see read_items)
-            ctx.moment,  # "now" as the calendar reads it (the same all evening)
+            moment,  # "now" as the calendar reads it (the same all evening)
             week,
-            tuple(sorted(sent_in_week.get(item.item_id.upper(), []))),
+            mine,
         )
-        rollups.extend(
-            ctx.cache.derive(
-                "rollup",
-                item.item_id,
-                key,
-                lambda item=item: item_rollups(
-                    item, ctx.rules, ctx.calendar, ctx.as_of, week, sent
-                ),
-                same=True,  # the reports below are written again only for new objects
+        made = ctx.cache.derive(
+            "rollup",
+            item.item_id,
+            key,
+            lambda item=item: item_rollups(item, ctx.rules, ctx.calendar, ctx.as_of, week, sent),
+            same=True,  # the reports below are written again only for new objects
+        )
+        if in_hours:
+            until = min(
+                (rollup_steady_until(r, ctx.calendar, ctx.as_of, at_risk) or moment for r in made),
+                default=closing,
             )
-        )
+            span = (item, (week, mine), moment, until, made)
+            ctx.cache.keep("rollup_span", item.item_id, None, span)
+        rollups.extend(made)
     return items, rollups, warnings
 
 
