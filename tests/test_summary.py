@@ -630,10 +630,15 @@ def test_a_minute_later_out_of_hours_no_part_is_worked_out_again(demo, tmp_path,
 
 
 def test_in_business_hours_the_parts_outlast_clocks_that_merely_ran_on(demo, tmp_path, monkeypatch):
-    """In business hours a minute later the running clocks are worked out again (the share of
-    working time used moved): new lists. The summary does not read that share (but through
-    the order of clocks at risk, compared as the item's status): no part is worked out again,
-    and the model is the one built from scratch."""
+    """In business hours a minute later the running clocks, when worked out again (the share
+    of working time used moved), are new lists. The summary does not read that share (but
+    through the order of clocks at risk, compared as the item's status): no part is worked out
+    again, and the model is the one built from scratch. (A cycle takes its clocks as they
+    were until their state can change, see the test below: here they are worked out again at
+    every moment, as when one item's state is about to change.)"""
+    import automation.process.clocks as process_clocks
+
+    monkeypatch.setattr(process_clocks, "_steady_until", lambda ctx, c, results: ctx.moment)
     drive = _Counted(demo, tmp_path, monkeypatch)
     model, fresh = drive.model_at(DEFAULT_AS_OF)  # Wednesday 10:00
     assert model == fresh
@@ -641,6 +646,18 @@ def test_in_business_hours_the_parts_outlast_clocks_that_merely_ran_on(demo, tmp
     assert drive.computed  # worked out again …
     assert not all(map(operator.is_, drive.clocks[0], drive.clocks[1]))  # … and some moved
     assert drive.worked == [] and model == fresh
+
+
+def test_in_business_hours_clocks_are_taken_as_they_were_until_their_state_can_change(
+    demo, tmp_path, monkeypatch
+):
+    drive = _Counted(demo, tmp_path, monkeypatch)
+    model, fresh = drive.model_at(DEFAULT_AS_OF)  # Wednesday 10:00
+    assert model == fresh
+    model, fresh = drive.model_at(DEFAULT_AS_OF + dt.timedelta(minutes=1))
+    assert drive.computed == [] and drive.worked == []  # nothing worked out again
+    assert all(map(operator.is_, drive.clocks[0], drive.clocks[1]))
+    assert model == fresh
 
 
 def test_the_content_hash_follows_every_row_value_and_order_and_not_the_objects(rules):
