@@ -669,6 +669,36 @@ def test_xietong_run_rolls_up_the_current_week_and_a_second_run_writes_nothing(
     assert drive_hashes(exec_drive) == before
 
 
+def test_lead_reports_written_moments_ago_are_known_by_their_bytes_next_cycle(
+    exec_drive: Path, monkeypatch
+) -> None:
+    """The cycle after one that wrote the lead reports (their times too young to be trusted)
+    reads and hashes them instead of building them again; one changed since is built again
+    and written back."""
+    from automation.process import execution
+    from automation.process.cycle import run_cycle
+
+    built: list[str] = []
+    real = execution._lead_workbook
+
+    def counting(head, week, rows):
+        built.append(head["item_id"])
+        return real(head, week, rows)
+
+    monkeypatch.setattr(execution, "_lead_workbook", counting)
+    as_of = dt.datetime(2026, 10, 9, 17, 30, tzinfo=TZ)
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert built == [ITEM]
+    lead = next(drive_paths(exec_drive).items.glob(f"{ITEM}*")) / "周进度汇总_2026-W41.html"
+    written = lead.read_bytes()
+    built.clear()
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert built == []
+    lead.write_bytes(written.replace("生产部".encode(), "销售部".encode()))
+    run_cycle(exec_drive, as_of=as_of, settle_s=0)
+    assert built == [ITEM] and lead.read_bytes() == written
+
+
 @pytest.mark.parametrize("parallel", [False, True])
 def test_lead_reports_on_every_core_match_and_a_held_report_waits(
     exec_drive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool

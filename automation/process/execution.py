@@ -724,6 +724,9 @@ def _lead_key(content: tuple[Any, ...], targets: tuple[Path, ...]) -> tuple[Any,
 
 
 LEAD_PARALLEL_MIN = 200  # reports to build worth starting worker processes for
+# what building one job's reports gave: the files written, the (code, reason) of a write that
+# must wait, and the SHA-256 of the bytes each of its two files should now hold
+_Outcome = tuple[list[str], tuple[str, str] | None, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -783,20 +786,42 @@ def _lead_jobs(
         # the same content, and both files as this process last left them: nothing to build
         if ctx.cache.recall("lead_reports", str(base), _lead_key(content, targets)):
             continue
+        if _as_left(ctx, base, targets, content):
+            continue
         jobs.append(_LeadJob(item.item_id, base, targets, content, head, week, rows))
     return jobs
+
+
+def _as_left(ctx: RunContext, base: Path, targets: tuple[Path, ...], content: Any) -> bool:
+    """Whether the reports of ``content`` this process wrote moments before a cycle (their
+    times could not yet tell a later save apart) still hold the very bytes it built: read and
+    hashed instead of built again (the cycle after one that wrote a week's 1,600 reports).
+    Known by their times from then on, once settled."""
+    young = ctx.cache.last("lead_young", str(base))
+    if young is None or young[0] != content:
+        return False
+    try:
+        shas = tuple(hashlib.sha256(p.read_bytes()).hexdigest() for p in targets)
+    except OSError:
+        return False
+    if shas != young[1]:
+        return False
+    key = _lead_key(content, targets)
+    if all(settled(ident) for ident in key[1]):
+        ctx.cache.keep("lead_reports", str(base), key)
+    return True
 
 
 def _book_leads(
     ctx: RunContext,
     jobs: list[_LeadJob],
-    outcomes: list[tuple[list[str], tuple[str, str] | None]],
+    outcomes: list[_Outcome],
 ) -> tuple[list[str], list[dict[str, str]]]:
     """What the jobs wrote: noted as this run's own, kept, journalled in one append."""
     written: list[str] = []
     deferred: list[dict[str, str]] = []
     entries: list[dict[str, Any]] = []
-    for job, (paths, problem) in zip(jobs, outcomes, strict=True):
+    for job, (paths, problem, shas) in zip(jobs, outcomes, strict=True):
         for target in job.targets:  # no longer being written (see LeadsInFlight)
             ctx.cache.done_writing(target)
         if problem is not None:
@@ -808,6 +833,8 @@ def _book_leads(
         key = _lead_key(job.content, job.targets)
         if problem is None and all(settled(ident) for ident in key[1]):
             ctx.cache.keep("lead_reports", str(job.base), key)
+        elif problem is None:  # written moments ago: known next time by the bytes it holds
+            ctx.cache.keep("lead_young", str(job.base), None, (job.content, shas))
         if mine:
             entries.append(
                 make_entry(
@@ -915,7 +942,7 @@ class LeadsInFlight:
         worker takes them from the first): the two meet in the middle."""
         import concurrent.futures as cf
 
-        here: dict[int, list[tuple[list[str], tuple[str, str] | None]]] = {}
+        here: dict[int, list[_Outcome]] = {}
         for n in range(len(group) - 1, -1, -1):
             jobs, future = group[n]
             if not future.cancel():  # started or done: so are all before it
@@ -939,7 +966,7 @@ def _worth_workers(jobs: list[_LeadJob]) -> bool:
     return (os.cpu_count() or 1) >= 2 and len(jobs) >= LEAD_PARALLEL_MIN
 
 
-def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
+def _run_lead_jobs(jobs: list[_LeadJob]) -> list[_Outcome]:
     """Each job built and written, in worker processes when there are many and more than one
     core (a worker lost ends the parallel part; what is left is done here)."""
     if not _worth_workers(jobs):
@@ -950,7 +977,7 @@ def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str
 
     size = max(16, len(jobs) // (workers * 4))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    out: list[tuple[list[str], tuple[str, str] | None]] = []
+    out: list[_Outcome] = []
     try:
         with cf.ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
@@ -962,18 +989,19 @@ def _run_lead_jobs(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str
     return out + _lead_chunk(jobs[len(out) :])
 
 
-def _lead_chunk(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] | None]]:
+def _lead_chunk(jobs: list[_LeadJob]) -> list[_Outcome]:
     """Build and write each job's two files (only those whose bytes differ). Per job: the
     paths written and the (code, reason) of the first write that must wait (someone has the
     file open, or changed it meanwhile)."""
-    out: list[tuple[list[str], tuple[str, str] | None]] = []
+    out: list[_Outcome] = []
     for job in jobs:
         written: list[str] = []
         problem = None
-        for path, data in (
-            (job.targets[0], _lead_workbook(job.head, job.week, job.rows)),
-            (job.targets[1], _lead_html(job.head, job.week, job.rows).encode("utf-8")),
-        ):
+        built = (
+            _lead_workbook(job.head, job.week, job.rows),
+            _lead_html(job.head, job.week, job.rows).encode("utf-8"),
+        )
+        for path, data in zip(job.targets, built, strict=True):
             old, snap = read_with_snapshot(path)
             if old == data:
                 continue
@@ -983,7 +1011,8 @@ def _lead_chunk(jobs: list[_LeadJob]) -> list[tuple[list[str], tuple[str, str] |
                 problem = problem or (exc.code, exc.message)
                 continue
             written.append(str(path))
-        out.append((written, problem))
+        shas = (hashlib.sha256(built[0]).hexdigest(), hashlib.sha256(built[1]).hexdigest())
+        out.append((written, problem, shas))
     return out
 
 
