@@ -445,7 +445,7 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
     changed_in_hours = time.perf_counter() - t2
     # new processes, as cron runs them: the first finds no values left by a process before
     # it (this one is still running), the second takes what the first left
-    first_process, _rss = _process_run(drive, state, monday + dt.timedelta(minutes=3))
+    first_process, first_rss = _process_run(drive, state, monday + dt.timedelta(minutes=3))
     _touch_one_execution_workbook(drive, which=21)
     next_process, process_rss = _process_run(drive, state, monday + dt.timedelta(minutes=4))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -473,8 +473,9 @@ def test_large_drive_cycle(items, tmp_path, monkeypatch):
         f"clocks taken as they were until their state can change), one workbook changed "
         f"then {changed_in_hours:.2f} s\n"
         f"  a new process (cron, a button's refresh), imports included: {first_process:.2f} s "
-        f"with nothing left by a process before it; after one more workbook changed, taking "
-        f"what that one left: {next_process:.2f} s, peak RSS {process_rss / 2**20:.0f} MB"
+        f"(peak RSS {first_rss / 2**20:.0f} MB) with nothing left by a process before it; "
+        f"after one more workbook changed, taking what that one left: {next_process:.2f} s "
+        f"(peak RSS {process_rss / 2**20:.0f} MB)"
     )
 
 
