@@ -234,8 +234,16 @@ def _cold_run(drive: Path, state: Path) -> tuple[float, int, float]:
         "c = os.times()\n"
         "print(took, rss, r.tracking_written, c.user + c.system, c.children_user + c.children_system)\n"
     )
+    out = _python(code, drive, state)
+    assert out[2] == "True"
+    return float(out[0]), int(out[1]), float(out[3]) + float(out[4])
+
+
+def _python(code: str, drive: Path, state: Path) -> list[str]:
+    """``code`` run by a new Python process on ``drive`` with the local state in ``state``:
+    what it printed, split."""
     env = {**os.environ, "XIETONG_STATE_DIR": str(state)}
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code, str(drive)],
         capture_output=True,
         text=True,
@@ -243,8 +251,6 @@ def _cold_run(drive: Path, state: Path) -> tuple[float, int, float]:
         check=True,
         cwd=Path(__file__).resolve().parent.parent,
     ).stdout.split()
-    assert out[2] == "True"
-    return float(out[0]), int(out[1]), float(out[3]) + float(out[4])
 
 
 def _process_run(drive: Path, state: Path, as_of: dt.datetime) -> tuple[float, int]:
@@ -258,16 +264,8 @@ def _process_run(drive: Path, state: Path, as_of: dt.datetime) -> tuple[float, i
         " settle_s=0)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
     )
-    env = {**os.environ, "XIETONG_STATE_DIR": str(state)}
     t0 = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(drive)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    ).stdout.split()
+    out = _python(code, drive, state)
     return time.perf_counter() - t0, int(out[-1])
 
 
