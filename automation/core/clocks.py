@@ -565,6 +565,17 @@ steady_view = operator.attrgetter(
 STEADY_MARGIN = dt.timedelta(seconds=2)  # a change of state is looked for this much early
 
 
+def next_threshold_at(
+    now: dt.datetime, used: float, rate: float, thresholds: Sequence[float]
+) -> dt.datetime | None:
+    """When a share ``used`` at ``now``, growing by ``rate`` a second, reaches the first of
+    ``thresholds`` above it; None when it grows not or is past them all."""
+    ahead = [t for t in thresholds if t > used]
+    if rate <= 0 or not ahead:
+        return None
+    return now + dt.timedelta(seconds=(ahead[0] - used) / rate)
+
+
 def steady_until(
     results: Sequence[ClockResult],
     later: Sequence[ClockResult],
@@ -599,10 +610,10 @@ def steady_until(
         if rate < 0:
             return None
         rates.append(rate)
-        if rate > 0 and now.used is not None and now.state in ("running", "at_risk"):
-            ahead = [t for t in thresholds if t > now.used]
-            if ahead:
-                until = min(until, as_of + dt.timedelta(seconds=(ahead[0] - now.used) / rate))
+        if now.used is not None and now.state in ("running", "at_risk"):
+            reached = next_threshold_at(as_of, now.used, rate, thresholds)
+            if reached is not None:
+                until = min(until, reached)
     risky = [
         (r.used or 0.0, rate)
         for r, rate in zip(results, rates, strict=True)
@@ -696,6 +707,7 @@ __all__ = [
     "departments_of",
     "input_fields",
     "item_status",
+    "next_threshold_at",
     "status_by_cycle",
     "steady_until",
     "steady_view",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label
+from automation.core.clocks import STEADY_MARGIN, next_threshold_at
 
 
 class DailyRow(NamedTuple):
@@ -124,9 +125,6 @@ def report_state(
     return "at_risk" if any(used >= t for t in at_risk) else "running"
 
 
-STEADY_MARGIN = dt.timedelta(seconds=2)  # a change of state is looked for this much early
-
-
 def steady_until(
     rollup: WeekRollup,
     calendar: WorkCalendar,
@@ -152,9 +150,9 @@ def steady_until(
         if today in days:
             used = sum(calendar.day_share_used(d, now) for d in days) / len(days)
             rate = 1 / (len(days) * (close - opened).total_seconds())  # share per second
-            ahead = [t for t in at_risk if t > used]
-            if ahead:
-                until = min(until, now + dt.timedelta(seconds=(ahead[0] - used) / rate))
+            reached = next_threshold_at(now, used, rate, at_risk)
+            if reached is not None:
+                until = min(until, reached)
     return until - STEADY_MARGIN
 
 

@@ -120,6 +120,7 @@ class ValidationCache:
         self.worked_out: dict[tuple[str, Any], tuple[Any, Any]] = (
             _kept_derived(ledger, self.env) if self.kept is not None else {}
         )
+        self._where = _where(ledger, self.env)  # this drive's entry among the carried values
 
     @property
     def enabled(self) -> bool:
@@ -351,7 +352,7 @@ class ValidationCache:
             self._carry(name, slot)
 
     def _carry(self, name: str, slot: Any) -> None:
-        where = _where(self.ledger, self.env)
+        where = self._where
         if self.env is None or where not in _CARRY_FILES:
             return
         _CARRIED.setdefault(where, set()).add((name, slot))
@@ -431,7 +432,7 @@ class ValidationCache:
     # -- the stored results ---------------------------------------------------------------
 
     def _stored(self, key: str, ident: str, path: Path) -> FileReport | None:
-        row = self._row("report", key, ident)
+        row = self._row(key, ident)
         if row is None:
             return None
         report = _unpacked(row["report"], path)
@@ -440,12 +441,13 @@ class ValidationCache:
         self.hits += 1
         return report
 
-    def _row(self, column: str, key: str, ident: str) -> sqlite3.Row | None:
-        """The stored row of this file version in this environment (None: none, or unreadable)."""
+    def _row(self, key: str, ident: str) -> sqlite3.Row | None:
+        """The stored report of this file version in this environment (None: none, or
+        unreadable)."""
         assert self.ledger is not None and self.env is not None
         try:
             return self.ledger.conn.execute(
-                f"SELECT {column} FROM validated WHERE path = ? AND ident = ? AND env = ?",
+                "SELECT report FROM validated WHERE path = ? AND ident = ? AND env = ?",
                 (key, ident, self.env),
             ).fetchone()
         except sqlite3.Error:

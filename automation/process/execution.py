@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.calendar import WorkCalendar, parse_week, week_label, week_of
-from automation.core.clocks import ItemCycle, as_date, departments_of
+from automation.core.clocks import STEADY_MARGIN, ItemCycle, as_date, departments_of
 from automation.core.digest import report_digest
 from automation.core.digest import text as _text
 from automation.core.exceptions import ExceptionCase, department_exceptions, office_marks
 from automation.core.intake import latest_revisions, same_value
 from automation.core.layout import layout
-from automation.core.rollup import STEADY_MARGIN as ROLLUP_MARGIN
 from automation.core.rollup import (
     DailyRow,
     WeekRollup,
@@ -369,7 +368,7 @@ def compute_weekly(
     rollups = []
     moment, at_risk = ctx.moment, ctx.rules.clocks.at_risk
     in_hours = ctx.calendar.quiet_until(ctx.as_of) is None
-    closing = ctx.calendar.close_at(ctx.calendar.local(ctx.as_of).date()) - ROLLUP_MARGIN
+    closing = ctx.calendar.close_at(ctx.calendar.local(ctx.as_of).date()) - STEADY_MARGIN
     for item in items:
         mine = tuple(sorted(sent_in_week.get(item.item_id.upper(), [])))
         # in business hours: the rollups of the same item, week and reports worked out earlier
