@@ -531,3 +531,34 @@ def test_the_waiting_items_are_counted_and_read_by_kind_from_the_index(drive):
         assert "COVERING INDEX notify_items_status_kind" in counted
         read = plan("SELECT * FROM notify_items WHERE status = 'new' AND kind IN ('breached')")
         assert "notify_items_status_kind (status=? AND kind=?)" in read
+
+
+def test_the_messages_due_and_the_queue_growing_are_told_without_a_pass_over_the_queue(drive):
+    """Every run asks which messages are due and whether the queue grew; a queue keeps every
+    message ever composed (a large drive's thousands, payloads with whole pages), so the due
+    ones come from an index on (status, next_try) and growth from the last row's id."""
+    from automation.io.ledger import open_ledger
+    from automation.io.notify_queue import NotifyQueue
+
+    with open_ledger(drive) as ledger:
+        queue = NotifyQueue(ledger)
+        assert queue.last_added() == 0
+        items = [
+            {"key": f"k{n}", "kind": "breached", "target": "office", "event": {}, "recipients": []}
+            for n in range(3)
+        ]
+        queue.add(items, "2026-10-30T10:00:00+08:00")
+        grown = queue.last_added()
+        assert grown >= 3
+        queue.add(items[:1], "2026-10-30T11:00:00+08:00")  # known: the queue did not grow
+        assert queue.last_added() == grown
+        queue.add([{**items[0], "key": "k9"}], "2026-10-30T11:00:00+08:00")
+        assert queue.last_added() > grown
+        due = " ".join(
+            r[3]
+            for r in ledger.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT * FROM notify_messages WHERE status = 'queued' "
+                "AND next_try <= 1 ORDER BY created, id"
+            )
+        )
+        assert "INDEX notify_messages_due (status=? AND next_try<?)" in due

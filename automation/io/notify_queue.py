@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS notify_messages (
     attempts INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL DEFAULT 0, last_error TEXT,
     created TEXT NOT NULL, sent TEXT
 );
+-- the messages due are asked for every run: by status and time, not a scan of every message
+-- ever composed (their payloads hold whole pages)
+CREATE INDEX IF NOT EXISTS notify_messages_due ON notify_messages (status, next_try);
 CREATE TABLE IF NOT EXISTS notify_sends (target TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS notify_sends_target ON notify_sends (target, at);
 """
@@ -71,6 +74,12 @@ class NotifyQueue:
     def count(self) -> int:
         """How many items the queue holds (it only grows)."""
         return int(self.conn.execute("SELECT COUNT(*) FROM notify_items").fetchone()[0])
+
+    def last_added(self) -> int:
+        """A number that grows whenever an item is added (the queue only grows: the last
+        row's id), asked without counting every item."""
+        row = self.conn.execute("SELECT MAX(rowid) FROM notify_items").fetchone()
+        return int(row[0] or 0)
 
     def all_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM notify_items")}

@@ -447,14 +447,14 @@ def notify_drive(
     if not dry_run:  # what is queued now is known next run without asking the database
         queued = _queued_keys(ctx, queue)
         queued.update(seen)
-        ctx.cache.keep("notify_known", "", queue.count(), queued)
+        ctx.cache.keep("notify_known", "", queue.last_added(), queued)
     return report
 
 
 def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
     """Every key in the queue. The queue only grows: the set this process holds is used while
-    the queue's count says nothing else added to it, else read again."""
-    count = queue.count()
+    the queue's last id says nothing else was added to it, else read again."""
+    count = queue.last_added()
     held = ctx.cache.recall("notify_known", "", count)
     if held is None:
         held = queue.all_keys()
