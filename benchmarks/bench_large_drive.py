@@ -368,7 +368,6 @@ def _touch_one_execution_workbook(drive: Path, which: int = 0) -> Path:
     return path
 
 
-@pytest.mark.parametrize("items", _sizes())
 def _stepped_cycle(drive: Path, as_of: dt.datetime) -> tuple[float, list[tuple[str, float]]]:
     """One cycle as ``run_cycle`` runs it: (seconds, each step's seconds in order)."""
     from automation.process.context import open_context
@@ -405,6 +404,7 @@ def _stat_every_workbook(drive: Path) -> tuple[int, float]:
     return len(found), time.perf_counter() - t0
 
 
+@pytest.mark.parametrize("items", _sizes())
 def test_large_drive_cycle(items, tmp_path, monkeypatch):
     from automation.process.cycle import run_cycle
 
