@@ -71,10 +71,6 @@ class NotifyQueue:
 
     # -- items ---------------------------------------------------------------------------------
 
-    def count(self) -> int:
-        """How many items the queue holds (it only grows)."""
-        return int(self.conn.execute("SELECT COUNT(*) FROM notify_items").fetchone()[0])
-
     def last_added(self) -> int:
         """A number that grows whenever an item is added (the queue only grows: the last
         row's id), asked without counting every item."""

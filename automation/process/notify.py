@@ -454,11 +454,11 @@ def notify_drive(
 def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
     """Every key in the queue. The queue only grows: the set this process holds is used while
     the queue's last id says nothing else was added to it, else read again."""
-    count = queue.last_added()
-    held = ctx.cache.recall("notify_known", "", count)
+    last = queue.last_added()
+    held = ctx.cache.recall("notify_known", "", last)
     if held is None:
         held = queue.all_keys()
-        ctx.cache.keep("notify_known", "", count, held)
+        ctx.cache.keep("notify_known", "", last, held)
     return held
 
 
