@@ -273,6 +273,17 @@ def weekly_index(ctx: RunContext, reports: list[Any]) -> dict[str, tuple[tuple[s
     return index
 
 
+def _weekly_paths(ctx: RunContext, reports: list[Any]) -> set[Path]:
+    """The paths of the weekly folder's reports, made once per list of reports (every item's
+    records ask: thousands of paths built again for each item otherwise)."""
+    held = ctx.memo.get("weekly_paths")
+    if held is not None and held[0] is reports:
+        return held[1]
+    paths = {Path(r.path) for r in reports}
+    ctx.memo["weekly_paths"] = (reports, paths)
+    return paths
+
+
 def _department_records(
     ctx: RunContext,
     item_id: str,
@@ -282,7 +293,7 @@ def _department_records(
 ) -> tuple[dict[str, DeptRecord], list[str]]:
     warn: list[str] = []
     rec = _Records()
-    known = {Path(r.path) for r in weekly_reports}
+    known = _weekly_paths(ctx, weekly_reports)
     found = list(marks)
     wanted = item_id.strip().upper()
     for path, report in read:
