@@ -499,6 +499,41 @@ def test_a_new_state_database_is_sent_what_this_process_queued_in_the_old_one(dr
         assert NotifyQueue(ledger).all_keys() >= queued
 
 
+def test_a_new_state_database_whose_queue_grew_as_far_is_not_taken_for_the_old_one(drive, rules):
+    """This process remembers which keys the queue holds while the queue's last id stays
+    where it was; a new state database (the old one lost) whose queue happens to have reached
+    the same id holds other keys: this run's notifications are queued in it all the same."""
+    from automation.io.ledger import open_ledger, state_path
+    from automation.io.notify_queue import NotifyQueue
+
+    registered(drive, rules)
+    notify_drive(drive, as_of=AS_OF)
+    with open_ledger(drive) as ledger:
+        queue = NotifyQueue(ledger)
+        queued, last = queue.all_keys(), queue.last_added()
+    assert queued and last
+    for part in state_path(drive).parent.glob(state_path(drive).name + "*"):
+        part.unlink()  # the state database lost, the process goes on
+    with open_ledger(drive) as ledger:  # a new one, whose queue reached the same last id
+        others = [
+            {
+                "key": f"other-{n}",
+                "kind": "breached",
+                "target": "office",
+                "event": {},
+                "recipients": [],
+            }
+            for n in range(last)
+        ]
+        NotifyQueue(ledger).add(others, AS_OF.isoformat())
+        with ledger.transaction() as c:  # long sent: nothing of them to compose
+            c.execute("UPDATE notify_items SET status = 'sent'")
+        assert NotifyQueue(ledger).last_added() == last
+    notify_drive(drive, as_of=AS_OF)
+    with open_ledger(drive) as ledger:
+        assert NotifyQueue(ledger).all_keys() >= queued
+
+
 def test_the_waiting_items_are_counted_and_read_by_kind_from_the_index(drive):
     """Every run counts the items waiting by kind, and reads those of the kinds due: tens of
     thousands wait for a daily mail on a large drive, so both are answered from the index on

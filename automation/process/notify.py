@@ -447,18 +447,19 @@ def notify_drive(
     if not dry_run:  # what is queued now is known next run without asking the database
         queued = _queued_keys(ctx, queue)
         queued.update(seen)
-        ctx.cache.keep("notify_known", "", queue.last_added(), queued)
+        ctx.cache.keep("notify_known", "", (state, queue.last_added()), queued)
     return report
 
 
 def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
     """Every key in the queue. The queue only grows: the set this process holds is used while
-    the queue's last id says nothing else was added to it, else read again."""
-    last = queue.last_added()
-    held = ctx.cache.recall("notify_known", "", last)
+    the queue's last id says nothing else was added to it (in the same database: one made
+    again starts its ids afresh), else read again."""
+    key = (ctx.need_ledger().get_meta("rebuilt") or "", queue.last_added())
+    held = ctx.cache.recall("notify_known", "", key)
     if held is None:
         held = queue.all_keys()
-        ctx.cache.keep("notify_known", "", last, held)
+        ctx.cache.keep("notify_known", "", key, held)
     return held
 
 
