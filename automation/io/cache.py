@@ -629,10 +629,15 @@ _HOOKED: list[bool] = []
 _IDENTITY = re.compile(r"\d+:-?\d+:\d+:-?\d+")  # what _identity gives
 
 
-def carry_path(state_db: Path) -> Path:
-    """The file of a drive's carried values, beside its state database
+def state_pickle_path(state_db: Path, kind: str) -> Path:
+    """A drive's cache file of ``kind`` (``<kind>-<key>.pickle``), beside its state database
     (``drive-<key>.sqlite3``)."""
-    return state_db.with_name(f"derived-{state_db.stem.removeprefix('drive-')}.pickle")
+    return state_db.with_name(f"{kind}-{state_db.stem.removeprefix('drive-')}.pickle")
+
+
+def carry_path(state_db: Path) -> Path:
+    """The file of a drive's carried values, beside its state database."""
+    return state_pickle_path(state_db, "derived")
 
 
 def save_carried() -> int:
@@ -894,5 +899,6 @@ __all__ = [
     "read_state_pickle",
     "save_carried",
     "settled",
+    "state_pickle_path",
     "write_state_pickle",
 ]

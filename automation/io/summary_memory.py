@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from automation.io import summary_html, summary_workbook
-from automation.io.cache import code_key, read_state_pickle, write_state_pickle
+from automation.io.cache import (
+    code_key,
+    read_state_pickle,
+    state_pickle_path,
+    write_state_pickle,
+)
 
 _FORMAT = 1
 
@@ -36,8 +41,8 @@ _HOOKED: list[bool] = [False]
 
 
 def memory_path(state_db: Path) -> Path:
-    """The file of a drive's rows, beside its state database (``drive-<key>.sqlite3``)."""
-    return state_db.with_name(f"summary-rows-{state_db.stem.removeprefix('drive-')}.pickle")
+    """The file of a drive's rows, beside its state database."""
+    return state_pickle_path(state_db, "summary-rows")
 
 
 def recall(path: Path) -> bool:

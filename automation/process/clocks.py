@@ -15,10 +15,10 @@ This layer may read the wall clock (the default ``as_of``); the core never does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from automation.core.calendar import (
     WorkCalendar,
@@ -47,6 +47,8 @@ from automation.io.files import list_workbooks
 from automation.process.context import RunContext, calendar_of, rules_for
 from automation.process.tracking import read_tracking, revision_of
 from automation.rules import Rules
+
+T = TypeVar("T")
 
 # -- calendar operations -------------------------------------------------------------------------
 
@@ -258,30 +260,34 @@ def folder_reports(
 def weekly_index(ctx: RunContext, reports: list[Any]) -> dict[str, tuple[tuple[str, str], ...]]:
     """The (week, department) marks of the weekly folder's reports by item (upper case), worked
     out once per list of reports."""
-    # by the report objects: the cache gives the same object for a file read before, so the
-    # lists of one run (each caller lists the folder) share one index
-    ids = tuple(map(id, reports))
-    held = ctx.memo.get("weekly_index")
-    if held is not None and held[0] == ids:
-        return held[1]
-    found: dict[str, list[tuple[str, str]]] = {}
-    for report in reports:
-        for item, marks in weekly_marks(ctx, report).items():
-            found.setdefault(item, []).extend(marks)
-    index = {item: tuple(marks) for item, marks in found.items()}
-    ctx.memo["weekly_index"] = (ids, index, reports)  # the reports held: their ids stay theirs
-    return index
+
+    def index() -> dict[str, tuple[tuple[str, str], ...]]:
+        found: dict[str, list[tuple[str, str]]] = {}
+        for report in reports:
+            for item, marks in weekly_marks(ctx, report).items():
+                found.setdefault(item, []).extend(marks)
+        return {item: tuple(marks) for item, marks in found.items()}
+
+    return _per_reports(ctx, "weekly_index", reports, index)
 
 
 def _weekly_paths(ctx: RunContext, reports: list[Any]) -> set[Path]:
     """The paths of the weekly folder's reports, made once per list of reports (every item's
     records ask: thousands of paths built again for each item otherwise)."""
-    held = ctx.memo.get("weekly_paths")
-    if held is not None and held[0] is reports:
+    return _per_reports(ctx, "weekly_paths", reports, lambda: {Path(r.path) for r in reports})
+
+
+def _per_reports(ctx: RunContext, name: str, reports: list[Any], make: Callable[[], T]) -> T:
+    """``make()`` once per run and list of reports: by the report objects (the cache gives the
+    same object for a file read before, so the lists of one run, each caller listing the
+    folder, share one value)."""
+    ids = tuple(map(id, reports))
+    held = ctx.memo.get(name)
+    if held is not None and held[0] == ids:
         return held[1]
-    paths = {Path(r.path) for r in reports}
-    ctx.memo["weekly_paths"] = (reports, paths)
-    return paths
+    value = make()
+    ctx.memo[name] = (ids, value, reports)  # the reports held: their ids stay theirs
+    return value
 
 
 def _department_records(

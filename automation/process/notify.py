@@ -438,24 +438,22 @@ def notify_drive(
     found = list(seen.values())
     ledger = ctx.need_ledger()
     queue = NotifyQueue(ledger)
-    known = _known_keys(ctx, queue, found)
+    known = _known_keys(ctx, queue, state, found)
     _run(paths, rules, ledger, found, known, as_of, calendar, report)
     if not dry_run and deliver:
         _deliver(paths, rules, ledger, report, client, clock, sleep)
     for item, events, mine in made:  # queued above unless a dry run (the queue only grows)
         ctx.cache.keep("notifications", item, "", (events, mine, None if dry_run else state))
     if not dry_run:  # what is queued now is known next run without asking the database
-        queued = _queued_keys(ctx, queue)
-        queued.update(seen)
-        ctx.cache.keep("notify_known", "", (state, queue.last_added()), queued)
+        _queued_keys(ctx, queue, state).update(seen)  # the set kept, updated in place
     return report
 
 
-def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
+def _queued_keys(ctx: RunContext, queue: NotifyQueue, state: str) -> set[str]:
     """Every key in the queue. The queue only grows: the set this process holds is used while
-    the queue's last id says nothing else was added to it (in the same database: one made
-    again starts its ids afresh), else read again."""
-    key = (ctx.need_ledger().get_meta("rebuilt") or "", queue.last_added())
+    the queue's last id says nothing else was added to it in the same database (``state``, its
+    ``rebuilt`` mark: one made again starts its ids afresh), else read again."""
+    key = (state, queue.last_added())
     held = ctx.cache.recall("notify_known", "", key)
     if held is None:
         held = queue.all_keys()
@@ -463,9 +461,11 @@ def _queued_keys(ctx: RunContext, queue: NotifyQueue) -> set[str]:
     return held
 
 
-def _known_keys(ctx: RunContext, queue: NotifyQueue, found: list[core.Notification]) -> set[str]:
+def _known_keys(
+    ctx: RunContext, queue: NotifyQueue, state: str, found: list[core.Notification]
+) -> set[str]:
     """The keys of ``found`` already in the queue."""
-    queued = _queued_keys(ctx, queue)
+    queued = _queued_keys(ctx, queue, state)
     return {n.key for n in found if n.key in queued}
 
 
